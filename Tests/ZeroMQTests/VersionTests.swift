@@ -1,0 +1,3 @@
+import Testing
+@testable import ZeroMQ
+@Test func linksAgainstLibzmq() { #expect(zmqVersion().major == 4) }
