@@ -1,4 +1,4 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 import PackageDescription
 
 let strictSettings: [SwiftSetting] = [
@@ -16,6 +16,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
     ],
     targets: [
         // The C module: libzmq from Debian's libzmq3-dev, found through pkg-config.
@@ -35,10 +38,23 @@ let package = Package(
             name: "Timeline",
             swiftSettings: strictSettings
         ),
+        // Files, configuration and the daemons: everything with I/O that is not argument parsing.
+        .target(
+            name: "TimelinePipeline",
+            dependencies: [
+                "Timeline",
+                "ZeroMQ",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "TimelineCLI",
             dependencies: [
                 "Timeline",
+                "TimelinePipeline",
                 "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -51,7 +67,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TimelineTests",
-            dependencies: ["Timeline"],
+            dependencies: ["Timeline", "TimelinePipeline"],
             swiftSettings: strictSettings
         ),
     ]

@@ -1,0 +1,135 @@
+/// The message format on the pipeline's sockets, version 1. Documented in the README for clients in
+/// any language.
+///
+/// A message has three frames:
+///
+/// 1. **topic**: UTF-8 `kind.FROM.TO`, e.g. `visit.MN.KP`; subscribers filter on its prefix.
+/// 2. **header**: 19 bytes or more, big-endian:
+///    - `u8` version, `1`;
+///    - `u8` body encoding, `0` for JSON (the `ingest --format jsonl` object);
+///    - `u64` sequence: assigned by the broker, `0` on messages a producer sends;
+///    - `u64` producer sequence: `1, 2, 3…` per producer, `0` when the sender does not number them;
+///    - `u8` length of the producer id, then that many bytes of UTF-8 producer id (may be empty).
+/// 3. **body**: the event, in the header's encoding.
+public struct WireHeader: Hashable, Sendable {
+    public static let version: UInt8 = 1
+    public static let minimumSize = 19
+
+    public enum Encoding: UInt8, Sendable {
+        case json = 0
+    }
+
+    public var encoding: Encoding
+    public var sequence: UInt64
+    public var producerSequence: UInt64
+    public var producer: String
+
+    public init(encoding: Encoding = .json, sequence: UInt64 = 0, producerSequence: UInt64 = 0, producer: String = "") {
+        self.encoding = encoding
+        self.sequence = sequence
+        self.producerSequence = producerSequence
+        self.producer = producer
+    }
+
+    /// The header's bytes. A producer id longer than 255 bytes is cut to its first 255 bytes at a
+    /// character boundary (producer ids are validated where they are configured).
+    public func encoded() -> [UInt8] {
+        var id = Array(producer.utf8)
+        if id.count > 255 { id = Array(String(decoding: id.prefix(255), as: UTF8.self).utf8.prefix(255)) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(WireHeader.minimumSize + id.count)
+        bytes.append(WireHeader.version)
+        bytes.append(encoding.rawValue)
+        WireHeader.append(sequence, to: &bytes)
+        WireHeader.append(producerSequence, to: &bytes)
+        bytes.append(UInt8(id.count))
+        bytes.append(contentsOf: id)
+        return bytes
+    }
+
+    /// Reads a header, or says what is wrong with it.
+    public static func decode(_ bytes: some Collection<UInt8>) throws(WireError) -> WireHeader {
+        let bytes = Array(bytes)
+        guard bytes.count >= minimumSize else { throw .malformed("the header has \(bytes.count) bytes, fewer than \(minimumSize)") }
+        guard bytes[0] == version else { throw .unsupportedVersion(bytes[0]) }
+        guard let encoding = Encoding(rawValue: bytes[1]) else { throw .malformed("unknown body encoding \(bytes[1])") }
+        let sequence = read(bytes, at: 2)
+        let producerSequence = read(bytes, at: 10)
+        let idLength = Int(bytes[18])
+        guard bytes.count == minimumSize + idLength else {
+            throw .malformed("the header says the producer id has \(idLength) bytes but \(bytes.count - minimumSize) follow")
+        }
+        guard let producer = String(validating: bytes[minimumSize...], as: UTF8.self) else {
+            throw .malformed("the producer id is not UTF-8")
+        }
+        return WireHeader(encoding: encoding, sequence: sequence, producerSequence: producerSequence, producer: producer)
+    }
+
+    /// Writes a new broker sequence into encoded header bytes in place.
+    public static func stamp(sequence: UInt64, into bytes: inout [UInt8]) {
+        precondition(bytes.count >= minimumSize)
+        for index in 0..<8 { bytes[2 + index] = UInt8(truncatingIfNeeded: sequence >> (56 - 8 * UInt64(index))) }
+    }
+
+    private static func append(_ value: UInt64, to bytes: inout [UInt8]) {
+        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+    }
+
+    private static func read(_ bytes: [UInt8], at offset: Int) -> UInt64 {
+        var value: UInt64 = 0
+        for index in offset..<(offset + 8) { value = value << 8 | UInt64(bytes[index]) }
+        return value
+    }
+}
+
+/// Why a message off the wire was rejected.
+public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
+    case wrongFrameCount(Int)
+    case unsupportedVersion(UInt8)
+    case malformed(String)
+    case badBody(EventDecodingError)
+    case topicMismatch(expected: String, actual: String)
+
+    public var description: String {
+        switch self {
+        case .wrongFrameCount(let count): return "expected 3 frames (topic, header, body), got \(count)"
+        case .unsupportedVersion(let version): return "unsupported wire version \(version)"
+        case .malformed(let reason): return reason
+        case .badBody(let error): return "the event does not decode: \(error)"
+        case .topicMismatch(let expected, let actual): return "the topic '\(actual)' does not match the event's '\(expected)'"
+        }
+    }
+}
+
+/// An event with its header, as it travels.
+public struct WireMessage: Sendable {
+    public var header: WireHeader
+    public var event: TimelineEvent
+
+    public init(header: WireHeader, event: TimelineEvent) {
+        self.header = header
+        self.event = event
+    }
+
+    /// The three frames: topic, header, body.
+    public func frames() -> [[UInt8]] {
+        [Array(event.topic.utf8), header.encoded(), Array(EventJSON.encode(event).utf8)]
+    }
+
+    /// Decodes and checks the three frames. The topic must be the event's own, so a subscriber's
+    /// prefix filter can be trusted.
+    public static func decode(_ frames: [[UInt8]]) throws(WireError) -> WireMessage {
+        guard frames.count == 3 else { throw .wrongFrameCount(frames.count) }
+        let header = try WireHeader.decode(frames[1])
+        guard let body = String(validating: frames[2], as: UTF8.self) else { throw .malformed("the body is not UTF-8") }
+        let event: TimelineEvent
+        do {
+            event = try EventJSON.decode(body, fallbackSource: Provenance(document: header.producer.isEmpty ? "wire" : header.producer))
+        } catch {
+            throw .badBody(error)
+        }
+        let topic = String(decoding: frames[0], as: UTF8.self)
+        guard topic == event.topic else { throw .topicMismatch(expected: event.topic, actual: topic) }
+        return WireMessage(header: header, event: event)
+    }
+}

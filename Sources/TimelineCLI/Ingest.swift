@@ -1,0 +1,150 @@
+import ArgumentParser
+import Foundation
+import Timeline
+import TimelinePipeline
+
+/// Exit codes shared by the commands (the BSD sysexits values).
+enum ExitStatus {
+    /// A source held no usable event.
+    static let dataError: Int32 = 65
+    /// A source could not be read.
+    static let noInput: Int32 = 66
+    /// A file the tool needs, such as the gazetteer, is missing.
+    static let configError: Int32 = 78
+}
+
+/// Options every command that reads sources shares.
+struct SourceOptions: ParsableArguments {
+    @Option(help: "The gazetteer of countries and places (default: Config/gazetteer.json of the project).")
+    var gazetteer: String?
+
+    func loadGazetteer() throws -> Gazetteer {
+        let path: String
+        if let gazetteer {
+            path = gazetteer
+        } else if let paths = ProjectPaths.locate() {
+            path = paths.gazetteer
+        } else {
+            throw CLIError("cannot find Config/gazetteer.json: set TIMELINE_HOME to the project folder or pass --gazetteer", code: ExitStatus.configError)
+        }
+        do {
+            return try ProjectPaths.loadGazetteer(at: path)
+        } catch {
+            throw CLIError("\(error)", code: ExitStatus.configError)
+        }
+    }
+
+    func defaultSources() throws -> [String] {
+        guard let paths = ProjectPaths.locate() else {
+            throw CLIError("cannot find the bundled dataset: set TIMELINE_HOME to the project folder or name a source", code: ExitStatus.configError)
+        }
+        return [paths.bundledDataset]
+    }
+}
+
+/// An error that ends a command with a message on standard error and a chosen exit code.
+struct CLIError: Error, CustomStringConvertible {
+    let message: String
+    let code: Int32
+
+    init(_ message: String, code: Int32) {
+        self.message = message
+        self.code = code
+    }
+
+    var description: String { message }
+}
+
+extension CLIError {
+    /// Prints the message and turns it into the exit code.
+    func exit() -> ExitCode {
+        FileHandle.standardError.write(Data("timeline: \(message)\n".utf8))
+        return ExitCode(code)
+    }
+}
+
+struct Ingest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Read sources and print their events.",
+        discussion: """
+        Reads articles and JSON Lines files (or folders of them), or the bundled dataset when no \
+        path is given, and prints the distinct events. Diagnostics go to standard error. \
+        Exit status: 0 when every source was read (rejected rows are reported, not fatal), \
+        65 when a source holds no event, 66 when a source cannot be read, 78 when the gazetteer is missing.
+        """
+    )
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+        case jsonl, table
+    }
+
+    @Argument(help: "Articles, JSON Lines files or folders. Default: the bundled dataset.")
+    var paths: [String] = []
+
+    @Option(help: "jsonl (one JSON object per event, the public contract) or table.")
+    var format: OutputFormat = .jsonl
+
+    @OptionGroup var sources: SourceOptions
+
+    func run() async throws {
+        do {
+            let gazetteer = try sources.loadGazetteer()
+            let loader = SourceLoader(gazetteer: gazetteer)
+            var merged = MergedEvents()
+            for path in try (paths.isEmpty ? sources.defaultSources() : paths) {
+                do {
+                    for reading in try loader.load(path: path) { merged.add(reading) }
+                } catch {
+                    switch error.reason {
+                    case .unreadable: throw CLIError(error.description, code: ExitStatus.noInput)
+                    case .empty, .noEvents:
+                        for diagnostic in merged.diagnostics { Output.error(diagnostic.description) }
+                        throw CLIError(error.description, code: ExitStatus.dataError)
+                    }
+                }
+            }
+            for diagnostic in merged.diagnostics { Output.error(diagnostic.description) }
+            switch format {
+            case .jsonl:
+                var out = ""
+                for event in merged.events { out += EventJSON.encode(event) + "\n" }
+                Output.write(out)
+            case .table:
+                Output.write(EventTable.render(merged.events))
+            }
+        } catch let error as CLIError {
+            throw error.exit()
+        }
+    }
+}
+
+enum Output {
+    static func write(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+}
+
+/// A plain fixed-width table of events for people.
+enum EventTable {
+    static func render(_ events: [TimelineEvent]) -> String {
+        let header = ["DATE", "KIND", "DIRECTION", "GUEST", "HOST", "PLACE"]
+        let rows = events.map { event in
+            [event.date.description, event.kind.rawValue, "\(event.from)->\(event.to)",
+             event.guest ?? "", event.host ?? "", event.place ?? ""]
+        }
+        var widths = header.map(\.count)
+        for row in rows {
+            for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }
+        }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { index, cell in
+                index == cells.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - cell.count)
+            }.joined(separator: "  ") + "\n"
+        }
+        return ([line(header)] + rows.map(line)).joined()
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import Timeline
+
+/// The kinds of source a producer or `ingest` reads.
+public enum SourceFormat: String, Sendable, CaseIterable {
+    /// A wiki-style article (`= A–B relations =`, tables, ambassador lists).
+    case article
+    /// JSON Lines of events, the `ingest --format jsonl` contract.
+    case jsonl
+
+    /// `.jsonl`/`.ndjson`/`.json` are JSON Lines; anything else is sniffed: a first non-blank,
+    /// non-comment line starting with `{` means JSON Lines, otherwise an article.
+    public static func detect(path: String, text: String) -> SourceFormat {
+        let ext = (path as NSString).pathExtension.lowercased()
+        if ["jsonl", "ndjson", "json"].contains(ext) { return .jsonl }
+        for line in text.split(separator: "\n") {
+            let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
+            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            return trimmed.hasPrefix("{") ? .jsonl : .article
+        }
+        return .article
+    }
+}
+
+/// A source that could not be used at all.
+public struct SourceError: Error, CustomStringConvertible, Sendable {
+    public enum Reason: Sendable {
+        case unreadable(String)
+        case empty
+        case noEvents
+    }
+
+    public let path: String
+    public let reason: Reason
+
+    public var description: String {
+        switch reason {
+        case .unreadable(let why): return "\(path): cannot read the source: \(why)"
+        case .empty: return "\(path): the source is empty"
+        case .noEvents: return "\(path): the source holds no events"
+        }
+    }
+}
+
+/// Reads sources from disk into events: articles, JSON Lines files, and folders of them.
+public struct SourceLoader: Sendable {
+    public let gazetteer: Gazetteer
+
+    public init(gazetteer: Gazetteer) {
+        self.gazetteer = gazetteer
+    }
+
+    /// Reads every source at `path`; a folder contributes its `.txt`, `.jsonl` and `.ndjson` files in name order.
+    public func load(path: String, format: SourceFormat? = nil) throws(SourceError) -> [SourceReading] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw SourceError(path: path, reason: .unreadable("no such file or folder"))
+        }
+        if isDirectory.boolValue {
+            let names: [String]
+            do {
+                names = try FileManager.default.contentsOfDirectory(atPath: path)
+            } catch {
+                throw SourceError(path: path, reason: .unreadable(error.localizedDescription))
+            }
+            let files = names.filter { ["txt", "jsonl", "ndjson"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
+            if files.isEmpty { throw SourceError(path: path, reason: .empty) }
+            var readings: [SourceReading] = []
+            for file in files {
+                readings.append(try loadFile((path as NSString).appendingPathComponent(file), format: format))
+            }
+            return readings
+        }
+        return [try loadFile(path, format: format)]
+    }
+
+    /// Reads one file. Throws when the file cannot be read, is empty, or yields no event at all.
+    public func loadFile(_ path: String, format: SourceFormat? = nil) throws(SourceError) -> SourceReading {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw SourceError(path: path, reason: .unreadable(SourceLoader.reason(error)))
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw SourceError(path: path, reason: .unreadable("not UTF-8 text"))
+        }
+        if text.allSatisfy(\.isWhitespace) { throw SourceError(path: path, reason: .empty) }
+        let reading = read(text: text, document: path, format: format ?? SourceFormat.detect(path: path, text: text))
+        if reading.events.isEmpty && reading.errors.isEmpty { throw SourceError(path: path, reason: .noEvents) }
+        return reading
+    }
+
+    public func read(text: String, document: String, format: SourceFormat) -> SourceReading {
+        switch format {
+        case .article: return ArticleReader(gazetteer: gazetteer).read(text, document: document)
+        case .jsonl: return EventJSON.read(text, document: document)
+        }
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        let nsError = error as NSError
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        return nsError.localizedDescription
+    }
+}
+
+/// Events from several sources merged into one set: the first reading of an id wins, and a later
+/// reading of the same id is reported as a note naming both places.
+public struct MergedEvents: Sendable {
+    public private(set) var events: [TimelineEvent] = []
+    public private(set) var diagnostics: [Diagnostic] = []
+    private var seen: [String: Provenance] = [:]
+
+    public init() {}
+
+    public init(_ readings: [SourceReading]) {
+        for reading in readings { add(reading) }
+    }
+
+    public mutating func add(_ reading: SourceReading) {
+        diagnostics += reading.diagnostics
+        for event in reading.events {
+            if let first = seen[event.id] {
+                let place = first.line.map { "\(first.document):\($0)" } ?? first.document
+                diagnostics.append(Diagnostic(.note, file: event.source.document, line: event.source.line,
+                                              "the same event as \(place) (id \(event.id)); counted once"))
+                continue
+            }
+            seen[event.id] = event.source
+            events.append(event)
+        }
+    }
+}

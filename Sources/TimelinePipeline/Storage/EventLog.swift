@@ -1,0 +1,303 @@
+import Foundation
+import Logging
+import Timeline
+
+/// One record of the event log: a message as the broker published it.
+public struct LogRecord: Sendable, Equatable {
+    public var sequence: UInt64
+    public var topic: [UInt8]
+    /// The wire header, with the broker's sequence stamped in.
+    public var header: [UInt8]
+    public var body: [UInt8]
+
+    public init(sequence: UInt64, topic: [UInt8], header: [UInt8], body: [UInt8]) {
+        self.sequence = sequence
+        self.topic = topic
+        self.header = header
+        self.body = body
+    }
+
+    public var frames: [[UInt8]] { [topic, header, body] }
+}
+
+/// The broker's durable record of every message it accepted, in sequence order: the source of
+/// replays for late joiners and for consumers that missed messages.
+///
+/// One file, `events.log`, of records framed as
+/// `u32 length | u32 CRC-32C | u16 topic length | topic | u16 header length | header | u32 body length | body`
+/// (big-endian). Sequences are consecutive from 1. On open, the file is checked record by record; a
+/// torn or corrupt tail (a crash in the middle of a write) is cut off and logged, never replayed.
+///
+/// Appends are written with `write(2)` before the broker forwards them, so a process crash loses
+/// nothing that a consumer has seen. `sync()` (fsync) runs on the broker's fsync interval and at
+/// shutdown; a power failure can lose at most that interval.
+public final class EventLog {
+    public static let fileName = "events.log"
+    /// Records above this size are refused (they would also be refused on the wire).
+    public static let maximumRecordSize = 16 << 20
+    /// Every this many records, the file offset is kept in memory to start reads near any sequence.
+    static let indexStride: UInt64 = 256
+
+    public let path: String
+    public private(set) var lastSequence: UInt64 = 0
+    /// The highest producer sequence logged for each producer id, for resuming producers and dropping repeats.
+    public private(set) var producerPositions: [String: UInt64] = [:]
+    public private(set) var recordCount: UInt64 = 0
+    public private(set) var fileSize: Int64 = 0
+
+    private let fd: Int32
+    private var sparseIndex: [Int64] = []
+    private var pending: [UInt8] = []
+    private var dirty = false
+    private var readCursors: [UInt64: Int64] = [:]
+    private let logger: Logger
+
+    /// Opens (or creates) the log in `folder`, checks it, and cuts a torn tail.
+    public init(folder: String, logger: Logger) throws(StorageError) {
+        try AtomicFile.prepareFolder(folder)
+        path = (folder as NSString).appendingPathComponent(EventLog.fileName)
+        self.logger = logger
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StorageError(path: path, operation: "open") }
+        do {
+            try recover()
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    deinit {
+        try? flush()
+        close(fd)
+    }
+
+    /// Reads the whole file, rebuilding the index and producer positions, and truncates at the
+    /// first record that is incomplete, fails its checksum, or breaks the sequence.
+    private func recover() throws(StorageError) {
+        var offset: Int64 = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var bufferStart: Int64 = 0
+        var bufferCount = 0
+        let end = Int64(lseek(fd, 0, SEEK_END))
+        guard end >= 0 else { throw StorageError(path: path, operation: "lseek") }
+
+        func ensure(_ count: Int, at position: Int64) throws(StorageError) -> Bool {
+            if position >= bufferStart, position + Int64(count) <= bufferStart + Int64(bufferCount) { return true }
+            if count > buffer.count { buffer = [UInt8](repeating: 0, count: count) }
+            bufferStart = position
+            bufferCount = 0
+            while bufferCount < buffer.count {
+                let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + bufferCount, $0.count - bufferCount, off_t(position) + off_t(bufferCount)) }
+                if got < 0 {
+                    if errno == EINTR { continue }
+                    throw StorageError(path: path, operation: "read")
+                }
+                if got == 0 { break }
+                bufferCount += got
+            }
+            return bufferCount >= count
+        }
+
+        var problem: String?
+        while offset < end {
+            guard try ensure(8, at: offset) else { problem = "an incomplete record header"; break }
+            let base = Int(offset - bufferStart)
+            let length = Int(EventLog.u32(buffer, base))
+            let checksum = EventLog.u32(buffer, base + 4)
+            guard length >= 8, length <= EventLog.maximumRecordSize else { problem = "a record length of \(length)"; break }
+            guard try ensure(8 + length, at: offset) else { problem = "an incomplete record"; break }
+            let start = Int(offset - bufferStart) + 8
+            let computed = buffer.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start..<(start + length)])) }
+            guard computed == checksum else { problem = "a checksum mismatch"; break }
+            guard let record = EventLog.parsePayload(buffer[start..<(start + length)]) else { problem = "a malformed record"; break }
+            guard record.sequence == lastSequence + 1 else { problem = "sequence \(record.sequence) after \(lastSequence)"; break }
+            note(record: record, offset: offset)
+            offset += Int64(8 + length)
+        }
+        if let problem {
+            logger.warning("Cut the torn tail of the event log", metadata: [
+                "log.path": "\(path)", "log.offset": "\(offset)", "log.bytesCut": "\(end - offset)", "reason": "\(problem)",
+            ])
+            guard ftruncate(fd, off_t(offset)) == 0 else { throw StorageError(path: path, operation: "ftruncate") }
+            guard fsync(fd) == 0 else { throw StorageError(path: path, operation: "fsync") }
+        }
+        fileSize = offset
+        guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else { throw StorageError(path: path, operation: "lseek") }
+    }
+
+    private func note(record: LogRecord, offset: Int64) {
+        if (record.sequence - 1) % EventLog.indexStride == 0 { sparseIndex.append(offset) }
+        lastSequence = record.sequence
+        recordCount += 1
+        if let header = try? WireHeader.decode(record.header), !header.producer.isEmpty, header.producerSequence > 0 {
+            producerPositions[header.producer] = max(producerPositions[header.producer] ?? 0, header.producerSequence)
+        }
+    }
+
+    /// Appends a message with the next sequence, stamping that sequence into its header, and returns
+    /// the sequence. The bytes reach the file at the next `flush()`.
+    @discardableResult
+    public func append(topic: [UInt8], header: inout [UInt8], body: [UInt8], producer: String, producerSequence: UInt64) throws(StorageError) -> UInt64 {
+        let sequence = lastSequence + 1
+        WireHeader.stamp(sequence: sequence, into: &header)
+        let payloadLength = 2 + topic.count + 2 + header.count + 4 + body.count
+        guard payloadLength <= EventLog.maximumRecordSize, topic.count <= 0xFFFF, header.count <= 0xFFFF else {
+            throw StorageError(path: path, operation: "append (record too large)", code: EMSGSIZE)
+        }
+        let recordOffset = fileSize + Int64(pending.count)
+        let lengthAt = pending.count
+        EventLog.put32(UInt32(payloadLength), into: &pending)
+        EventLog.put32(0, into: &pending)
+        let payloadStart = pending.count
+        EventLog.put16(UInt16(topic.count), into: &pending)
+        pending.append(contentsOf: topic)
+        EventLog.put16(UInt16(header.count), into: &pending)
+        pending.append(contentsOf: header)
+        EventLog.put32(UInt32(body.count), into: &pending)
+        pending.append(contentsOf: body)
+        let checksum = pending.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[payloadStart...])) }
+        EventLog.set32(checksum, at: lengthAt + 4, in: &pending)
+
+        if (sequence - 1) % EventLog.indexStride == 0 { sparseIndex.append(recordOffset) }
+        lastSequence = sequence
+        recordCount += 1
+        if !producer.isEmpty, producerSequence > 0 {
+            producerPositions[producer] = max(producerPositions[producer] ?? 0, producerSequence)
+        }
+        return sequence
+    }
+
+    /// Writes appended records to the file (one `write(2)` for the batch).
+    public func flush() throws(StorageError) {
+        guard !pending.isEmpty else { return }
+        var written = 0
+        while written < pending.count {
+            let result = pending.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + written, $0.count - written) }
+            if result < 0 {
+                if errno == EINTR { continue }
+                let error = StorageError(path: path, operation: "write")
+                // Keep the file consistent with memory: drop what did not reach it.
+                rollBack(keepingWrittenBytes: written)
+                throw error
+            }
+            written += result
+        }
+        fileSize += Int64(pending.count)
+        pending.removeAll(keepingCapacity: true)
+        dirty = true
+    }
+
+    /// After a failed write, truncate the partial record and forget the unwritten ones, so the next
+    /// append continues a consistent log.
+    private func rollBack(keepingWrittenBytes written: Int) {
+        _ = ftruncate(fd, off_t(fileSize))
+        _ = lseek(fd, off_t(fileSize), SEEK_SET)
+        pending.removeAll(keepingCapacity: true)
+        // Recompute the in-memory view from the file, which now ends at the last good record.
+        lastSequence = 0
+        recordCount = 0
+        sparseIndex.removeAll()
+        producerPositions.removeAll()
+        readCursors.removeAll()
+        try? recover()
+        _ = written
+    }
+
+    /// fsync, when anything was written since the last one.
+    public func sync() throws(StorageError) {
+        try flush()
+        guard dirty else { return }
+        if fsync(fd) != 0 { throw StorageError(path: path, operation: "fsync") }
+        dirty = false
+    }
+
+    /// Up to `maxCount` records after sequence `after`, at most about `maxBytes` of them.
+    public func read(after: UInt64, maxCount: Int, maxBytes: Int = 4 << 20) throws(StorageError) -> [LogRecord] {
+        try flush()
+        guard after < lastSequence, maxCount > 0 else { return [] }
+        var sequence: UInt64
+        var offset: Int64
+        if let cursor = readCursors[after + 1] {
+            sequence = after + 1
+            offset = cursor
+        } else {
+            let slot = Int(after / EventLog.indexStride)
+            sequence = UInt64(slot) * EventLog.indexStride + 1
+            offset = sparseIndex[slot]
+        }
+        var records: [LogRecord] = []
+        var bytes = 0
+        var chunk = [UInt8](repeating: 0, count: 256 << 10)
+        var chunkStart: Int64 = -1
+        var chunkCount = 0
+        while sequence <= lastSequence, records.count < maxCount, bytes < maxBytes {
+            func load(_ count: Int) throws(StorageError) {
+                if chunkStart >= 0, offset >= chunkStart, offset + Int64(count) <= chunkStart + Int64(chunkCount) { return }
+                if count > chunk.count { chunk = [UInt8](repeating: 0, count: count) }
+                chunkStart = offset
+                chunkCount = 0
+                while chunkCount < chunk.count, chunkStart + Int64(chunkCount) < fileSize {
+                    let got = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + chunkCount, $0.count - chunkCount, off_t(chunkStart) + off_t(chunkCount)) }
+                    if got < 0 {
+                        if errno == EINTR { continue }
+                        throw StorageError(path: path, operation: "read")
+                    }
+                    if got == 0 { break }
+                    chunkCount += got
+                }
+                guard chunkCount >= count else { throw StorageError(path: path, operation: "read (log shorter than its index)", code: EIO) }
+            }
+            try load(8)
+            let length = Int(EventLog.u32(chunk, Int(offset - chunkStart)))
+            try load(8 + length)
+            let start = Int(offset - chunkStart) + 8
+            if sequence > after {
+                guard let record = EventLog.parsePayload(chunk[start..<(start + length)]) else {
+                    throw StorageError(path: path, operation: "read (malformed record)", code: EIO)
+                }
+                records.append(record)
+                bytes += length
+            }
+            offset += Int64(8 + length)
+            sequence += 1
+        }
+        if readCursors.count > 64 { readCursors.removeAll(keepingCapacity: true) }
+        readCursors[sequence] = offset
+        return records
+    }
+
+    static func parsePayload(_ payload: ArraySlice<UInt8>) -> LogRecord? {
+        var index = payload.startIndex
+        func take(_ count: Int) -> ArraySlice<UInt8>? {
+            guard payload.endIndex - index >= count else { return nil }
+            defer { index += count }
+            return payload[index..<(index + count)]
+        }
+        guard let topicLength = take(2).map({ Int($0.first!) << 8 | Int($0.last!) }), let topic = take(topicLength),
+              let headerLength = take(2).map({ Int($0.first!) << 8 | Int($0.last!) }), let header = take(headerLength),
+              let bodyLengthBytes = take(4) else { return nil }
+        let bodyLength = bodyLengthBytes.reduce(0) { $0 << 8 | Int($1) }
+        guard let body = take(bodyLength), index == payload.endIndex, header.count >= WireHeader.minimumSize else { return nil }
+        let sequence = header.dropFirst(2).prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return LogRecord(sequence: sequence, topic: Array(topic), header: Array(header), body: Array(body))
+    }
+
+    private static func u32(_ bytes: [UInt8], _ at: Int) -> UInt32 {
+        UInt32(bytes[at]) << 24 | UInt32(bytes[at + 1]) << 16 | UInt32(bytes[at + 2]) << 8 | UInt32(bytes[at + 3])
+    }
+
+    private static func put32(_ value: UInt32, into bytes: inout [UInt8]) {
+        bytes.append(UInt8(value >> 24)); bytes.append(UInt8(truncatingIfNeeded: value >> 16))
+        bytes.append(UInt8(truncatingIfNeeded: value >> 8)); bytes.append(UInt8(truncatingIfNeeded: value))
+    }
+
+    private static func set32(_ value: UInt32, at index: Int, in bytes: inout [UInt8]) {
+        bytes[index] = UInt8(value >> 24); bytes[index + 1] = UInt8(truncatingIfNeeded: value >> 16)
+        bytes[index + 2] = UInt8(truncatingIfNeeded: value >> 8); bytes[index + 3] = UInt8(truncatingIfNeeded: value)
+    }
+
+    private static func put16(_ value: UInt16, into bytes: inout [UInt8]) {
+        bytes.append(UInt8(value >> 8)); bytes.append(UInt8(truncatingIfNeeded: value))
+    }
+}

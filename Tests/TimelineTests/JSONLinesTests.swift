@@ -1,0 +1,74 @@
+import Testing
+import Timeline
+
+@Suite("The JSON Lines form of events")
+struct JSONLinesTests {
+    @Test("An event survives encoding and decoding unchanged, id included")
+    func roundTrip() throws {
+        let event = TimelineEvent(kind: .visit, date: Fixtures.date("1956-07-16/1956-07-18"), from: Fixtures.code("KP"),
+                                  to: Fixtures.code("MN"), guest: "Premier \"Kim\" Il Sung", host: "Chairman\tTsedenbal",
+                                  place: "Ulaanbaatar", description: "line\nbreak \u{1}",
+                                  source: Provenance(document: "seed.txt", section: "Visits", line: 31, row: 2))
+        let line = EventJSON.encode(event)
+        #expect(!line.contains("\n"))
+        let decoded = try EventJSON.decode(line, fallbackSource: Provenance(document: "other"))
+        #expect(decoded == event)
+    }
+
+    @Test("The contract's fields are present, with null for absent values")
+    func contractFields() {
+        let line = EventJSON.encode(TimelineEvent(kind: .aid, date: Fixtures.date("1952"), from: Fixtures.code("MN"),
+                                                  to: Fixtures.code("KP"), source: Provenance(document: "d")))
+        for key in ["\"id\":", "\"kind\":\"aid\"", "\"date\":\"1952\"", "\"from\":\"MN\"", "\"to\":\"KP\"", "\"guest\":null",
+                    "\"host\":null", "\"place\":null", "\"source\":{\"document\":\"d\""] {
+            #expect(line.contains(key), "missing \(key) in \(line)")
+        }
+    }
+
+    @Test("An input record without an id gets the id its facts derive")
+    func derivedID() throws {
+        let decoded = try EventJSON.decode(#"{"kind":"visit","date":"1985","from":"KP","to":"MN","guest":"G"}"#,
+                                           fallbackSource: Provenance(document: "f.jsonl", line: 4))
+        #expect(decoded.id == Fixtures.visit("1985", "KP", "MN", guest: "G").id)
+        #expect(decoded.source == Provenance(document: "f.jsonl", line: 4))
+        #expect(decoded.cameo == "042")
+    }
+
+    @Test("A bad record names the key at fault", arguments: [
+        (#"{"kind":"parade","date":"1985","from":"KP","to":"MN"}"#, "kind"),
+        (#"{"kind":"visit","date":"1985-13","from":"KP","to":"MN"}"#, "date"),
+        (#"{"kind":"visit","date":"1985","from":"North Korea","to":"MN"}"#, "from"),
+        (#"{"kind":"visit","date":"1985","from":"KP"}"#, "to"),
+        (#"{"kind":"visit","date":1985,"from":"KP","to":"MN"}"#, "date"),
+        (#"{"kind":"visit","date":"1985","from":"KP","to":"MN","guset":"x"}"#, "guset"),
+        (#"{"kind":"visit","date":"1985","from":"KP","to":"MN","id":"has space"}"#, "id"),
+        (#"{"kind":"visit","date":"1985","from":"KP","to":"MN","source":{"document":"d","line":-1}}"#, "source.line"),
+        (#"{"kind":"visit","date":"1985","from":"KP","to":"MN","cameo":"x42"}"#, "cameo"),
+    ])
+    func badRecordNamesKey(line: String, key: String) {
+        do {
+            _ = try EventJSON.decode(line, fallbackSource: Provenance(document: "f"))
+            Issue.record("accepted \(line)")
+        } catch {
+            #expect(error.key == key)
+        }
+    }
+
+    @Test("A document keeps its good lines, reports each bad line by number and counts repeats once")
+    func readDocument() {
+        let text = """
+        # a comment
+        {"kind":"visit","date":"1985","from":"KP","to":"MN","guest":"A"}
+        not json
+
+        {"kind":"visit","date":"1986","from":"MN","to":"KP","guest":"B"}
+        [1, 2]
+        {"kind":"visit","date":"1985","from":"KP","to":"MN","guest":"A"}
+        """
+        let reading = EventJSON.read(text, document: "f.jsonl")
+        #expect(reading.events.map(\.guest) == ["A", "B"])
+        #expect(reading.errors.map(\.line) == [3, 6])
+        #expect(reading.errors.allSatisfy { $0.file == "f.jsonl" })
+        #expect(reading.diagnostics.contains { $0.severity == .note && $0.line == 7 })
+    }
+}

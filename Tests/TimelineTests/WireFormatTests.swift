@@ -1,0 +1,60 @@
+import Testing
+import Timeline
+
+@Suite("The wire format")
+struct WireFormatTests {
+    let event = Fixtures.visit("1956-07-16/1956-07-18", "KP", "MN", guest: "Premier Kim Il Sung", place: "Ulaanbaatar")
+
+    @Test("A message is topic, header and JSON body, and decodes back to the same event and header")
+    func roundTrip() throws {
+        let header = WireHeader(sequence: 42, producerSequence: 7, producer: "producer-1")
+        let frames = WireMessage(header: header, event: event).frames()
+        #expect(frames.count == 3)
+        #expect(String(decoding: frames[0], as: UTF8.self) == "visit.KP.MN")
+        #expect(frames[1].count == WireHeader.minimumSize + 10)
+        let decoded = try WireMessage.decode(frames)
+        #expect(decoded.header == header)
+        #expect(decoded.event.id == event.id)
+        #expect(decoded.event == event)
+    }
+
+    @Test("The header layout is the documented one: version, encoding, two big-endian u64, id length, id")
+    func headerLayout() {
+        let bytes = WireHeader(sequence: 0x0102030405060708, producerSequence: 9, producer: "ab").encoded()
+        #expect(bytes == [1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 9, 2, 0x61, 0x62])
+    }
+
+    @Test("Stamping a sequence rewrites only the sequence bytes")
+    func stamp() throws {
+        var bytes = WireHeader(sequence: 0, producerSequence: 5, producer: "p").encoded()
+        WireHeader.stamp(sequence: 300, into: &bytes)
+        let header = try WireHeader.decode(bytes)
+        #expect(header.sequence == 300)
+        #expect(header.producerSequence == 5)
+        #expect(header.producer == "p")
+    }
+
+    @Test("Malformed messages are rejected with the reason")
+    func rejects() {
+        let good = WireMessage(header: WireHeader(), event: event).frames()
+        #expect(throws: WireError.wrongFrameCount(2)) { try WireMessage.decode(Array(good.prefix(2))) }
+        var badVersion = good
+        badVersion[1][0] = 9
+        #expect(throws: WireError.unsupportedVersion(9)) { try WireMessage.decode(badVersion) }
+        var short = good
+        short[1] = [1, 0, 0]
+        #expect(throws: WireError.self) { try WireMessage.decode(short) }
+        var wrongLength = good
+        wrongLength[1][18] = 5
+        #expect(throws: WireError.self) { try WireMessage.decode(wrongLength) }
+        var wrongTopic = good
+        wrongTopic[0] = Array("visit.MN.KP".utf8)
+        #expect(throws: WireError.topicMismatch(expected: "visit.KP.MN", actual: "visit.MN.KP")) { try WireMessage.decode(wrongTopic) }
+        var badBody = good
+        badBody[2] = Array(#"{"kind":"visit"}"#.utf8)
+        #expect(throws: WireError.self) { try WireMessage.decode(badBody) }
+        var notUTF8 = good
+        notUTF8[2] = [0xFF, 0xFE]
+        #expect(throws: WireError.malformed("the body is not UTF-8")) { try WireMessage.decode(notUTF8) }
+    }
+}
