@@ -70,5 +70,10 @@ let package = Package(
             dependencies: ["Timeline", "TimelinePipeline"],
             swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "TimelinePipelineTests",
+            dependencies: ["TimelinePipeline", "Timeline", "ZeroMQ"],
+            swiftSettings: strictSettings
+        ),
     ]
 )

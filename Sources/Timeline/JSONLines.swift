@@ -153,7 +153,8 @@ public enum EventJSON {
         }
         func integer(_ key: String) throws(EventDecodingError) -> Int? {
             guard let raw = object[key], !(raw is NSNull) else { return nil }
-            guard !(raw is Bool), let number = raw as? NSNumber, number.doubleValue >= 0,
+            // Foundation hands JSON booleans over as NSNumber too; its type code tells them apart.
+            guard let number = raw as? NSNumber, String(cString: number.objCType) != "c", number.doubleValue >= 0,
                   number.doubleValue == number.doubleValue.rounded(), number.doubleValue < 1e15 else {
                 throw EventDecodingError(key: "source.\(key)", "must be a non-negative integer")
             }

@@ -47,3 +47,22 @@ struct AggregationTests {
         #expect(half == whole)
     }
 }
+
+@Suite("Synthetic events")
+struct SyntheticEventsTests {
+    @Test("The same count and seed give the same events; another seed gives others")
+    func deterministic() {
+        #expect(SyntheticEvents.events(count: 50, seed: 7) == SyntheticEvents.events(count: 50, seed: 7))
+        #expect(SyntheticEvents.events(count: 50, seed: 7).map(\.id) != SyntheticEvents.events(count: 50, seed: 8).map(\.id))
+    }
+
+    @Test("Ids are distinct, directions never point home, and dates span centuries")
+    func distinctAndSpread() {
+        let events = SyntheticEvents.events(count: 5_000, seed: 1)
+        #expect(Set(events.map(\.id)).count == 5_000)
+        #expect(events.allSatisfy { $0.from != $0.to && $0.kind == .visit })
+        let years = events.map(\.date.year)
+        #expect(years.min()! < 1750 && years.max()! > 1990)
+        #expect(Set(events.map { "\($0.from)\($0.to)" }).count > 100)
+    }
+}

@@ -44,6 +44,8 @@ struct JSONLinesTests {
         (#"{"kind":"visit","date":"1985","from":"KP","to":"MN","id":"has space"}"#, "id"),
         (#"{"kind":"visit","date":"1985","from":"KP","to":"MN","source":{"document":"d","line":-1}}"#, "source.line"),
         (#"{"kind":"visit","date":"1985","from":"KP","to":"MN","cameo":"x42"}"#, "cameo"),
+        (#"{"kind":"visit","date":"1985","from":"KP","to":"MN","source":{"document":"d","row":true}}"#, "source.row"),
+        (#"{"kind":"visit","date":"1985","from":"KP","to":"MN","source":{"document":"d","line":1.5}}"#, "source.line"),
     ])
     func badRecordNamesKey(line: String, key: String) {
         do {
