@@ -83,14 +83,14 @@ extension Report {
     .num { text-align: right; font-variant-numeric: tabular-nums; }
     svg.chart { display: block; max-width: 100%; height: auto; margin: .5rem 0 1rem; }
     svg.chart text { font: 12px system-ui, sans-serif; fill: #333; }
-    svg.chart .axis { stroke: #888; }
-    svg.chart .grid { stroke: #e4e4e4; }
     @media print { main { max-width: none; } }
     """
 }
 
-/// A grouped bar chart of visits per decade: one group per decade, one bar per direction with
-/// visits in that decade, a legend of directions and integer ticks on the count axis.
+/// A grouped bar chart of visits per decade: one group per decade from the first to the last, one
+/// bar per direction with visits in that decade, a legend of directions and whole-number ticks on
+/// the count axis. Colours and strokes are attributes rather than page CSS, so the SVG also reads
+/// correctly when copied out of the page.
 struct DecadeChart {
     /// Colours that stay apart for colour-blind readers (Okabe and Ito); reused past eight directions.
     static let palette = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -119,7 +119,9 @@ struct DecadeChart {
         let largest = counts.values.flatMap(\.values).max() ?? 0
         guard largest > 0 else { return nil }
         self.counts = counts
-        decades = counts.keys.sorted()
+        // Every decade from the first to the last, so that a decade without visits shows as a gap.
+        let known = counts.keys.sorted()
+        decades = Array(stride(from: known[0], through: known[known.count - 1], by: 10))
         directions = report.directions
         labels = Dictionary(uniqueKeysWithValues: directions.map { ($0, report.label($0)) })
         tickStep = DecadeChart.tickStep(forMaximum: largest)
@@ -164,11 +166,13 @@ struct DecadeChart {
         // Count axis: a grid line and a label at every tick.
         for tick in stride(from: 0, through: axisMaximum, by: tickStep) {
             let at = n(y(tick))
-            out += "<line class=\"grid\" x1=\"\(n(DecadeChart.left))\" y1=\"\(at)\" x2=\"\(n(plotRight))\" y2=\"\(at)\"/>\n"
+            out += "<line class=\"grid\" x1=\"\(n(DecadeChart.left))\" y1=\"\(at)\" x2=\"\(n(plotRight))\" y2=\"\(at)\" stroke=\"#e4e4e4\"/>\n"
             out += "<text class=\"tick\" x=\"\(n(DecadeChart.left - 6))\" y=\"\(at)\" text-anchor=\"end\" dominant-baseline=\"middle\">\(tick)</text>\n"
         }
-        out += "<line class=\"axis\" x1=\"\(n(DecadeChart.left))\" y1=\"\(n(DecadeChart.top))\" x2=\"\(n(DecadeChart.left))\" y2=\"\(n(baseline))\"/>\n"
-        out += "<line class=\"axis\" x1=\"\(n(DecadeChart.left))\" y1=\"\(n(baseline))\" x2=\"\(n(plotRight))\" y2=\"\(n(baseline))\"/>\n"
+        out += "<line class=\"axis\" x1=\"\(n(DecadeChart.left))\" y1=\"\(n(DecadeChart.top))\" x2=\"\(n(DecadeChart.left))\" y2=\"\(n(baseline))\" stroke=\"#888\"/>\n"
+        out += "<line class=\"axis\" x1=\"\(n(DecadeChart.left))\" y1=\"\(n(baseline))\" x2=\"\(n(plotRight))\" y2=\"\(n(baseline))\" stroke=\"#888\"/>\n"
+        let middle = n(DecadeChart.top + DecadeChart.plotHeight / 2)
+        out += "<text class=\"axis-title\" x=\"12\" y=\"\(middle)\" transform=\"rotate(-90 12 \(middle))\" text-anchor=\"middle\">Visits</text>\n"
 
         // Bars, grouped by decade; a direction without visits in a decade leaves its slot empty.
         for (group, decade) in decades.enumerated() {
