@@ -62,6 +62,21 @@ public struct Statistics: Hashable, Sendable {
 
     public init() {}
 
+    /// Rebuilds statistics from their persisted parts: the totals, the kinds, and visits per year and
+    /// direction (from which the per-decade and per-direction counts follow).
+    public init(totalEvents: Int, eventsByKind: [EventKind: Int], visitsByYear: [YearCount]) {
+        self.init()
+        self.totalEvents = totalEvents
+        self.eventsByKind = eventsByKind
+        for entry in visitsByYear {
+            let direction = Direction(from: entry.from, to: entry.to)
+            totalVisits += entry.count
+            visitsByDirection[direction, default: 0] += entry.count
+            visitsByYearAndDirection[entry.year, default: [:]][direction, default: 0] += entry.count
+            visitsByDecadeAndDirection[Aggregation.decade(of: entry.year), default: [:]][direction, default: 0] += entry.count
+        }
+    }
+
     /// Statistics of a batch of distinct events.
     public init<S: Sequence>(events: S) where S.Element == TimelineEvent {
         self.init()

@@ -115,6 +115,11 @@ public enum EventID {
         return hex(digest.prefix(16))
     }
 
+    /// The SHA-256 of a string's UTF-8 bytes.
+    public static func digest(_ text: String) -> [UInt8] {
+        SHA256.hash(Array(text.utf8))
+    }
+
     /// Lower-cased, with runs of whitespace collapsed to one space and the ends trimmed.
     public static func normalise(_ text: String?) -> String {
         guard let text else { return "" }

@@ -121,15 +121,20 @@ public struct WireMessage: Sendable {
     public static func decode(_ frames: [[UInt8]]) throws(WireError) -> WireMessage {
         guard frames.count == 3 else { throw .wrongFrameCount(frames.count) }
         let header = try WireHeader.decode(frames[1])
-        guard let body = String(validating: frames[2], as: UTF8.self) else { throw .malformed("the body is not UTF-8") }
+        return WireMessage(header: header, event: try decodeEvent(topic: frames[0], header: header, body: frames[2]))
+    }
+
+    /// Decodes the body of a message whose header is already read, and checks it against the topic.
+    public static func decodeEvent(topic: [UInt8], header: WireHeader, body: [UInt8]) throws(WireError) -> TimelineEvent {
+        guard let text = String(validating: body, as: UTF8.self) else { throw .malformed("the body is not UTF-8") }
         let event: TimelineEvent
         do {
-            event = try EventJSON.decode(body, fallbackSource: Provenance(document: header.producer.isEmpty ? "wire" : header.producer))
+            event = try EventJSON.decode(text, fallbackSource: Provenance(document: header.producer.isEmpty ? "wire" : header.producer))
         } catch {
             throw .badBody(error)
         }
-        let topic = String(decoding: frames[0], as: UTF8.self)
-        guard topic == event.topic else { throw .topicMismatch(expected: event.topic, actual: topic) }
-        return WireMessage(header: header, event: event)
+        let topicText = String(decoding: topic, as: UTF8.self)
+        guard topicText == event.topic else { throw .topicMismatch(expected: event.topic, actual: topicText) }
+        return event
     }
 }

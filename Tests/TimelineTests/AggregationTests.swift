@@ -46,6 +46,13 @@ struct AggregationTests {
         half.merge(Statistics(events: events.dropFirst(3)))
         #expect(half == whole)
     }
+
+    @Test("Statistics rebuilt from totals, kinds and visits per year equal the originals")
+    func rebuild() {
+        let whole = Statistics(events: events)
+        let rebuilt = Statistics(totalEvents: whole.totalEvents, eventsByKind: whole.eventsByKind, visitsByYear: whole.visitsByYear)
+        #expect(rebuilt == whole)
+    }
 }
 
 @Suite("Synthetic events")
