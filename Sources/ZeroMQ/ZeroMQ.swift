@@ -6,3 +6,9 @@ public func zmqVersion() -> (major: Int, minor: Int, patch: Int) {
     zmq_version(&major, &minor, &patch)
     return (Int(major), Int(minor), Int(patch))
 }
+
+/// Whether this libzmq build supports a capability (`zmq_has`), such as `"curve"`, `"ipc"` or `"draft"`.
+public func zmqHas(_ capability: String) -> Bool {
+    let result = try? zmqCall("zmq_has(\(capability))") { zmq_has(capability) }
+    return result == 1
+}
