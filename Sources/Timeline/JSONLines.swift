@@ -166,12 +166,12 @@ public enum EventJSON {
 
     // MARK: - Writing JSON strings
 
-    static func appendOptional(_ value: String?, to out: inout String) {
+    public static func appendOptional(_ value: String?, to out: inout String) {
         if let value { appendString(value, to: &out) } else { out += "null" }
     }
 
     /// Writes a JSON string literal, escaping quotes, backslashes and control characters.
-    static func appendString(_ value: String, to out: inout String) {
+    public static func appendString(_ value: String, to out: inout String) {
         out += "\""
         for scalar in value.unicodeScalars {
             switch scalar {

@@ -13,6 +13,14 @@ enum ExitStatus {
     static let configError: Int32 = 78
 }
 
+extension SourceError {
+    /// 66 when the source cannot be read, 65 when it holds no event.
+    var exitCode: Int32 {
+        if case .unreadable = reason { return ExitStatus.noInput }
+        return ExitStatus.dataError
+    }
+}
+
 /// Options every command that reads sources shares.
 struct SourceOptions: ParsableArguments {
     @Option(help: "The gazetteer of countries and places (default: Config/gazetteer.json of the project).")

@@ -5,6 +5,7 @@ struct TimelineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "timeline",
         abstract: "An event pipeline over ZeroMQ for timelines of diplomatic relations.",
-        subcommands: [Ingest.self]
+        subcommands: [DemoCommand.self, BrokerCommand.self, ProduceCommand.self, AggregateCommand.self, SnapshotCommand.self,
+                      MonitorCommand.self, ReportCommand.self, Ingest.self]
     )
 }

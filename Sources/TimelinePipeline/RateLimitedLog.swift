@@ -27,6 +27,6 @@ final class RateLimitedLog {
 }
 
 /// Monotonic time in seconds, for intervals and rates.
-func monotonicSeconds() -> Double {
+public func monotonicSeconds() -> Double {
     Double(DispatchTime.now().uptimeNanoseconds) / 1e9
 }

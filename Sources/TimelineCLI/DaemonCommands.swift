@@ -1,0 +1,259 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Timeline
+import TimelinePipeline
+import ZeroMQ
+
+extension PipelineConfiguration {
+    func consumerEndpoints() throws -> ConsumerEndpoints {
+        ConsumerEndpoints(backend: try string("endpoints.backend"), replay: try string("endpoints.replay"))
+    }
+}
+
+struct BrokerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "broker",
+        abstract: "Run the broker: the XSUB/XPUB rendezvous of producers and consumers, with the durable event log."
+    )
+
+    @OptionGroup var options: DaemonOptions
+
+    func run() async throws {
+        try await DaemonRunner.guarded {
+            options.bootstrapLogging()
+            let config = try await options.configuration()
+            let logger = Logger(label: "timeline.broker")
+            var settings = BrokerSettings(frontend: try config.string("endpoints.frontend"), backend: try config.string("endpoints.backend"),
+                                          replay: try config.string("endpoints.replay"), dataDirectory: options.dataDirectory(for: "broker"))
+            settings.fsyncInterval = try config.double("broker.fsyncIntervalSeconds")
+            settings.maxMessageBytes = Int64(try config.int("broker.maxMessageBytes"))
+            settings.sendHighWaterMark = Int32(clamping: try config.int("broker.sendHighWaterMark"))
+            let context = try ZMQContext.forDaemon()
+            let broker = try Broker(settings: settings, context: context, logger: logger)
+            try await DaemonRunner.run([SocketLoopService(name: "broker", loop: broker, context: context)], logger: logger)
+        }
+    }
+}
+
+struct ProduceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "produce",
+        abstract: "Publish events from sources to the broker.",
+        discussion: """
+        Reads articles and JSON Lines files (the bundled dataset when no path is given), or makes \
+        synthetic visits, and publishes every distinct event. Finishes when the broker has logged \
+        all of them. A producer restarted with the same sources (and so the same producer id) \
+        continues where the broker's log ends instead of publishing again.
+        """
+    )
+
+    @Argument(help: "Articles, JSON Lines files or folders. Default: the bundled dataset.")
+    var paths: [String] = []
+
+    @Option(help: "Parallel workers, each with its own socket and producer id (producer.workers).")
+    var workers: Int?
+
+    @Option(help: "Events per second for all workers together; 0 for no limit (producer.rate).")
+    var rate: Double?
+
+    @Flag(help: "Keep reading lines appended to the (single) JSON Lines file and publish them.")
+    var follow = false
+
+    @Option(help: "Publish N deterministic synthetic visits instead of sources.")
+    var synthetic: Int?
+
+    @Option(help: "Seed of the synthetic events.")
+    var seed: UInt64 = 1
+
+    @Option(help: "The producer id (default: derived from the sources, so a restart resumes).")
+    var producerId: String?
+
+    @OptionGroup var sources: SourceOptions
+    @OptionGroup var options: DaemonOptions
+
+    func validate() throws {
+        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if let rate, rate < 0 { throw ValidationError("--rate must not be negative") }
+        if follow && paths.count != 1 { throw ValidationError("--follow takes exactly one JSON Lines file") }
+        if follow && synthetic != nil { throw ValidationError("--follow and --synthetic do not go together") }
+        if let synthetic, synthetic < 0 { throw ValidationError("--synthetic must not be negative") }
+        if let producerId, producerId.isEmpty || producerId.utf8.count > 200 { throw ValidationError("--producer-id takes 1 to 200 bytes") }
+    }
+
+    func run() async throws {
+        try await DaemonRunner.guarded {
+            options.bootstrapLogging()
+            let config = try await options.configuration()
+            let logger = Logger(label: "timeline.producer")
+            let supply: any EventSupply
+            let identity: String
+            if let synthetic {
+                supply = SyntheticSupply(count: synthetic, seed: seed)
+                identity = "synthetic:\(synthetic):\(seed)"
+            } else if follow {
+                let path = paths[0]
+                supply = try FollowedFileSupply(path: path) { diagnostic in
+                    FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8))
+                }
+                identity = "follow:" + URL(fileURLWithPath: path).standardizedFileURL.path
+            } else {
+                let gazetteer = try sources.loadGazetteer()
+                let loader = SourceLoader(gazetteer: gazetteer)
+                let sourcePaths = paths.isEmpty ? try sources.defaultSources() : paths
+                var merged = MergedEvents()
+                for path in sourcePaths {
+                    do {
+                        for reading in try loader.load(path: path) { merged.add(reading) }
+                    } catch let error as SourceError {
+                        throw CLIError(error.description, code: error.exitCode)
+                    }
+                }
+                for diagnostic in merged.diagnostics { Output.error(diagnostic.description) }
+                supply = FixedSupply(merged.events)
+                identity = sourcePaths.map { URL(fileURLWithPath: $0).standardizedFileURL.path }.sorted().joined(separator: "\n")
+            }
+            let producerID = producerId ?? "producer-" + EventID.hex(EventID.digest(identity).prefix(6))
+            var settings = ProducerSettings(frontend: try config.string("endpoints.frontend"), replay: try config.string("endpoints.replay"), producerID: producerID)
+            let rate = try self.rate ?? config.double("producer.rate")
+            settings.rate = rate > 0 ? rate : nil
+            settings.connectTimeout = try config.double("producer.connectTimeoutSeconds")
+            settings.acknowledgeTimeout = try config.double("producer.acknowledgeTimeoutSeconds")
+            let workerCount = try follow ? 1 : (workers ?? config.int("producer.workers"))
+            let context = try ZMQContext.forDaemon()
+            let group = ProducerGroup.split(supply, count: workerCount, settings: settings, context: context, logger: logger)
+            logger.info("Producer starting", metadata: ["producer.id": "\(producerID)", "producer.events": "\(supply.count)", "producer.workers": "\(workerCount)"])
+            try await DaemonRunner.run([group], logger: logger)
+            let reports = group.reports
+            let sent = reports.reduce(0) { $0 + $1.sent }
+            let acknowledged = reports.reduce(0) { $0 + $1.acknowledged }
+            logger.info("Producer done", metadata: ["producer.sent": "\(sent)", "producer.acknowledged": "\(acknowledged)"])
+        }
+    }
+}
+
+struct AggregateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "aggregate",
+        abstract: "Run the aggregator: count every event once, persist the statistics, answer report queries."
+    )
+
+    @OptionGroup var sources: SourceOptions
+    @OptionGroup var options: DaemonOptions
+
+    func run() async throws {
+        try await DaemonRunner.guarded {
+            options.bootstrapLogging()
+            let config = try await options.configuration()
+            let logger = Logger(label: "timeline.aggregator")
+            var settings = AggregatorSettings(endpoints: try config.consumerEndpoints(), query: try config.string("endpoints.query"),
+                                              dataDirectory: options.dataDirectory(for: "aggregator"))
+            settings.checkpointEvery = try config.int("aggregator.checkpointEvery")
+            settings.checkpointInterval = try config.double("aggregator.checkpointIntervalSeconds")
+            settings.countryNames = (try? sources.loadGazetteer()).map(CountryNames.from) ?? [:]
+            let context = try ZMQContext.forDaemon()
+            let aggregator = try Aggregator(settings: settings, context: context, logger: logger)
+            try await DaemonRunner.run([SocketLoopService(name: "aggregator", loop: aggregator, context: context)], logger: logger)
+        }
+    }
+}
+
+struct SnapshotCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snapshot",
+        abstract: "Run the snapshot writer: JSON snapshots of the events and statistics, every N events, every T seconds and at shutdown."
+    )
+
+    @Option(help: "Write a snapshot after this many new events (snapshot.everyEvents).")
+    var everyEvents: Int?
+
+    @Option(help: "Write a snapshot this many seconds after the first unsaved event (snapshot.everySeconds).")
+    var everySeconds: Double?
+
+    @Option(help: "How many snapshots to keep (snapshot.keep).")
+    var keep: Int?
+
+    @OptionGroup var sources: SourceOptions
+    @OptionGroup var options: DaemonOptions
+
+    func validate() throws {
+        if let everyEvents, everyEvents < 1 { throw ValidationError("--every-events must be at least 1") }
+        if let everySeconds, everySeconds <= 0 { throw ValidationError("--every-seconds must be positive") }
+        if let keep, keep < 1 { throw ValidationError("--keep must be at least 1") }
+    }
+
+    func run() async throws {
+        try await DaemonRunner.guarded {
+            options.bootstrapLogging()
+            let config = try await options.configuration()
+            let logger = Logger(label: "timeline.snapshot")
+            var settings = SnapshotSettings(endpoints: try config.consumerEndpoints(), dataDirectory: options.dataDirectory(for: "snapshot"))
+            settings.everyEvents = try everyEvents ?? config.int("snapshot.everyEvents")
+            settings.everySeconds = try everySeconds ?? config.double("snapshot.everySeconds")
+            settings.keep = try keep ?? config.int("snapshot.keep")
+            settings.countryNames = (try? sources.loadGazetteer()).map(CountryNames.from) ?? [:]
+            let context = try ZMQContext.forDaemon()
+            let writer = try SnapshotWriter(settings: settings, context: context, logger: logger)
+            try await DaemonRunner.run([SocketLoopService(name: "snapshot", loop: writer, context: context)], logger: logger)
+        }
+    }
+}
+
+struct MonitorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "monitor",
+        abstract: "Print a live feed of events, filtered by topic prefix."
+    )
+
+    @Option(help: "Topic prefix to show, e.g. visit, visit.MN or visit.MN.KP; repeat for several. Default: everything.")
+    var topic: [String] = []
+
+    @Flag(help: "Print each event as a JSON line (for piping).")
+    var json = false
+
+    @Flag(help: "Replay every event in the broker's log first, then follow live events.")
+    var fromStart = false
+
+    @Option(help: "Exit after this many events.")
+    var count: Int?
+
+    @Option(help: "Seconds between lines of rates and totals; 0 for none (monitor.statsIntervalSeconds).")
+    var statsInterval: Double?
+
+    @Flag(inversion: .prefixedNo, help: "Colour (default: when standard output is a terminal and NO_COLOR is unset).")
+    var colour: Bool?
+
+    @OptionGroup var options: DaemonOptions
+
+    func validate() throws {
+        if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+        if let statsInterval, statsInterval < 0 { throw ValidationError("--stats-interval must not be negative") }
+    }
+
+    func run() async throws {
+        try await DaemonRunner.guarded {
+            options.bootstrapLogging()
+            let config = try await options.configuration()
+            let logger = Logger(label: "timeline.monitor")
+            var settings = MonitorSettings(endpoints: try config.consumerEndpoints())
+            settings.topics = topic
+            settings.fromStart = fromStart
+            settings.json = json
+            settings.count = count
+            settings.statsInterval = try statsInterval ?? config.double("monitor.statsIntervalSeconds")
+            settings.colour = colour ?? (isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil)
+            let context = try ZMQContext.forDaemon()
+            let toStandardError: @Sendable (String) -> Void = { text in Output.error(String(text.dropLast())) }
+            let toStandardOutput: @Sendable (String) -> Void = { text in Output.write(text) }
+            let monitor = Monitor(settings: settings, context: context, logger: logger,
+                                  output: toStandardOutput, statsOutput: json ? toStandardError : toStandardOutput)
+            try await DaemonRunner.run([SocketLoopService(name: "monitor", loop: monitor, context: context)], logger: logger)
+        }
+    }
+}
+
+enum CountryNames {
+    static func from(_ gazetteer: Gazetteer) -> [CountryCode: String] {
+        gazetteer.countries.mapValues(\.name)
+    }
+}

@@ -1,0 +1,130 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import Timeline
+import TimelinePipeline
+import ZeroMQ
+
+/// Flags every daemon shares: configuration, data folder, endpoints, logging.
+struct DaemonOptions: ParsableArguments {
+    @Option(help: "Configuration file (JSON). Default: Config/timeline.json of the project, when present.")
+    var config: String?
+
+    @Option(help: "Folder for this daemon's state (log, checkpoints, snapshots). Default: var/<daemon> under the working folder.")
+    var dataDir: String?
+
+    @Option(help: "Broker frontend endpoint, where producers connect (endpoints.frontend).")
+    var frontend: String?
+
+    @Option(help: "Broker backend endpoint, where consumers subscribe (endpoints.backend).")
+    var backend: String?
+
+    @Option(help: "Broker replay endpoint (endpoints.replay).")
+    var replay: String?
+
+    @Option(help: "Aggregator query endpoint (endpoints.query).")
+    var query: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override any configuration key.", valueName: "key=value"))
+    var overrides: [String] = []
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        for entry in overrides where !entry.contains("=") {
+            throw ValidationError("--set takes key=value, e.g. --set broker.fsyncIntervalSeconds=0.5 (got '\(entry)')")
+        }
+    }
+
+    /// Loads the configuration: the file, then TIMELINE_* variables, then these flags.
+    func configuration() async throws -> PipelineConfiguration {
+        var values: [String: String] = [:]
+        for entry in overrides {
+            let parts = entry.split(separator: "=", maxSplits: 1)
+            values[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        if let frontend { values["endpoints.frontend"] = frontend }
+        if let backend { values["endpoints.backend"] = backend }
+        if let replay { values["endpoints.replay"] = replay }
+        if let query { values["endpoints.query"] = query }
+        var file = config
+        if file == nil, let paths = ProjectPaths.locate(), FileManager.default.fileExists(atPath: paths.configFolder + "/timeline.json") {
+            file = paths.configFolder + "/timeline.json"
+        }
+        do {
+            return try await PipelineConfiguration.load(file: file, overrides: values)
+        } catch let error as ConfigurationError {
+            throw CLIError(error.description, code: ExitStatus.configError)
+        }
+    }
+
+    func dataDirectory(for daemon: String) -> String {
+        dataDir ?? FileManager.default.currentDirectoryPath + "/var/\(daemon)"
+    }
+
+    func bootstrapLogging() {
+        LoggingBootstrap.once(level: Logger.Level(rawValue: logLevel) ?? .info)
+    }
+}
+
+enum LoggingBootstrap {
+    nonisolated(unsafe) private static var done = false
+    private static let lock = NSLock()
+
+    /// Log lines go to standard error, so standard output stays for data (feeds, reports).
+    static func once(level: Logger.Level) {
+        lock.withLock {
+            guard !done else { return }
+            done = true
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        }
+    }
+}
+
+/// Runs daemons as a service group that shuts down gracefully on SIGTERM and SIGINT; maps errors
+/// to a message on standard error and an exit code.
+enum DaemonRunner {
+    static func run(_ services: [any Service], logger: Logger) async throws {
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            cancellationSignals: [],
+            logger: logger
+        ))
+        try await group.run()
+    }
+
+    /// Runs `body`, turning any error into a one-line message and exit code 1 (or the CLIError's code).
+    static func guarded(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as CLIError {
+            throw error.exit()
+        } catch let error as ExitCode {
+            throw error
+        } catch let error as ConfigurationError {
+            throw CLIError(error.description, code: ExitStatus.configError).exit()
+        } catch let error as ServiceGroupError {
+            throw CLIError("\(error)", code: 1).exit()
+        } catch {
+            throw CLIError("\(error)", code: 1).exit()
+        }
+    }
+}
+
+extension ZMQContext {
+    /// Context with every socket's linger finite, so that closing it never hangs.
+    static func forDaemon() throws -> ZMQContext {
+        try ZMQContext(ioThreads: 1)
+    }
+}

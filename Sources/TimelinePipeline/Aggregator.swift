@@ -1,0 +1,237 @@
+import Foundation
+import Logging
+import Timeline
+import ZeroMQ
+
+public struct AggregatorSettings: Sendable {
+    public var endpoints: ConsumerEndpoints
+    /// Report queries (ROUTER).
+    public var query: String
+    public var dataDirectory: String
+    /// Checkpoint after this many new events…
+    public var checkpointEvery: Int = 50_000
+    /// …or this many seconds after the first unsaved one.
+    public var checkpointInterval: Double = 2.0
+    public var title: String = "Timeline statistics"
+    public var countryNames: [CountryCode: String] = [:]
+
+    public init(endpoints: ConsumerEndpoints, query: String, dataDirectory: String) {
+        self.endpoints = endpoints
+        self.query = query
+        self.dataDirectory = dataDirectory
+    }
+}
+
+/// The statistics daemon: counts every event once, persists its state with the position it
+/// reflects, and answers report and status queries while it runs.
+public final class Aggregator: SocketLoop, @unchecked Sendable {
+    public let settings: AggregatorSettings
+    let context: ZMQContext
+    let logger: Logger
+    private let lock = NSLock()
+    private var state: AggregatorState
+    private var streamCounters = StreamCounters()
+    private let querySocket: ZMQSocket
+    private let stream: ConsumerStream
+    private let warnings: RateLimitedLog
+    private let deadLetters: DeadLetterFile
+    public let bound: BoundEndpoints
+
+    public init(settings: AggregatorSettings, context: ZMQContext, logger: Logger) throws {
+        self.settings = settings
+        self.context = context
+        self.logger = logger
+        warnings = RateLimitedLog(logger: logger)
+        try AtomicFile.prepareFolder(settings.dataDirectory)
+        state = try AggregatorState.load(from: settings.dataDirectory)
+        deadLetters = DeadLetterFile(folder: settings.dataDirectory, logger: logger)
+        stream = try ConsumerStream(context: context, endpoints: settings.endpoints, topics: [], position: state.position, logger: logger)
+        querySocket = try ZMQSocket(context: context, type: .router)
+        try querySocket.setMaxMessageSize(64 << 10)
+        try Broker.bind(querySocket, settings.query, role: "query")
+        bound = BoundEndpoints(["query": try querySocket.lastEndpoint ?? settings.query])
+        try bound.write(to: settings.dataDirectory)
+        logger.info("Aggregator started", metadata: [
+            "zmq.query": "\(bound.endpoints["query"]!)", "stream.position": "\(state.position.sequence)",
+            "state.events": "\(state.statistics.totalEvents)",
+        ])
+    }
+
+    /// A copy of the statistics as they stand.
+    public var statistics: Statistics {
+        lock.withLock { state.statistics }
+    }
+
+    public var position: StreamPosition {
+        lock.withLock { state.position }
+    }
+
+    public func runLoop(stopper: LoopStopper) throws {
+        var unsaved = 0
+        var firstUnsaved: Double?
+        defer {
+            do {
+                try checkpoint()
+            } catch {
+                logger.error("Could not save the aggregator state at shutdown", metadata: ["error": "\(error)"])
+            }
+            stream.close()
+            querySocket.close()
+            logger.info("Aggregator stopped", metadata: ["stream.position": "\(state.position.sequence)", "state.events": "\(state.statistics.totalEvents)"])
+        }
+        let deliver: (StreamMessage) throws -> Void = { [self] message in
+            lock.lock()
+            defer { lock.unlock() }
+            do {
+                let event = try WireMessage.decodeEvent(topic: message.topic, header: message.header, body: message.body)
+                state.apply(event)
+            } catch {
+                state.rejected += 1
+                warnings.warning("body", "Rejected a message whose event does not decode", metadata: [
+                    "stream.sequence": "\(message.sequence)", "producer.id": "\(message.header.producer)", "error": "\(error)",
+                ])
+                deadLetters.write(reason: "\(error)", sequence: message.sequence, producer: message.header.producer, body: message.body)
+            }
+            state.position.sequence = message.sequence
+            unsaved += 1
+            if firstUnsaved == nil { firstUnsaved = monotonicSeconds() }
+        }
+
+        guard try stream.catchUp(stopper: stopper, deliver: deliver) else { return }
+        syncPosition()
+        var poller = Poller()
+        let liveIndex = poller.add(stream.liveSocket)
+        let queryIndex = poller.add(querySocket)
+        let stopIndex = poller.add(stopper.receiver)
+        while true {
+            let ready = try poller.poll(timeoutMilliseconds: Int(stream.idleCheckInterval * 1000))
+            if ready.contains(where: { $0.index == stopIndex }) { return }
+            if ready.contains(where: { $0.index == liveIndex }) {
+                guard try stream.drainLive(stopper: stopper, deliver: deliver) else { return }
+            } else {
+                guard try stream.checkIdle(stopper: stopper, deliver: deliver) else { return }
+            }
+            syncPosition()
+            if ready.contains(where: { $0.index == queryIndex }) { try answerQueries() }
+            if unsaved >= settings.checkpointEvery || (firstUnsaved.map { monotonicSeconds() - $0 >= settings.checkpointInterval } ?? false) {
+                try checkpoint()
+                unsaved = 0
+                firstUnsaved = nil
+            }
+        }
+    }
+
+    /// Copies the stream's position and counters into the state, under the lock.
+    private func syncPosition() {
+        lock.withLock {
+            state.position = stream.position
+            streamCounters = stream.counters
+        }
+    }
+
+    /// Saves statistics, counted ids and position together, atomically.
+    public func checkpoint() throws {
+        let bytes = lock.withLock {
+            state.position = stream.position
+            return state.encoded()
+        }
+        try AtomicFile.write(bytes, to: (settings.dataDirectory as NSString).appendingPathComponent(AggregatorState.fileName))
+    }
+
+    private func answerQueries() throws {
+        while let message = try querySocket.receive(dontWait: true) {
+            let (envelope, request) = ControlProtocol.splitEnvelope(message.map(\.bytes))
+            let reply = answer(request)
+            _ = try querySocket.send(envelope + reply, dontWait: true)
+        }
+    }
+
+    func answer(_ request: [[UInt8]]) -> [[UInt8]] {
+        let command = request.first.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        switch command {
+        case "REPORT":
+            let formatName = request.count > 1 ? String(decoding: request[1], as: UTF8.self) : "json"
+            guard let format = ReportFormat(rawValue: formatName) else {
+                return [Array("ERROR".utf8), Array("unknown report format '\(formatName)'".utf8)]
+            }
+            return [Array("OK".utf8), Array(report().render(format).utf8)]
+        case "STATUS":
+            return [Array("OK".utf8), Array(statusJSON().utf8)]
+        default:
+            return [Array("ERROR".utf8), Array("unknown command '\(command)'".utf8)]
+        }
+    }
+
+    public func report(generatedAt: String? = ISO8601DateFormatter().string(from: Date())) -> Report {
+        lock.withLock {
+            Report(title: settings.title, statistics: state.statistics, generatedAt: generatedAt,
+                   position: ["sequence": Int(state.position.sequence)], countryNames: settings.countryNames)
+        }
+    }
+
+    /// Position per producer and overall, lag behind the broker, and counters, as JSON.
+    public func statusJSON() -> String {
+        lock.withLock {
+            let counters = streamCounters
+            let head = max(counters.head, state.position.sequence)
+            var producers = "{"
+            producers += state.position.producers.keys.sorted().map { key in
+                var entry = ""
+                EventJSON.appendString(key, to: &entry)
+                return entry + ":\(state.position.producers[key]!)"
+            }.joined(separator: ",")
+            producers += "}"
+            return """
+            {"sequence":\(state.position.sequence),"head":\(head),"lag":\(head - state.position.sequence),\
+            "events":\(state.statistics.totalEvents),"visits":\(state.statistics.totalVisits),\
+            "live":\(counters.live),"replayed":\(counters.replayed),"duplicateSequences":\(counters.duplicates),\
+            "duplicateEvents":\(state.duplicateEvents),"rejected":\(state.rejected),"malformed":\(counters.malformed),\
+            "gapsRepaired":\(counters.gapsRepaired),"producers":\(producers)}
+            """
+        }
+    }
+}
+
+/// Rejected messages, one JSON object per line in `dead-letters.jsonl` of the data folder: the
+/// reason, where the message came from, and its body (as text when it is UTF-8, else base64).
+final class DeadLetterFile {
+    let path: String
+    let logger: Logger
+    private var handle: FileHandle?
+    private var failed = false
+
+    init(folder: String, logger: Logger) {
+        path = (folder as NSString).appendingPathComponent("dead-letters.jsonl")
+        self.logger = logger
+    }
+
+    func write(reason: String, sequence: UInt64, producer: String, body: [UInt8]) {
+        var line = "{\"reason\":"
+        EventJSON.appendString(reason, to: &line)
+        line += ",\"sequence\":\(sequence),\"producer\":"
+        EventJSON.appendString(producer, to: &line)
+        if let text = String(validating: body, as: UTF8.self) {
+            line += ",\"body\":"
+            EventJSON.appendString(text, to: &line)
+        } else {
+            line += ",\"bodyBase64\":\"\(Data(body).base64EncodedString())\""
+        }
+        line += "}\n"
+        append(line)
+    }
+
+    func append(_ line: String) {
+        guard !failed else { return }
+        if handle == nil {
+            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+            handle = FileHandle(forWritingAtPath: path)
+            handle?.seekToEndOfFile()
+        }
+        guard let handle else {
+            failed = true
+            logger.error("Cannot write the dead-letter file; rejected messages are only counted from now on", metadata: ["file.path": "\(path)"])
+            return
+        }
+        handle.write(Data(line.utf8))
+    }
+}

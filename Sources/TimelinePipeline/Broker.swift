@@ -1,0 +1,350 @@
+import Foundation
+import Logging
+import Timeline
+import ZeroMQ
+
+/// Where the broker listens and how it treats messages.
+public struct BrokerSettings: Sendable {
+    /// Producers connect here (XSUB).
+    public var frontend: String
+    /// Consumers subscribe here (XPUB).
+    public var backend: String
+    /// Replays and producer positions (ROUTER).
+    public var replay: String
+    public var dataDirectory: String
+    public var maxMessageBytes: Int64 = 1 << 20
+    /// Per-subscriber queue on the backend; a subscriber that falls this far behind loses live
+    /// messages (and then replays them) instead of stalling everyone.
+    public var sendHighWaterMark: Int32 = 100_000
+    public var receiveHighWaterMark: Int32 = 100_000
+    public var fsyncInterval: Double = 1.0
+    public var heartbeatMilliseconds: Int32 = 2_000
+    /// Largest replay batch, in records.
+    public var maxReplayBatch: Int = 2_000
+
+    public init(frontend: String, backend: String, replay: String, dataDirectory: String) {
+        self.frontend = frontend
+        self.backend = backend
+        self.replay = replay
+        self.dataDirectory = dataDirectory
+    }
+}
+
+/// Endpoints a daemon actually bound (wildcard ports resolved), written to `endpoints.json` in its
+/// data folder so scripts and tests can find a daemon started on `tcp://127.0.0.1:*`.
+public struct BoundEndpoints: Sendable, Equatable {
+    public var endpoints: [String: String]
+
+    public static let fileName = "endpoints.json"
+
+    public init(_ endpoints: [String: String]) {
+        self.endpoints = endpoints
+    }
+
+    public func write(to folder: String) throws {
+        let object = endpoints.keys.sorted().map { key in
+            var line = "  "
+            EventJSON.appendString(key, to: &line)
+            line += ": "
+            EventJSON.appendString(endpoints[key]!, to: &line)
+            return line
+        }.joined(separator: ",\n")
+        try AtomicFile.write("{\n\(object)\n}\n", to: (folder as NSString).appendingPathComponent(BoundEndpoints.fileName))
+    }
+
+    public static func read(from folder: String) -> BoundEndpoints? {
+        let path = (folder as NSString).appendingPathComponent(fileName)
+        guard let data = FileManager.default.contents(atPath: path),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: String] else { return nil }
+        return BoundEndpoints(object)
+    }
+}
+
+/// Counters a daemon keeps about what went through it.
+public struct BrokerCounters: Sendable, Equatable {
+    public var accepted: UInt64 = 0
+    public var duplicatesDropped: UInt64 = 0
+    public var outOfOrderDropped: UInt64 = 0
+    public var malformedDropped: UInt64 = 0
+    public var replayRequests: UInt64 = 0
+    public var recordsReplayed: UInt64 = 0
+}
+
+/// The rendezvous of the pipeline: an XSUB/XPUB proxy that also keeps the durable event log.
+///
+/// Every message from a producer is checked (three frames, a version-1 header), given the next
+/// sequence number, written to the log, and then published to subscribers. A producer's message
+/// that repeats a producer sequence already logged is dropped (a resend after a reconnect); one that
+/// skips ahead is dropped too, and the producer, which asks for its position when it reconnects,
+/// sends the missing ones again in order.
+public final class Broker: SocketLoop, @unchecked Sendable {
+    public let settings: BrokerSettings
+    let context: ZMQContext
+    let logger: Logger
+    private let frontend: ZMQSocket
+    private let backend: ZMQSocket
+    private let replaySocket: ZMQSocket
+    private let log: EventLog
+    private let warnings: RateLimitedLog
+    private let lock = NSLock()
+    private var counters = BrokerCounters()
+    private var subscriptions = 0
+    /// The endpoints as bound, wildcard ports resolved.
+    public let bound: BoundEndpoints
+
+    /// Opens the log and binds the three sockets; throws with the endpoint or file at fault.
+    public init(settings: BrokerSettings, context: ZMQContext, logger: Logger) throws {
+        self.settings = settings
+        self.context = context
+        self.logger = logger
+        warnings = RateLimitedLog(logger: logger)
+        log = try EventLog(folder: settings.dataDirectory, logger: logger)
+
+        frontend = try ZMQSocket(context: context, type: .xsub)
+        try frontend.setReceiveHighWaterMark(settings.receiveHighWaterMark)
+        try frontend.setMaxMessageSize(settings.maxMessageBytes)
+        try frontend.setHeartbeat(interval: settings.heartbeatMilliseconds, timeout: settings.heartbeatMilliseconds * 3, ttl: settings.heartbeatMilliseconds * 3)
+        backend = try ZMQSocket(context: context, type: .xpub)
+        try backend.setSendHighWaterMark(settings.sendHighWaterMark)
+        try backend.setXPubVerbose(true)
+        try backend.setMaxMessageSize(4096)
+        try backend.setHeartbeat(interval: settings.heartbeatMilliseconds, timeout: settings.heartbeatMilliseconds * 3, ttl: settings.heartbeatMilliseconds * 3)
+        replaySocket = try ZMQSocket(context: context, type: .router)
+        try replaySocket.setMaxMessageSize(64 << 10)
+        try replaySocket.setSendHighWaterMark(1_000)
+
+        try Broker.bind(frontend, settings.frontend, role: "frontend")
+        try Broker.bind(backend, settings.backend, role: "backend")
+        try Broker.bind(replaySocket, settings.replay, role: "replay")
+        bound = BoundEndpoints([
+            "frontend": try frontend.lastEndpoint ?? settings.frontend,
+            "backend": try backend.lastEndpoint ?? settings.backend,
+            "replay": try replaySocket.lastEndpoint ?? settings.replay,
+        ])
+        // The broker subscribes to everything itself: it logs every message whether or not a
+        // consumer is listening, and producers know the pipeline is up when they see it.
+        try frontend.send([[1]])
+        try bound.write(to: settings.dataDirectory)
+        logger.info("Broker listening", metadata: [
+            "zmq.frontend": "\(bound.endpoints["frontend"]!)", "zmq.backend": "\(bound.endpoints["backend"]!)",
+            "zmq.replay": "\(bound.endpoints["replay"]!)", "log.lastSequence": "\(log.lastSequence)",
+            "log.producers": "\(log.producerPositions.count)",
+        ])
+    }
+
+    static func bind(_ socket: ZMQSocket, _ endpoint: String, role: String) throws {
+        do {
+            try socket.bind(endpoint)
+        } catch {
+            throw PipelineError.endpoint(role: role, endpoint: endpoint, reason: "\(error)")
+        }
+    }
+
+    public var lastSequence: UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        return log.lastSequence
+    }
+
+    public var statistics: BrokerCounters {
+        lock.lock()
+        defer { lock.unlock() }
+        return counters
+    }
+
+    /// How many subscriptions consumers hold now (each subscriber's prefixes counted).
+    public var subscriptionCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return subscriptions
+    }
+
+    public func runLoop(stopper: LoopStopper) throws {
+        defer {
+            do {
+                try log.sync()
+            } catch {
+                logger.error("Could not sync the event log at shutdown", metadata: ["error": "\(error)"])
+            }
+            frontend.close()
+            backend.close()
+            replaySocket.close()
+            logger.info("Broker stopped", metadata: ["log.lastSequence": "\(log.lastSequence)"])
+        }
+        var poller = Poller()
+        let frontIndex = poller.add(frontend)
+        let backIndex = poller.add(backend)
+        let replayIndex = poller.add(replaySocket)
+        let stopIndex = poller.add(stopper.receiver)
+        var lastSync = monotonicSeconds()
+        while true {
+            let untilSync = max(0, settings.fsyncInterval - (monotonicSeconds() - lastSync))
+            let ready = try poller.poll(timeoutMilliseconds: Int(untilSync * 1000) + 1)
+            for item in ready {
+                switch item.index {
+                case stopIndex: return
+                case frontIndex: try forwardFromProducers()
+                case backIndex: try readSubscriptions()
+                case replayIndex: try answerReplayRequests()
+                default: break
+                }
+            }
+            if monotonicSeconds() - lastSync >= settings.fsyncInterval {
+                try lock.withLock { try log.sync() }
+                lastSync = monotonicSeconds()
+            }
+        }
+    }
+
+    /// Drains up to a batch of producer messages: check, log (one write for the batch), publish.
+    private func forwardFromProducers() throws {
+        var batch: [[[UInt8]]] = []
+        while batch.count < 1024, let message = try frontend.receive(dontWait: true) {
+            var frames = message.map(\.bytes)
+            guard frames.count == 3 else {
+                count(\.malformedDropped)
+                warnings.warning("frames", "Dropped a message with the wrong number of frames", metadata: ["message.frames": "\(frames.count)"])
+                continue
+            }
+            let header: WireHeader
+            do {
+                header = try WireHeader.decode(frames[1])
+            } catch {
+                count(\.malformedDropped)
+                warnings.warning("header", "Dropped a message with a bad header", metadata: ["error": "\(error)"])
+                continue
+            }
+            guard String(validating: frames[0], as: UTF8.self) != nil, !frames[0].isEmpty else {
+                count(\.malformedDropped)
+                warnings.warning("topic", "Dropped a message whose topic is not UTF-8 text")
+                continue
+            }
+            lock.lock()
+            if !header.producer.isEmpty, header.producerSequence > 0 {
+                let logged = log.producerPositions[header.producer] ?? 0
+                if header.producerSequence <= logged {
+                    counters.duplicatesDropped += 1
+                    lock.unlock()
+                    continue
+                }
+                if header.producerSequence != logged + 1 {
+                    counters.outOfOrderDropped += 1
+                    lock.unlock()
+                    warnings.warning("order.\(header.producer)", "Dropped a producer message that skips ahead; the producer will resend", metadata: [
+                        "producer.id": "\(header.producer)", "producer.sequence": "\(header.producerSequence)", "producer.logged": "\(logged)",
+                    ])
+                    continue
+                }
+            }
+            do {
+                try log.append(topic: frames[0], header: &frames[1], body: frames[2], producer: header.producer, producerSequence: header.producerSequence)
+            } catch {
+                lock.unlock()
+                throw error
+            }
+            counters.accepted += 1
+            lock.unlock()
+            batch.append(frames)
+        }
+        try lock.withLock { try log.flush() }
+        for frames in batch {
+            try backend.send(frames)
+        }
+    }
+
+    /// Counts subscriptions from consumers. They are not passed upstream: the broker already takes
+    /// everything from producers (it logs all of it), and a producer reads a subscription as the
+    /// sign that a broker (re)connected.
+    private func readSubscriptions() throws {
+        while let message = try backend.receive(dontWait: true) {
+            guard let first = message.first?.bytes.first else { continue }
+            lock.withLock {
+                if first == 1 { subscriptions += 1 } else if first == 0 { subscriptions = max(0, subscriptions - 1) }
+            }
+        }
+    }
+
+    private func answerReplayRequests() throws {
+        while let message = try replaySocket.receive(dontWait: true) {
+            let (envelope, request) = ControlProtocol.splitEnvelope(message.map(\.bytes))
+            let reply = lock.withLock { handle(request) }
+            _ = try replaySocket.send(envelope + reply, dontWait: true)
+        }
+    }
+
+    /// Answers one control request; called with the lock held.
+    private func handle(_ request: [[UInt8]]) -> [[UInt8]] {
+        let command = request.first.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        switch command {
+        case "HEAD":
+            return [Array("HEAD".utf8), ControlProtocol.u64(log.lastSequence)]
+        case "POSITION":
+            guard request.count == 2 else { return error("POSITION takes one producer id") }
+            let producer = String(decoding: request[1], as: UTF8.self)
+            return [Array("POSITION".utf8), ControlProtocol.u64(log.producerPositions[producer] ?? 0), ControlProtocol.u64(log.lastSequence)]
+        case "REPLAY":
+            guard request.count >= 4, let requestID = ControlProtocol.readU64(request[1]),
+                  let after = ControlProtocol.readU64(request[2]), let maxCount = ControlProtocol.readU32(request[3]) else {
+                return error("REPLAY takes a u64 request id, a u64 sequence and a u32 count")
+            }
+            let prefixes = Array(request.dropFirst(4))
+            counters.replayRequests += 1
+            var reply: [[UInt8]] = [Array("BATCH".utf8), ControlProtocol.u64(requestID), ControlProtocol.u64(log.lastSequence)]
+            let limit = min(Int(maxCount), settings.maxReplayBatch)
+            var scanned = after
+            do {
+                // A filtered reader may skip many records: scan on until the batch fills or the log ends.
+                var collected = 0
+                while collected < limit, scanned < log.lastSequence {
+                    let records = try log.read(after: scanned, maxCount: limit)
+                    if records.isEmpty { break }
+                    for record in records {
+                        scanned = record.sequence
+                        if prefixes.isEmpty || prefixes.contains(where: { record.topic.starts(with: $0) }) {
+                            reply += record.frames
+                            collected += 1
+                            if collected == limit { break }
+                        }
+                    }
+                    if prefixes.isEmpty { break }
+                }
+                counters.recordsReplayed += UInt64(collected)
+            } catch {
+                logger.error("Could not read the event log for a replay", metadata: ["error": "\(error)"])
+                return self.error("the broker could not read its log")
+            }
+            reply.insert(ControlProtocol.u64(scanned), at: 3)
+            return reply
+        default:
+            return error("unknown command '\(command)'")
+        }
+    }
+
+    private func error(_ message: String) -> [[UInt8]] {
+        [Array("ERROR".utf8), Array(message.utf8)]
+    }
+
+    private func count(_ counter: WritableKeyPath<BrokerCounters, UInt64>) {
+        lock.withLock { counters[keyPath: counter] += 1 }
+    }
+}
+
+/// Errors of the pipeline's daemons that a user can act on.
+public enum PipelineError: Error, CustomStringConvertible {
+    case endpoint(role: String, endpoint: String, reason: String)
+    case noBroker(endpoint: String, seconds: Double)
+    case notAcknowledged(producer: String, acknowledged: UInt64, sent: UInt64, seconds: Double)
+    case brokerError(String)
+    case state(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .endpoint(let role, let endpoint, let reason): return "cannot use the \(role) endpoint \(endpoint): \(reason)"
+        case .noBroker(let endpoint, let seconds): return "no broker answered at \(endpoint) within \(seconds) s"
+        case .notAcknowledged(let producer, let acknowledged, let sent, let seconds):
+            return "producer \(producer): the broker logged \(acknowledged) of \(sent) events within \(seconds) s"
+        case .brokerError(let message): return "the broker answered with an error: \(message)"
+        case .state(let path, let reason): return "\(path): \(reason)"
+        }
+    }
+}

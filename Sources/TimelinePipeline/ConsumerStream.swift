@@ -1,0 +1,283 @@
+import Foundation
+import Logging
+import Timeline
+import ZeroMQ
+
+/// Where a consumer finds the broker.
+public struct ConsumerEndpoints: Sendable {
+    public var backend: String
+    public var replay: String
+
+    public init(backend: String, replay: String) {
+        self.backend = backend
+        self.replay = replay
+    }
+}
+
+/// A consumer's position in the broker's sequence, with what it has seen of each producer.
+public struct StreamPosition: Sendable, Equatable {
+    /// The last broker sequence applied (or skipped by the topic filter).
+    public var sequence: UInt64 = 0
+    /// The highest producer sequence seen per producer id.
+    public var producers: [String: UInt64] = [:]
+
+    public init(sequence: UInt64 = 0, producers: [String: UInt64] = [:]) {
+        self.sequence = sequence
+        self.producers = producers
+    }
+}
+
+/// What a consumer stream has done so far.
+public struct StreamCounters: Sendable, Equatable {
+    public var live: UInt64 = 0
+    public var replayed: UInt64 = 0
+    public var duplicates: UInt64 = 0
+    public var malformed: UInt64 = 0
+    public var gapsRepaired: UInt64 = 0
+    /// The broker's last sequence, as last heard.
+    public var head: UInt64 = 0
+}
+
+/// One message delivered by a `ConsumerStream`, in sequence order.
+public struct StreamMessage: Sendable {
+    public var sequence: UInt64
+    public var header: WireHeader
+    public var topic: [UInt8]
+    public var body: [UInt8]
+    public var replayed: Bool
+}
+
+/// A subscriber that delivers every message after a starting position exactly once and in order,
+/// whatever PUB/SUB drops: the ZeroMQ Guide's Clone pattern.
+///
+/// It subscribes first, then fetches from the broker's log everything between its position and the
+/// broker's head, then applies live messages. A live message that skips ahead reveals a gap (a slow
+/// joiner, a full queue, a restarted broker) and the gap is fetched from the log before the message
+/// is applied; one at or below the position is a repeat and is dropped. When no live message comes
+/// for a while it asks the broker for its head, so that a loss at the very end is found too.
+public final class ConsumerStream {
+    public let endpoints: ConsumerEndpoints
+    public let topics: [String]
+    public private(set) var position: StreamPosition
+    public private(set) var counters = StreamCounters()
+    let logger: Logger
+
+    private let context: ZMQContext
+    private let subscriber: ZMQSocket
+    private var requester: ZMQSocket
+    private var nextRequestID: UInt64 = 1
+    /// How long to wait for a replay answer before asking again.
+    public var requestTimeout: Double = 2.0
+    /// How long without live traffic before asking for the head.
+    public var idleCheckInterval: Double = 1.0
+    public var batchSize: UInt32 = 2_000
+    private var lastLive = monotonicSeconds()
+
+    public init(context: ZMQContext, endpoints: ConsumerEndpoints, topics: [String], position: StreamPosition,
+                receiveHighWaterMark: Int32 = 100_000, maxMessageBytes: Int64 = 1 << 20, logger: Logger) throws {
+        self.context = context
+        self.endpoints = endpoints
+        self.topics = topics
+        self.position = position
+        self.logger = logger
+        subscriber = try ZMQSocket(context: context, type: .sub)
+        try subscriber.setReceiveHighWaterMark(receiveHighWaterMark)
+        try subscriber.setMaxMessageSize(maxMessageBytes)
+        try subscriber.setHeartbeat(interval: 2_000, timeout: 6_000, ttl: 6_000)
+        for topic in topics.isEmpty ? [""] : topics { try subscriber.subscribe(topic) }
+        do {
+            try subscriber.connect(endpoints.backend)
+        } catch {
+            throw PipelineError.endpoint(role: "backend", endpoint: endpoints.backend, reason: "\(error)")
+        }
+        requester = try ConsumerStream.makeRequester(context: context, endpoint: endpoints.replay)
+    }
+
+    static func makeRequester(context: ZMQContext, endpoint: String) throws -> ZMQSocket {
+        let socket = try ZMQSocket(context: context, type: .dealer)
+        try socket.setLinger(milliseconds: 0)
+        try socket.setMaxMessageSize(256 << 20)
+        do {
+            try socket.connect(endpoint)
+        } catch {
+            throw PipelineError.endpoint(role: "replay", endpoint: endpoint, reason: "\(error)")
+        }
+        return socket
+    }
+
+    public func close() {
+        subscriber.close()
+        requester.close()
+    }
+
+    /// The socket to poll for live messages, with `stopper`.
+    public var liveSocket: ZMQSocket { subscriber }
+
+    /// Starts at the broker's current head, skipping history (a live-only monitor).
+    public func startAtHead(stopper: LoopStopper) throws -> Bool {
+        guard let head = try requestHead(stopper: stopper) else { return false }
+        position.sequence = max(position.sequence, head)
+        counters.head = head
+        return true
+    }
+
+    /// Delivers the live messages waiting on `liveSocket` (after fetching any gap they reveal).
+    /// Returns false when the stopper fired.
+    public func drainLive(stopper: LoopStopper, deliver: (StreamMessage) throws -> Void) throws -> Bool {
+        var drained = 0
+        while drained < 4096, let message = try subscriber.receive(dontWait: true) {
+            drained += 1
+            guard try handleLive(message.map(\.bytes), stopper: stopper, deliver: deliver) else { return false }
+        }
+        lastLive = monotonicSeconds()
+        return true
+    }
+
+    /// Called when the live socket has been quiet: every `idleCheckInterval`, asks the broker for
+    /// its head and fetches whatever this stream has not seen (a loss at the very end of a burst).
+    public func checkIdle(stopper: LoopStopper, deliver: (StreamMessage) throws -> Void) throws -> Bool {
+        guard monotonicSeconds() - lastLive >= idleCheckInterval else { return true }
+        lastLive = monotonicSeconds()
+        guard let head = try requestHead(stopper: stopper) else { return !stopper.isStopped }
+        counters.head = max(counters.head, head)
+        if head > position.sequence {
+            return try catchUp(through: head, stopper: stopper, deliver: deliver)
+        }
+        return true
+    }
+
+    /// Fetches from the log until the position reaches `target` (the broker's head when nil).
+    /// Logs what it recovered: a repaired gap, or the history a new consumer caught up on.
+    public func catchUp(through target: UInt64? = nil, stopper: LoopStopper, deliver: (StreamMessage) throws -> Void) throws -> Bool {
+        let start = position.sequence
+        let replayedBefore = counters.replayed
+        var goal = target
+        while goal == nil || position.sequence < goal! {
+            guard let batch = try requestBatch(after: position.sequence, stopper: stopper) else { return false }
+            counters.head = max(counters.head, batch.head)
+            if goal == nil { goal = batch.head }
+            let before = position.sequence
+            for frames in batch.records {
+                guard let message = decode(frames), message.sequence > position.sequence else { continue }
+                try apply(message, replayed: true, deliver: deliver)
+            }
+            position.sequence = max(position.sequence, batch.scannedThrough)
+            // The log holds nothing further (the target lies beyond what it has).
+            if position.sequence == before { break }
+        }
+        let recovered = counters.replayed - replayedBefore
+        if recovered > 0 {
+            if target != nil { counters.gapsRepaired += 1 }
+            logger.info(target == nil ? "Caught up from the broker's log" : "Repaired a gap from the broker's log", metadata: [
+                "stream.from": "\(start + 1)", "stream.through": "\(position.sequence)",
+                "stream.recovered": "\(recovered)", "stream.head": "\(counters.head)",
+            ])
+        }
+        return true
+    }
+
+    private func handleLive(_ frames: [[UInt8]], stopper: LoopStopper, deliver: (StreamMessage) throws -> Void) throws -> Bool {
+        guard let message = decode(frames) else { return true }
+        counters.head = max(counters.head, message.sequence)
+        if message.sequence <= position.sequence {
+            counters.duplicates += 1
+            return true
+        }
+        if message.sequence > position.sequence + 1 {
+            // Either messages were lost, or (with a topic filter) they were on other topics: the log knows.
+            guard try catchUp(through: message.sequence - 1, stopper: stopper, deliver: deliver) else { return false }
+            if message.sequence <= position.sequence { return true }
+        }
+        try apply(message, replayed: false, deliver: deliver)
+        return true
+    }
+
+    private func apply(_ message: StreamMessage, replayed: Bool, deliver: (StreamMessage) throws -> Void) throws {
+        var message = message
+        message.replayed = replayed
+        try deliver(message)
+        position.sequence = message.sequence
+        if !message.header.producer.isEmpty {
+            position.producers[message.header.producer] = max(position.producers[message.header.producer] ?? 0, message.header.producerSequence)
+        }
+        if replayed { counters.replayed += 1 } else { counters.live += 1 }
+    }
+
+    private func decode(_ frames: [[UInt8]]) -> StreamMessage? {
+        guard frames.count == 3, let header = try? WireHeader.decode(frames[1]), header.sequence > 0 else {
+            counters.malformed += 1
+            return nil
+        }
+        return StreamMessage(sequence: header.sequence, header: header, topic: frames[0], body: frames[2], replayed: false)
+    }
+
+    // MARK: - Requests to the broker
+
+    struct Batch {
+        var head: UInt64
+        var scannedThrough: UInt64
+        var records: [[[UInt8]]]
+    }
+
+    /// Sends a request and waits for its answer, asking again after `requestTimeout`; nil when
+    /// stopped. A lost broker is waited for, not given up on: the stream resumes when it returns.
+    private func request(_ frames: [[UInt8]], stopper: LoopStopper, accept: ([[UInt8]]) -> Bool) throws -> [[UInt8]]? {
+        var warned = false
+        while true {
+            try requester.send(frames, dontWait: true)
+            let deadline = monotonicSeconds() + requestTimeout
+            while monotonicSeconds() < deadline {
+                var poller = Poller()
+                let replyIndex = poller.add(requester)
+                let stopIndex = poller.add(stopper.receiver)
+                let ready = try poller.poll(timeoutMilliseconds: max(1, Int((deadline - monotonicSeconds()) * 1000)))
+                if ready.contains(where: { $0.index == stopIndex }) { return nil }
+                if ready.contains(where: { $0.index == replyIndex }) {
+                    while let reply = try requester.receive(dontWait: true) {
+                        let frames = reply.map(\.bytes)
+                        if frames.first == Array("ERROR".utf8) {
+                            throw PipelineError.brokerError(frames.count > 1 ? String(decoding: frames[1], as: UTF8.self) : "unknown")
+                        }
+                        if accept(frames) { return frames }
+                    }
+                }
+            }
+            if !warned {
+                logger.warning("The broker does not answer; asking again until it does", metadata: ["zmq.endpoint": "\(endpoints.replay)"])
+                warned = true
+            }
+            // Start over on a fresh socket so that stale requests queued for a dead peer are dropped.
+            requester.close()
+            requester = try ConsumerStream.makeRequester(context: context, endpoint: endpoints.replay)
+        }
+    }
+
+    private func requestHead(stopper: LoopStopper) throws -> UInt64? {
+        guard let reply = try request([Array("HEAD".utf8)], stopper: stopper, accept: { $0.first == Array("HEAD".utf8) && $0.count == 2 }) else {
+            return nil
+        }
+        return ControlProtocol.readU64(reply[1])
+    }
+
+    private func requestBatch(after: UInt64, stopper: LoopStopper) throws -> Batch? {
+        let id = nextRequestID
+        nextRequestID += 1
+        let frames = [Array("REPLAY".utf8), ControlProtocol.u64(id), ControlProtocol.u64(after), ControlProtocol.u32(batchSize)]
+            + topics.filter { !$0.isEmpty }.map { Array($0.utf8) }
+        let idBytes = ControlProtocol.u64(id)
+        guard let reply = try request(frames, stopper: stopper, accept: { $0.count >= 4 && $0[0] == Array("BATCH".utf8) && $0[1] == idBytes }) else {
+            return nil
+        }
+        guard let head = ControlProtocol.readU64(reply[2]), let scanned = ControlProtocol.readU64(reply[3]), (reply.count - 4) % 3 == 0 else {
+            throw PipelineError.brokerError("a malformed replay batch")
+        }
+        var records: [[[UInt8]]] = []
+        records.reserveCapacity((reply.count - 4) / 3)
+        var index = 4
+        while index < reply.count {
+            records.append(Array(reply[index..<(index + 3)]))
+            index += 3
+        }
+        return Batch(head: head, scannedThrough: scanned, records: records)
+    }
+}

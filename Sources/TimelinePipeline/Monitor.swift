@@ -1,0 +1,124 @@
+import Foundation
+import Logging
+import Timeline
+import ZeroMQ
+
+public struct MonitorSettings: Sendable {
+    public var endpoints: ConsumerEndpoints
+    /// Topic prefixes to show (`visit`, `visit.MN`, `visit.MN.KP`); empty for everything.
+    public var topics: [String] = []
+    /// Replay everything in the broker's log first, then follow live events.
+    public var fromStart = false
+    /// Print each event as its JSON line instead of a readable line.
+    public var json = false
+    /// ANSI colour (a terminal, and NO_COLOR unset).
+    public var colour = false
+    /// Seconds between two lines of rates and totals (0 for none).
+    public var statsInterval: Double = 10
+    /// Exit after this many events.
+    public var count: Int?
+
+    public init(endpoints: ConsumerEndpoints) {
+        self.endpoints = endpoints
+    }
+}
+
+/// A live feed of events: one readable line per event, or JSON Lines for piping, with a periodic
+/// line of rates and totals.
+public final class Monitor: SocketLoop, @unchecked Sendable {
+    public let settings: MonitorSettings
+    let context: ZMQContext
+    let logger: Logger
+    /// Where event lines go (standard output by default).
+    let output: @Sendable (String) -> Void
+    /// Where the periodic statistics go: standard output in text mode, standard error in JSON mode.
+    let statsOutput: @Sendable (String) -> Void
+    private let lock = NSLock()
+    private var shown = 0
+    private var rejected = 0
+
+    public init(settings: MonitorSettings, context: ZMQContext, logger: Logger,
+                output: @escaping @Sendable (String) -> Void, statsOutput: @escaping @Sendable (String) -> Void) {
+        self.settings = settings
+        self.context = context
+        self.logger = logger
+        self.output = output
+        self.statsOutput = statsOutput
+    }
+
+    /// How many events the monitor has shown.
+    public var shownCount: Int { lock.withLock { shown } }
+
+    public func runLoop(stopper: LoopStopper) throws {
+        let stream = try ConsumerStream(context: context, endpoints: settings.endpoints, topics: settings.topics,
+                                        position: StreamPosition(), logger: logger)
+        defer { stream.close() }
+        let start = monotonicSeconds()
+        var lastStats = start
+        var shownAtLastStats = 0
+        var done = false
+        let deliver: (StreamMessage) throws -> Void = { [self] message in
+            guard !done else { return }
+            let event: TimelineEvent
+            do {
+                event = try WireMessage.decodeEvent(topic: message.topic, header: message.header, body: message.body)
+            } catch {
+                lock.withLock { rejected += 1 }
+                logger.warning("Skipped a message whose event does not decode", metadata: ["stream.sequence": "\(message.sequence)", "error": "\(error)"])
+                return
+            }
+            output(settings.json ? EventJSON.encode(event) + "\n" : Monitor.line(for: event, colour: settings.colour) + "\n")
+            let count = lock.withLock { () -> Int in
+                shown += 1
+                return shown
+            }
+            if let limit = settings.count, count >= limit { done = true }
+        }
+        if settings.fromStart {
+            guard try stream.catchUp(stopper: stopper, deliver: deliver) else { return }
+        } else {
+            guard try stream.startAtHead(stopper: stopper) else { return }
+        }
+        var poller = Poller()
+        let liveIndex = poller.add(stream.liveSocket)
+        let stopIndex = poller.add(stopper.receiver)
+        while !done {
+            let untilStats = settings.statsInterval > 0 ? max(0, settings.statsInterval - (monotonicSeconds() - lastStats)) : stream.idleCheckInterval
+            let ready = try poller.poll(timeoutMilliseconds: Int(min(untilStats, stream.idleCheckInterval) * 1000) + 1)
+            if ready.contains(where: { $0.index == stopIndex }) { break }
+            if ready.contains(where: { $0.index == liveIndex }) {
+                guard try stream.drainLive(stopper: stopper, deliver: deliver) else { break }
+            } else {
+                guard try stream.checkIdle(stopper: stopper, deliver: deliver) else { break }
+            }
+            if settings.statsInterval > 0, monotonicSeconds() - lastStats >= settings.statsInterval {
+                let now = monotonicSeconds()
+                let total = shownCount
+                let rate = Double(total - shownAtLastStats) / (now - lastStats)
+                let counters = stream.counters
+                statsOutput(String(format: "-- events %d (%.1f/s), replayed %llu, gaps repaired %llu, position %llu, lag %llu\n",
+                                   total, rate, counters.replayed, counters.gapsRepaired, stream.position.sequence,
+                                   counters.head > stream.position.sequence ? counters.head - stream.position.sequence : 0))
+                lastStats = now
+                shownAtLastStats = total
+            }
+        }
+    }
+
+    /// `1956-07-16/1956-07-18  visit        KP -> MN  Premier Kim Il Sung -> Chairman Yumjaagiin Tsedenbal @ Ulaanbaatar`
+    public static func line(for event: TimelineEvent, colour: Bool) -> String {
+        func paint(_ text: String, _ code: String) -> String { colour ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
+        let date = event.date.description.padding(toLength: max(21, event.date.description.count), withPad: " ", startingAt: 0)
+        let kind = event.kind.rawValue.padding(toLength: max(21, event.kind.rawValue.count), withPad: " ", startingAt: 0)
+        var line = paint(date, "2") + " " + paint(kind, event.kind == .visit ? "32" : "36") + " "
+        line += paint("\(event.from.rawValue) -> \(event.to.rawValue)", "1")
+        switch (event.guest, event.host) {
+        case let (guest?, host?): line += "  \(guest) -> \(host)"
+        case let (guest?, nil): line += "  \(guest)"
+        case let (nil, host?): line += "  -> \(host)"
+        case (nil, nil): if let description = event.description { line += "  \(description)" }
+        }
+        if let place = event.place { line += " @ " + paint(place, "33") }
+        return line
+    }
+}

@@ -1,0 +1,178 @@
+import Configuration
+import Foundation
+import SystemPackage
+
+/// The daemons' settings: a JSON file (`Config/timeline.json` by default), overridden by
+/// `TIMELINE_*` environment variables, overridden by command-line flags.
+///
+/// Keys are dotted paths such as `endpoints.frontend` or `broker.fsyncIntervalSeconds`; the
+/// environment variable for a key is `TIMELINE_` and the key in upper snake case
+/// (`TIMELINE_ENDPOINTS_FRONTEND`, `TIMELINE_BROKER_FSYNC_INTERVAL_SECONDS`). The file is checked
+/// against the schema below before anything starts: an unknown key or a value of the wrong type
+/// stops the daemon with a message naming the key and the file.
+public struct PipelineConfiguration: Sendable {
+    public enum ValueType: String, Sendable {
+        case string, integer, number
+
+        func accepts(_ value: Any) -> Bool {
+            switch self {
+            case .string: return value is String
+            case .integer:
+                guard let number = value as? NSNumber, String(cString: number.objCType) != "c" else { return false }
+                return number.doubleValue == number.doubleValue.rounded()
+            case .number:
+                guard let number = value as? NSNumber else { return false }
+                return String(cString: number.objCType) != "c"
+            }
+        }
+    }
+
+    /// Every key the configuration knows, with its type and default.
+    public static let schema: [(key: String, type: ValueType, defaultValue: ConfigContent)] = [
+        ("endpoints.frontend", .string, .string("tcp://127.0.0.1:5601")),
+        ("endpoints.backend", .string, .string("tcp://127.0.0.1:5602")),
+        ("endpoints.replay", .string, .string("tcp://127.0.0.1:5603")),
+        ("endpoints.query", .string, .string("tcp://127.0.0.1:5604")),
+        ("broker.fsyncIntervalSeconds", .number, .double(1.0)),
+        ("broker.maxMessageBytes", .integer, .int(1 << 20)),
+        ("broker.sendHighWaterMark", .integer, .int(100_000)),
+        ("producer.workers", .integer, .int(1)),
+        ("producer.rate", .number, .double(0)),
+        ("producer.connectTimeoutSeconds", .number, .double(10)),
+        ("producer.acknowledgeTimeoutSeconds", .number, .double(30)),
+        ("aggregator.checkpointEvery", .integer, .int(50_000)),
+        ("aggregator.checkpointIntervalSeconds", .number, .double(2)),
+        ("snapshot.everyEvents", .integer, .int(1_000)),
+        ("snapshot.everySeconds", .number, .double(30)),
+        ("snapshot.keep", .integer, .int(5)),
+        ("monitor.statsIntervalSeconds", .number, .double(10)),
+    ]
+
+    public let reader: ConfigReader
+    /// The file the settings came from, for messages.
+    public let file: String?
+
+    /// Reads the file (when given), the environment and the flag overrides (key -> value text).
+    public static func load(file: String?, overrides: [String: String] = [:],
+                            environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> PipelineConfiguration {
+        var providers: [any ConfigProvider] = []
+        var flagValues: [AbsoluteConfigKey: ConfigValue] = [:]
+        for (key, text) in overrides {
+            guard let entry = schema.first(where: { $0.key == key }) else {
+                throw ConfigurationError(file: "command line", key: key, reason: "unknown key")
+            }
+            flagValues[AbsoluteConfigKey(ConfigKey(key))] = ConfigValue(try parse(text, as: entry.type, key: key, file: "command line"), isSecret: false)
+        }
+        providers.append(InMemoryProvider(name: "flags", values: flagValues))
+        var environmentValues: [AbsoluteConfigKey: ConfigValue] = [:]
+        for entry in schema {
+            let name = "TIMELINE_" + environmentName(entry.key)
+            if let text = environment[name] {
+                environmentValues[AbsoluteConfigKey(ConfigKey(entry.key))] = ConfigValue(try parse(text, as: entry.type, key: name, file: "environment"), isSecret: false)
+            }
+        }
+        providers.append(InMemoryProvider(name: "environment", values: environmentValues))
+        if let file {
+            try validate(file: file)
+            do {
+                providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(file)))
+            } catch {
+                throw ConfigurationError(file: file, key: nil, reason: "\(error)")
+            }
+        }
+        var defaults: [AbsoluteConfigKey: ConfigValue] = [:]
+        for entry in schema { defaults[AbsoluteConfigKey(ConfigKey(entry.key))] = ConfigValue(entry.defaultValue, isSecret: false) }
+        providers.append(InMemoryProvider(name: "defaults", values: defaults))
+        return PipelineConfiguration(reader: ConfigReader(providers: providers), file: file)
+    }
+
+    /// `broker.fsyncIntervalSeconds` -> `BROKER_FSYNC_INTERVAL_SECONDS`.
+    public static func environmentName(_ key: String) -> String {
+        var name = ""
+        for character in key {
+            if character == "." { name += "_" } else if character.isUppercase { name += "_" + String(character) } else { name += character.uppercased() }
+        }
+        return name
+    }
+
+    static func parse(_ text: String, as type: ValueType, key: String, file: String) throws -> ConfigContent {
+        switch type {
+        case .string: return .string(text)
+        case .integer:
+            guard let value = Int(text) else { throw ConfigurationError(file: file, key: key, reason: "'\(text)' is not an integer") }
+            return .int(value)
+        case .number:
+            guard let value = Double(text), value.isFinite else { throw ConfigurationError(file: file, key: key, reason: "'\(text)' is not a number") }
+            return .double(value)
+        }
+    }
+
+    /// Checks a configuration file against the schema: JSON, only known keys, right types.
+    public static func validate(file: String) throws {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ConfigurationError(file: file, key: nil, reason: "cannot read the file")
+        }
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw ConfigurationError(file: file, key: nil, reason: "not valid JSON")
+        }
+        guard let root = object as? [String: Any] else { throw ConfigurationError(file: file, key: nil, reason: "the top level must be an object") }
+        func walk(_ object: [String: Any], prefix: String) throws {
+            for key in object.keys.sorted() {
+                let path = prefix.isEmpty ? key : prefix + "." + key
+                let value = object[key]!
+                if let nested = value as? [String: Any] {
+                    guard schema.contains(where: { $0.key.hasPrefix(path + ".") }) else {
+                        throw ConfigurationError(file: file, key: path, reason: "unknown key")
+                    }
+                    try walk(nested, prefix: path)
+                    continue
+                }
+                guard let entry = schema.first(where: { $0.key == path }) else {
+                    throw ConfigurationError(file: file, key: path, reason: "unknown key")
+                }
+                guard entry.type.accepts(value) else {
+                    throw ConfigurationError(file: file, key: path, reason: "must be a\(entry.type == .integer ? "n" : "") \(entry.type.rawValue)")
+                }
+            }
+        }
+        try walk(root, prefix: "")
+    }
+
+    public func string(_ key: String) throws -> String {
+        try wrap(key) { try reader.requiredString(forKey: ConfigKey(key)) }
+    }
+
+    public func int(_ key: String) throws -> Int {
+        try wrap(key) { try reader.requiredInt(forKey: ConfigKey(key)) }
+    }
+
+    public func double(_ key: String) throws -> Double {
+        try wrap(key) {
+            if let value = try? reader.requiredDouble(forKey: ConfigKey(key)) { return value }
+            return Double(try reader.requiredInt(forKey: ConfigKey(key)))
+        }
+    }
+
+    private func wrap<T>(_ key: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            throw ConfigurationError(file: file ?? "configuration", key: key, reason: "\(error)")
+        }
+    }
+}
+
+/// A configuration problem, naming the file (or "environment", "command line") and the key.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let file: String
+    public let key: String?
+    public let reason: String
+
+    public var description: String {
+        if let key { return "\(file): key '\(key)': \(reason)" }
+        return "\(file): \(reason)"
+    }
+}

@@ -1,0 +1,286 @@
+import Foundation
+import Logging
+import Timeline
+import ZeroMQ
+
+public struct ProducerSettings: Sendable {
+    /// The broker's frontend (XSUB) and replay (ROUTER) endpoints.
+    public var frontend: String
+    public var replay: String
+    /// A stable name: the broker tracks each producer's position under it, so a producer restarted
+    /// with the same id resumes where the broker's log ends instead of publishing twice.
+    public var producerID: String
+    /// Events per second for the whole producer (all workers together); nil for as fast as possible.
+    public var rate: Double?
+    /// How long to wait for the broker to show up before giving up.
+    public var connectTimeout: Double = 10
+    /// How long to wait, after the last send, for the broker to have logged everything.
+    public var acknowledgeTimeout: Double = 30
+    public var sendHighWaterMark: Int32 = 10_000
+
+    public init(frontend: String, replay: String, producerID: String) {
+        self.frontend = frontend
+        self.replay = replay
+        self.producerID = producerID
+    }
+}
+
+/// Where a producer worker takes its events from: a fixed list, or a list that grows (a followed file).
+public protocol EventSupply: AnyObject, Sendable {
+    /// The events at `index` and after that are available now, at most `limit` of them.
+    func events(from index: Int, limit: Int) -> [TimelineEvent]
+    /// Whether more events may come later (a followed file): the worker then waits instead of finishing.
+    var isOpenEnded: Bool { get }
+    /// Blocks up to `timeout` seconds for more events; returns how many there are in all.
+    func waitForMore(beyond count: Int, timeout: Double) -> Int
+    var count: Int { get }
+}
+
+/// A fixed list of events.
+public final class FixedSupply: EventSupply, @unchecked Sendable {
+    let all: [TimelineEvent]
+    public init(_ events: [TimelineEvent]) { all = events }
+    public func events(from index: Int, limit: Int) -> [TimelineEvent] {
+        guard index < all.count else { return [] }
+        return Array(all[index..<min(all.count, index + limit)])
+    }
+    public var isOpenEnded: Bool { false }
+    public func waitForMore(beyond count: Int, timeout: Double) -> Int { all.count }
+    public var count: Int { all.count }
+}
+
+/// What a producer worker did.
+public struct ProducerReport: Sendable, Equatable {
+    public var producerID: String
+    public var sent: UInt64 = 0
+    public var resent: UInt64 = 0
+    public var acknowledged: UInt64 = 0
+    public var reconnects: Int = 0
+}
+
+/// Publishes a supply of events to the broker, numbered 1, 2, 3… under its producer id.
+///
+/// It uses an XPUB socket: the broker's subscription arriving on it says the connection is up, so
+/// no event is sent into the void (the slow-joiner problem), and a subscription arriving again says
+/// the broker restarted. Each time, the worker asks the broker how far its log got for this producer
+/// and continues from there. `ZMQ_XPUB_NODROP` makes a full queue push back instead of dropping.
+/// Finishing means the broker has logged every event, not merely that they were handed to libzmq.
+public final class ProducerWorker: SocketLoop, @unchecked Sendable {
+    public let settings: ProducerSettings
+    let supply: any EventSupply
+    let context: ZMQContext
+    let logger: Logger
+    private(set) public var report: ProducerReport
+
+    public init(settings: ProducerSettings, supply: any EventSupply, context: ZMQContext, logger: Logger) {
+        self.settings = settings
+        self.supply = supply
+        self.context = context
+        self.logger = logger
+        report = ProducerReport(producerID: settings.producerID)
+    }
+
+    public func runLoop(stopper: LoopStopper) throws {
+        _ = try run(stopper: stopper)
+    }
+
+    /// Runs until every event is logged by the broker (or, for an open-ended supply, until stopped).
+    /// Returns false when stopped early.
+    public func run(stopper: LoopStopper) throws -> Bool {
+        let publisher = try ZMQSocket(context: context, type: .xpub)
+        defer { publisher.close() }
+        try publisher.setXPubVerbose(true)
+        try publisher.setXPubNoDrop(true)
+        try publisher.setSendHighWaterMark(settings.sendHighWaterMark)
+        try publisher.setSendTimeout(milliseconds: 200)
+        try publisher.setLinger(milliseconds: 2_000)
+        do {
+            try publisher.connect(settings.frontend)
+        } catch {
+            throw PipelineError.endpoint(role: "frontend", endpoint: settings.frontend, reason: "\(error)")
+        }
+        let positions = BrokerPositionClient(context: context, endpoint: settings.replay, logger: logger)
+        defer { positions.close() }
+
+        // Wait for the broker's subscription: the pipe is up.
+        guard let connected = try waitForSubscription(publisher, stopper: stopper, timeout: settings.connectTimeout) else { return false }
+        guard connected else { throw PipelineError.noBroker(endpoint: settings.frontend, seconds: settings.connectTimeout) }
+        guard var next = try positions.position(of: settings.producerID, stopper: stopper) else { return false }
+        if next > 0 {
+            logger.info("Resuming after the broker's last logged event of this producer", metadata: [
+                "producer.id": "\(settings.producerID)", "producer.sequence": "\(next)",
+            ])
+        }
+        report.acknowledged = next
+        let start = monotonicSeconds()
+        let startIndex = Int(next)
+        var highestSent = next
+
+        func resync(_ reason: String) throws -> Bool {
+            guard let logged = try positions.position(of: settings.producerID, stopper: stopper) else { return false }
+            report.reconnects += 1
+            logger.info("The broker reconnected; resuming from its log", metadata: [
+                "producer.id": "\(settings.producerID)", "producer.logged": "\(logged)", "producer.sent": "\(highestSent)", "reason": "\(reason)",
+            ])
+            next = logged
+            report.acknowledged = logged
+            return true
+        }
+
+        while true {
+            if stopper.isStopped { return false }
+            // A new subscription means a (re)connected broker: ask where its log stands.
+            if try drainSubscriptions(publisher) {
+                guard try resync("subscription") else { return false }
+            }
+            let batch = supply.events(from: Int(next), limit: 256)
+            if batch.isEmpty {
+                if supply.isOpenEnded {
+                    _ = supply.waitForMore(beyond: Int(next), timeout: 0.2)
+                    continue
+                }
+                // Everything handed over: wait until the broker's log has all of it.
+                guard let done = try awaitAcknowledgement(publisher: publisher, positions: positions, target: UInt64(supply.count), stopper: stopper) else { return false }
+                if done { break }
+                guard try resync("missing after the last send") else { return false }
+                continue
+            }
+            for event in batch {
+                if let rate = settings.rate, rate > 0 {
+                    let due = start + Double(Int(next) - startIndex) / rate
+                    let wait = due - monotonicSeconds()
+                    if wait > 0, try waitOrStop(stopper, seconds: wait) { return false }
+                }
+                let sequence = next + 1
+                let frames = WireMessage(header: WireHeader(producerSequence: sequence, producer: settings.producerID), event: event).frames()
+                var sent = false
+                var rewound = false
+                while !sent {
+                    sent = try publisher.send(frames)
+                    if sent { break }
+                    // Send timed out: the broker is slow or gone. Look for a reconnect, or a stop.
+                    if stopper.isStopped { return false }
+                    if try drainSubscriptions(publisher) {
+                        guard try resync("subscription while blocked") else { return false }
+                        rewound = true
+                        break
+                    }
+                }
+                if rewound { break }
+                next = sequence
+                if sequence <= highestSent { report.resent += 1 } else { report.sent += 1 }
+                highestSent = max(highestSent, sequence)
+            }
+        }
+        logger.info("Producer finished: the broker logged every event", metadata: [
+            "producer.id": "\(settings.producerID)", "producer.sent": "\(report.sent)", "producer.resent": "\(report.resent)",
+            "producer.acknowledged": "\(report.acknowledged)",
+        ])
+        return true
+    }
+
+    /// Waits for the first subscription; nil when stopped, false on timeout.
+    private func waitForSubscription(_ publisher: ZMQSocket, stopper: LoopStopper, timeout: Double) throws -> Bool? {
+        let deadline = monotonicSeconds() + timeout
+        var poller = Poller()
+        let pubIndex = poller.add(publisher)
+        let stopIndex = poller.add(stopper.receiver)
+        while monotonicSeconds() < deadline {
+            let ready = try poller.poll(timeoutMilliseconds: max(1, Int((deadline - monotonicSeconds()) * 1000)))
+            if ready.contains(where: { $0.index == stopIndex }) { return nil }
+            if ready.contains(where: { $0.index == pubIndex }), try drainSubscriptions(publisher) { return true }
+        }
+        return false
+    }
+
+    /// Reads pending subscription messages; true when one was a subscribe.
+    private func drainSubscriptions(_ publisher: ZMQSocket) throws -> Bool {
+        var subscribed = false
+        while let message = try publisher.receive(dontWait: true) {
+            if message.first?.bytes.first == 1 { subscribed = true }
+        }
+        return subscribed
+    }
+
+    /// Polls the broker's position for this producer until it reaches `target`. true when reached,
+    /// false when the broker's log fell behind what was sent (a broker restart lost the tail), nil
+    /// when stopped. Throws when the broker does not get there in time.
+    private func awaitAcknowledgement(publisher: ZMQSocket, positions: BrokerPositionClient, target: UInt64, stopper: LoopStopper) throws -> Bool? {
+        let deadline = monotonicSeconds() + settings.acknowledgeTimeout
+        var stalls = 0
+        var last: UInt64 = 0
+        while monotonicSeconds() < deadline {
+            guard let logged = try positions.position(of: settings.producerID, stopper: stopper) else { return nil }
+            report.acknowledged = logged
+            if logged >= target { return true }
+            if try drainSubscriptions(publisher) { return false }
+            // Unchanged across several checks while nothing is in flight: the tail was lost.
+            stalls = logged == last ? stalls + 1 : 0
+            last = logged
+            if stalls >= 5 { return false }
+            if try waitOrStop(stopper, seconds: 0.1) { return nil }
+        }
+        throw PipelineError.notAcknowledged(producer: settings.producerID, acknowledged: report.acknowledged, sent: target, seconds: settings.acknowledgeTimeout)
+    }
+
+    /// Waits on the stopper for up to `seconds` (pacing, not synchronisation); true when stopped.
+    private func waitOrStop(_ stopper: LoopStopper, seconds: Double) throws -> Bool {
+        var poller = Poller()
+        _ = poller.add(stopper.receiver)
+        return !(try poller.poll(timeoutMilliseconds: max(1, Int(seconds * 1000)))).isEmpty
+    }
+}
+
+/// Asks the broker's replay endpoint how far its log got for a producer.
+final class BrokerPositionClient {
+    let context: ZMQContext
+    let endpoint: String
+    let logger: Logger
+    private var socket: ZMQSocket?
+
+    init(context: ZMQContext, endpoint: String, logger: Logger) {
+        self.context = context
+        self.endpoint = endpoint
+        self.logger = logger
+    }
+
+    func close() {
+        socket?.close()
+        socket = nil
+    }
+
+    /// The last producer sequence the broker logged for `producer`; nil when stopped. Keeps asking
+    /// (on a fresh socket each time) while the broker does not answer.
+    func position(of producer: String, stopper: LoopStopper) throws -> UInt64? {
+        var warned = false
+        while true {
+            if socket == nil { socket = try ConsumerStream.makeRequester(context: context, endpoint: endpoint) }
+            let socket = socket!
+            try socket.send([Array("POSITION".utf8), Array(producer.utf8)], dontWait: true)
+            var poller = Poller()
+            let replyIndex = poller.add(socket)
+            let stopIndex = poller.add(stopper.receiver)
+            let deadline = monotonicSeconds() + 2
+            while monotonicSeconds() < deadline {
+                let ready = try poller.poll(timeoutMilliseconds: max(1, Int((deadline - monotonicSeconds()) * 1000)))
+                if ready.contains(where: { $0.index == stopIndex }) { return nil }
+                if ready.contains(where: { $0.index == replyIndex }) {
+                    while let reply = try socket.receive(dontWait: true) {
+                        let frames = reply.map(\.bytes)
+                        if frames.first == Array("ERROR".utf8) {
+                            throw PipelineError.brokerError(frames.count > 1 ? String(decoding: frames[1], as: UTF8.self) : "unknown")
+                        }
+                        if frames.count == 3, frames[0] == Array("POSITION".utf8), let logged = ControlProtocol.readU64(frames[1]) {
+                            return logged
+                        }
+                    }
+                }
+            }
+            if !warned {
+                logger.warning("The broker does not answer position requests; asking again until it does", metadata: ["zmq.endpoint": "\(endpoint)"])
+                warned = true
+            }
+            close()
+        }
+    }
+}
