@@ -92,9 +92,38 @@ struct Ingest: AsyncParsableCommand {
     @Option(help: "jsonl (one JSON object per event, the public contract) or table.")
     var format: OutputFormat = .jsonl
 
+    @Option(help: "Print N deterministic synthetic visits (the ones `produce --synthetic N` publishes) instead of sources.")
+    var synthetic: Int?
+
+    @Option(help: "Seed of the synthetic events.")
+    var seed: UInt64 = 1
+
     @OptionGroup var sources: SourceOptions
 
+    func validate() throws {
+        if let synthetic, synthetic < 0 { throw ValidationError("--synthetic must not be negative") }
+        if synthetic != nil, !paths.isEmpty { throw ValidationError("--synthetic takes no source paths") }
+    }
+
     func run() async throws {
+        if let synthetic, format == .table {
+            Output.write(EventTable.render(SyntheticEvents.events(count: synthetic, seed: seed)))
+            return
+        }
+        if let synthetic {
+            var out = ""
+            out.reserveCapacity(4096)
+            for index in 0..<synthetic {
+                let event = SyntheticEvents.event(index, seed: seed)
+                out += EventJSON.encode(event) + "\n"
+                if out.utf8.count > 1 << 16 {
+                    Output.write(out)
+                    out.removeAll(keepingCapacity: true)
+                }
+            }
+            Output.write(out)
+            return
+        }
         do {
             let gazetteer = try sources.loadGazetteer()
             let loader = SourceLoader(gazetteer: gazetteer)
