@@ -123,6 +123,9 @@ public final class ZMQProxy: @unchecked Sendable {
                     }
                 }
             }
+        } catch where error.code == ENOTSOCK && frontend.context.isShutDown {
+            // The context's termination closed the sockets before this thread could take them.
+            outcome = ZMQError(code: ETERM, operation: "zmq_proxy_steerable")
         } catch {
             outcome = error
         }
