@@ -88,7 +88,9 @@ public final class ZMQSocket: @unchecked Sendable {
     }
 
     deinit {
-        closeHandle()
+        if closeHandle() {
+            context.unregister(ObjectIdentifier(self))
+        }
         scratch.deallocate()
     }
 

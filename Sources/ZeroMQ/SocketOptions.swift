@@ -267,7 +267,8 @@ extension ZMQSocket {
     /// Fails handshakes closed when no ZAP handler answers at `inproc://zeromq.zap.01`
     /// (`ZMQ_ZAP_ENFORCE_DOMAIN`, option 93). libzmq 4.3 declares it only in its draft API, but the
     /// Debian 4.3.4 build accepts it and reads it back even though `zmq_has("draft")` is false.
-    /// A build that rejects it throws `EINVAL`.
+    /// A build that rejects it throws `EINVAL`. With it set and no handler bound, every handshake on
+    /// the socket fails (the monitor reports ``MonitorEvent/Kind/handshakeFailedNoDetail`` with `EFAULT`).
     public func setZapEnforceDomain(_ on: Bool) throws(ZMQError) {
         try setOption(ZMQ_ZAP_ENFORCE_DOMAIN, Int32(on ? 1 : 0))
     }

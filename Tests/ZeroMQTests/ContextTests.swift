@@ -32,6 +32,18 @@ struct ContextTests {
         #expect(ContinuousClock.now - started < .seconds(5))
     }
 
+    @Test func droppingTheLastReferencesClosesAndTerminatesWithoutHanging() throws {
+        let started = ContinuousClock.now
+        do {
+            let context = try ZMQContext()
+            let push = try ZMQSocket(context: context, type: .push)
+            try push.connect(uniqueInproc("nobody"))
+            try push.send(["stuck"])
+            // Both go out of scope here: the socket's deinit closes it, then the context's terminates.
+        }
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
     @Test func shutdownMakesABlockedReceiveOnAnotherThreadThrowETERM() throws {
         let context = try ZMQContext()
         let pull = try ZMQSocket(context: context, type: .pull)

@@ -137,4 +137,38 @@ struct CurveTests {
         #expect(request[8].bytes == clientKeys.publicKey.bytes)
         #expect(try server.receive(dontWait: true) == nil)
     }
+
+    /// With ZMQ_ZAP_ENFORCE_DOMAIN set and no handler at inproc://zeromq.zap.01, a CURVE server
+    /// refuses every client instead of letting them in unauthenticated.
+    @Test func enforcedZapDomainWithoutAHandlerFailsClosed() throws {
+        let serverKeys = try CurveKeyPair.generate()
+        let clientKeys = try CurveKeyPair.generate()
+        let context = try ZMQContext()
+
+        let server = try ZMQSocket(context: context, type: .pull)
+        try server.setCurveServer(secretKey: serverKeys.secretKey)
+        try server.setZapDomain("timeline-test")
+        try server.setZapEnforceDomain(true)
+        let serverEvents = try server.monitor()
+        let endpoint = try server.bindAnyTCPPort()
+
+        let client = try ZMQSocket(context: context, type: .push)
+        try client.setCurveClient(publicKey: clientKeys.publicKey, secretKey: clientKeys.secretKey, serverKey: serverKeys.publicKey)
+        try client.connect(endpoint)
+        try client.send(["should never arrive"])
+
+        var outcome: MonitorEvent?
+        let deadline = ContinuousClock.now + .seconds(10)
+        while outcome == nil, ContinuousClock.now < deadline {
+            if let event = try serverEvents.next(timeoutMilliseconds: 100),
+               [.handshakeSucceeded, .handshakeFailedNoDetail, .handshakeFailedProtocol, .handshakeFailedAuth].contains(event.kind) {
+                outcome = event
+            }
+        }
+        let event = try #require(outcome)
+        // libzmq 4.3.4 reports the missing handler as a handshake failure without detail (EFAULT).
+        #expect(event.kind == .handshakeFailedNoDetail, "handshake outcome: \(event)")
+        #expect(event.value == EFAULT)
+        #expect(try server.receive(dontWait: true) == nil)
+    }
 }
