@@ -193,7 +193,8 @@ public final class ZMQSocket: @unchecked Sendable {
         }
     }
 
-    /// Sends a multipart message given as byte arrays; see ``send(_:dontWait:)-(Message,_)``.
+    /// Sends a multipart message given as byte arrays, with the same blocking and `EAGAIN` rules as
+    /// sending a ``Message``.
     @discardableResult
     public func send(_ frames: [[UInt8]], dontWait: Bool = false) throws(ZMQError) -> Bool {
         try sendParts(count: frames.count, dontWait: dontWait) { index, body in
@@ -233,7 +234,8 @@ public final class ZMQSocket: @unchecked Sendable {
         return try withHandle("zmq_send(\(type))") { handle throws(ZMQError) in
             for index in 0..<count {
                 var flags: Int32 = index < count - 1 ? ZMQ_SNDMORE : 0
-                // Only the first frame may be refused; libzmq then accepts the rest of the message.
+                // Only the first frame may be refused: once libzmq has queued it, it accepts the rest of
+                // the message without blocking, so a partial message is never left behind.
                 if index == 0 && dontWait { flags |= ZMQ_DONTWAIT }
                 let sent = try withFrame(index) { buffer in
                     Self.sendOne(handle, buffer, flags: flags, type: type)
