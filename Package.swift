@@ -67,7 +67,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ZeroMQTests",
-            dependencies: ["ZeroMQ"],
+            dependencies: ["ZeroMQ", "CZeroMQ"],
             swiftSettings: strictSettings
         ),
         .testTarget(
