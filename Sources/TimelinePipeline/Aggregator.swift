@@ -93,6 +93,7 @@ public final class Aggregator: SocketLoop, @unchecked Sendable {
                 deadLetters.write(reason: "\(error)", sequence: message.sequence, producer: message.header.producer, body: message.body)
             }
             state.position.sequence = message.sequence
+            if message.replayed { state.replayed += 1 } else { state.live += 1 }
             unsaved += 1
             if firstUnsaved == nil { firstUnsaved = monotonicSeconds() }
         }
@@ -125,6 +126,7 @@ public final class Aggregator: SocketLoop, @unchecked Sendable {
     private func syncPosition() {
         lock.withLock {
             state.position = stream.position
+            state.duplicateSequences += stream.counters.duplicates - streamCounters.duplicates
             streamCounters = stream.counters
         }
     }
@@ -184,7 +186,7 @@ public final class Aggregator: SocketLoop, @unchecked Sendable {
             return """
             {"sequence":\(state.position.sequence),"head":\(head),"lag":\(head - state.position.sequence),\
             "events":\(state.statistics.totalEvents),"visits":\(state.statistics.totalVisits),\
-            "live":\(counters.live),"replayed":\(counters.replayed),"duplicateSequences":\(counters.duplicates),\
+            "live":\(state.live),"replayed":\(state.replayed),"duplicateSequences":\(state.duplicateSequences),\
             "duplicateEvents":\(state.duplicateEvents),"rejected":\(state.rejected),"malformed":\(counters.malformed),\
             "gapsRepaired":\(counters.gapsRepaired),"producers":\(producers)}
             """

@@ -49,6 +49,11 @@ public struct AggregatorState: Sendable {
     public var position = StreamPosition()
     public var duplicateEvents: UInt64 = 0
     public var rejected: UInt64 = 0
+    /// Messages applied as they arrived live, and from the broker's log; repeats of a sequence
+    /// already applied. Kept with the state, so they add up across restarts.
+    public var live: UInt64 = 0
+    public var replayed: UInt64 = 0
+    public var duplicateSequences: UInt64 = 0
 
     public init() {}
 
@@ -66,6 +71,7 @@ public struct AggregatorState: Sendable {
     /// `magic | u32 JSON length | JSON | u64 key count | keys (16 bytes each) | u32 CRC-32C of all before`.
     public func encoded() -> [UInt8] {
         var json = "{\"sequence\":\(position.sequence),\"duplicateEvents\":\(duplicateEvents),\"rejected\":\(rejected)"
+        json += ",\"live\":\(live),\"replayed\":\(replayed),\"duplicateSequences\":\(duplicateSequences)"
         json += ",\"totalEvents\":\(statistics.totalEvents),\"producers\":{"
         json += position.producers.keys.sorted().map { key in
             var entry = ""
@@ -128,6 +134,9 @@ public struct AggregatorState: Sendable {
         position = StreamPosition(sequence: sequence, producers: producers.mapValues(\.uint64Value))
         duplicateEvents = (object["duplicateEvents"] as? NSNumber)?.uint64Value ?? 0
         rejected = (object["rejected"] as? NSNumber)?.uint64Value ?? 0
+        live = (object["live"] as? NSNumber)?.uint64Value ?? 0
+        replayed = (object["replayed"] as? NSNumber)?.uint64Value ?? 0
+        duplicateSequences = (object["duplicateSequences"] as? NSNumber)?.uint64Value ?? 0
         var offset = 12 + jsonLength
         let keyCount = Int(ControlProtocol.readU64(Array(bytes[offset..<(offset + 8)]))!)
         offset += 8

@@ -278,6 +278,14 @@ public final class Broker: SocketLoop, @unchecked Sendable {
         switch command {
         case "HEAD":
             return [Array("HEAD".utf8), ControlProtocol.u64(log.lastSequence)]
+        case "STATS":
+            let json = """
+            {"lastSequence":\(log.lastSequence),"producers":\(log.producerPositions.count),"subscriptions":\(subscriptions),\
+            "accepted":\(counters.accepted),"duplicatesDropped":\(counters.duplicatesDropped),\
+            "outOfOrderDropped":\(counters.outOfOrderDropped),"malformedDropped":\(counters.malformedDropped),\
+            "replayRequests":\(counters.replayRequests),"recordsReplayed":\(counters.recordsReplayed)}
+            """
+            return [Array("STATS".utf8), Array(json.utf8)]
         case "POSITION":
             guard request.count == 2 else { return error("POSITION takes one producer id") }
             let producer = String(decoding: request[1], as: UTF8.self)

@@ -9,6 +9,7 @@ import Timeline
 ///
 /// Broker (replay endpoint, ROUTER):
 /// - `HEAD` -> `HEAD | u64 last sequence`
+/// - `STATS` -> `STATS | JSON object of the broker's counters since it started`
 /// - `POSITION | producer id` -> `POSITION | u64 last producer sequence logged | u64 last sequence`
 /// - `REPLAY | u64 request id | u64 after | u32 max count | prefix…` ->
 ///   `BATCH | u64 request id | u64 last sequence | u64 scanned through | (topic | header | body)…`:

@@ -7,7 +7,7 @@ import pytest
 
 zmq = pytest.importorskip("zmq")
 
-from conftest import wait_for  # noqa: E402
+from harness import wait_for  # noqa: E402
 
 
 def decode(frames):

@@ -4,7 +4,7 @@ import json
 import re
 from pathlib import Path
 
-from conftest import expected_statistics, wait_for
+from harness import expected_statistics, wait_for
 
 
 def test_report_of_the_bundled_dataset_matches_statistics_computed_from_the_events(pipeline):

@@ -1,5 +1,5 @@
-"""Harness for integration tests: runs the real `timeline` daemons as separate processes on
-loopback ports the system picks, and cleans every process up afterwards."""
+"""Harness for the integration and failure tests: runs the real `timeline` daemons as separate
+processes on loopback ports the system picks, and cleans every process up afterwards."""
 
 import json
 import os
@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def timeline_binary() -> Path:
     explicit = os.environ.get("TIMELINE_BIN")
     if explicit:
+        if not Path(explicit).exists():
+            raise AssertionError(f"TIMELINE_BIN names {explicit}, which does not exist")
         return Path(explicit)
     for flavour in ("debug", "release"):
         candidate = ROOT / ".build" / flavour / "timeline"
@@ -179,15 +181,6 @@ class Pipeline:
             daemon.kill()
 
 
-@pytest.fixture
-def pipeline(tmp_path):
-    harness = Pipeline(tmp_path)
-    try:
-        yield harness
-    finally:
-        harness.cleanup()
-
-
 def expected_statistics(events: list[dict]) -> dict:
     """The report's statistics, computed here from the events without the pipeline's code."""
     visits = [e for e in events if e["kind"] == "visit"]
@@ -215,3 +208,33 @@ def expected_statistics(events: list[dict]) -> dict:
         ),
         "eventsByKind": dict(sorted(kinds.items())),
     }
+
+
+def control_request(endpoint: str, frames: list[bytes], timeout: float = 5.0) -> list[bytes]:
+    """One request/reply on a daemon's ROUTER endpoint (the broker's replay endpoint, the
+    aggregator's query endpoint), from a DEALER socket."""
+    import zmq
+
+    context = zmq.Context.instance()
+    socket = context.socket(zmq.DEALER)
+    socket.setsockopt(zmq.LINGER, 0)
+    socket.connect(endpoint)
+    try:
+        socket.send_multipart(frames)
+        if not socket.poll(int(timeout * 1000)):
+            raise TimeoutError(f"no answer from {endpoint} within {timeout} s")
+        return socket.recv_multipart()
+    finally:
+        socket.close()
+
+
+def aggregator_status(query: str, timeout: float = 5.0) -> dict:
+    reply = control_request(query, [b"STATUS"], timeout)
+    assert reply[0] == b"OK", reply
+    return json.loads(reply[1])
+
+
+def broker_stats(replay: str, timeout: float = 5.0) -> dict:
+    reply = control_request(replay, [b"STATS"], timeout)
+    assert reply[0] == b"STATS", reply
+    return json.loads(reply[1])
