@@ -65,6 +65,18 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // libFuzzer targets (built with -sanitize=fuzzer -DFUZZING by Scripts/fuzz); without FUZZING
+        // they are plain programs that run their decoder over the files named on the command line.
+        .executableTarget(
+            name: "FuzzWireDecoder",
+            dependencies: ["Timeline"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "FuzzArticleReader",
+            dependencies: ["Timeline"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "ZeroMQTests",
             dependencies: ["ZeroMQ", "CZeroMQ"],

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads a wiki-style article about the relations between two countries: a `= A–B relations =`
 /// title, `== Section ==` headings, pipe tables of visits whose first row names the columns, and
 /// bullet lists of ambassadors under headings such as `=== North Korean ambassadors to Mongolia ===`.
@@ -43,9 +45,7 @@ public struct ArticleReader: Sendable {
         var headings: [(level: Int, title: String)] = []
         var firstLineOfID: [String: Int] = [:]
 
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
-        }
+        let lines = Lines.split(text).map(String.init)
         var index = 0
 
         func diagnose(_ severity: Diagnostic.Severity, _ line: Int, _ message: String) {
@@ -246,16 +246,19 @@ public struct ArticleReader: Sendable {
 
     /// "North Korean ambassadors to Mongolia" or "Ambassadors of Mongolia to North Korea" -> (sender, receiver).
     func ambassadorHeading(_ title: String) -> (sender: CountryCode, receiver: CountryCode)? {
-        let lower = title.lowercased()
-        if let range = lower.firstRange(of: " ambassadors to ") ?? lower.firstRange(of: " ambassador to ") {
+        // Ranges are searched in the title itself (case-insensitively), never in a lower-cased copy
+        // whose indices would not fit the original.
+        if let range = title.range(of: " ambassadors to ", options: .caseInsensitive)
+            ?? title.range(of: " ambassador to ", options: .caseInsensitive) {
             let senderText = String(title[title.startIndex..<range.lowerBound])
             let receiverText = String(title[range.upperBound...])
             guard let sender = gazetteer.country(adjective: senderText),
                   let receiver = gazetteer.country(named: receiverText) else { return nil }
             return (sender, receiver)
         }
-        if lower.hasPrefix("ambassadors of "), let to = lower.firstRange(of: " to ") {
-            let senderText = String(title[title.index(title.startIndex, offsetBy: 15)..<to.lowerBound])
+        if let prefix = title.range(of: "ambassadors of ", options: [.caseInsensitive, .anchored]),
+           let to = title.range(of: " to ", options: .caseInsensitive, range: prefix.upperBound..<title.endIndex) {
+            let senderText = String(title[prefix.upperBound..<to.lowerBound])
             let receiverText = String(title[to.upperBound...])
             guard let sender = gazetteer.country(named: senderText),
                   let receiver = gazetteer.country(named: receiverText) else { return nil }

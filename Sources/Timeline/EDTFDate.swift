@@ -57,7 +57,8 @@ public struct PartialDate: Hashable, Comparable, Sendable, CustomStringConvertib
     /// EDTF form: `1956`, `1956-07`, `1956-07-16`, `197X` for a decade, `-0044` for 44 BCE.
     public var description: String {
         if isDecade {
-            return String(year / 10) + "X"
+            let tens = String(year / 10)
+            return String(repeating: "0", count: max(0, 3 - tens.count)) + tens + "X"
         }
         var text = PartialDate.pad(year)
         if let month { text += "-" + PartialDate.two(month) }

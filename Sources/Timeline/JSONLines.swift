@@ -98,7 +98,7 @@ public enum EventJSON {
         var reading = SourceReading(document: document)
         var firstLineOfID: [String: Int] = [:]
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in Lines.split(text) {
             lineNumber += 1
             let line = rawLine.trimmed("")
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -143,6 +143,7 @@ public enum EventJSON {
     private static func provenance(_ value: Any?, fallback: Provenance) throws(EventDecodingError) -> Provenance {
         guard let value, !(value is NSNull) else { return fallback }
         if let document = value as? String {
+            guard !document.isEmpty else { throw EventDecodingError(key: "source", "must not be empty") }
             return Provenance(document: document)
         }
         guard let object = value as? [String: Any] else {
