@@ -29,9 +29,11 @@ struct BrokerCommand: AsyncParsableCommand {
             settings.fsyncInterval = try config.double("broker.fsyncIntervalSeconds")
             settings.maxMessageBytes = Int64(try config.int("broker.maxMessageBytes"))
             settings.sendHighWaterMark = Int32(clamping: try config.int("broker.sendHighWaterMark"))
+            settings.security = try options.security(config, server: true, client: false)
             let context = try ZMQContext.forDaemon()
+            let zap = try options.authenticator(settings.security, context: context, logger: logger)
             let broker = try Broker(settings: settings, context: context, logger: logger)
-            try await DaemonRunner.run([SocketLoopService(name: "broker", loop: broker, context: context)], logger: logger)
+            try await DaemonRunner.run(zap + [SocketLoopService(name: "broker", loop: broker, context: context)], logger: logger)
         }
     }
 }
@@ -119,6 +121,7 @@ struct ProduceCommand: AsyncParsableCommand {
             settings.rate = rate > 0 ? rate : nil
             settings.connectTimeout = try config.double("producer.connectTimeoutSeconds")
             settings.acknowledgeTimeout = try config.double("producer.acknowledgeTimeoutSeconds")
+            settings.security = try options.security(config, server: false, client: true)
             let workerCount = try follow ? 1 : (workers ?? config.int("producer.workers"))
             let context = try ZMQContext.forDaemon()
             let group = ProducerGroup.split(supply, count: workerCount, settings: settings, context: context, logger: logger)
@@ -151,9 +154,11 @@ struct AggregateCommand: AsyncParsableCommand {
             settings.checkpointEvery = try config.int("aggregator.checkpointEvery")
             settings.checkpointInterval = try config.double("aggregator.checkpointIntervalSeconds")
             settings.countryNames = (try? sources.loadGazetteer()).map(CountryNames.from) ?? [:]
+            settings.security = try options.security(config, server: true, client: true)
             let context = try ZMQContext.forDaemon()
+            let zap = try options.authenticator(settings.security, context: context, logger: logger)
             let aggregator = try Aggregator(settings: settings, context: context, logger: logger)
-            try await DaemonRunner.run([SocketLoopService(name: "aggregator", loop: aggregator, context: context)], logger: logger)
+            try await DaemonRunner.run(zap + [SocketLoopService(name: "aggregator", loop: aggregator, context: context)], logger: logger)
         }
     }
 }
@@ -192,6 +197,7 @@ struct SnapshotCommand: AsyncParsableCommand {
             settings.everySeconds = try everySeconds ?? config.double("snapshot.everySeconds")
             settings.keep = try keep ?? config.int("snapshot.keep")
             settings.countryNames = (try? sources.loadGazetteer()).map(CountryNames.from) ?? [:]
+            settings.security = try options.security(config, server: false, client: true)
             let context = try ZMQContext.forDaemon()
             let writer = try SnapshotWriter(settings: settings, context: context, logger: logger)
             try await DaemonRunner.run([SocketLoopService(name: "snapshot", loop: writer, context: context)], logger: logger)
@@ -242,6 +248,7 @@ struct MonitorCommand: AsyncParsableCommand {
             settings.count = count
             settings.statsInterval = try statsInterval ?? config.double("monitor.statsIntervalSeconds")
             settings.colour = colour ?? (isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil)
+            settings.security = try options.security(config, server: false, client: true)
             let context = try ZMQContext.forDaemon()
             let toStandardError: @Sendable (String) -> Void = { text in Output.error(String(text.dropLast())) }
             let toStandardOutput: @Sendable (String) -> Void = { text in Output.write(text) }

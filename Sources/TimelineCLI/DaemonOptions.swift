@@ -64,6 +64,25 @@ struct DaemonOptions: ParsableArguments {
         }
     }
 
+    /// The daemon's CURVE setup, checked now: a daemon configured for security that cannot have it
+    /// refuses to start (exit 78) saying which file or key and why.
+    func security(_ config: PipelineConfiguration, server: Bool, client: Bool) throws -> Security? {
+        do {
+            return try Security.load(try config.security(), server: server, client: client)
+        } catch let error as SecurityError {
+            throw CLIError("\(error)", code: ExitStatus.configError)
+        }
+    }
+
+    /// Services that must run beside a server daemon: the ZAP handler when security is on. Created
+    /// before the daemon binds, so no client is ever let in unchecked.
+    func authenticator(_ security: Security?, context: ZMQContext, logger: Logger) throws -> [any Service] {
+        guard let security, security.isServer else { return [] }
+        let zap = try ZAPAuthenticator(context: context, allowed: security.allowed, logger: logger)
+        logger.info("CURVE security on", metadata: ["security.allowedKeys": "\(security.allowed.count)"])
+        return [SocketLoopService(name: "zap", loop: zap, context: context)]
+    }
+
     func dataDirectory(for daemon: String) -> String {
         dataDir ?? FileManager.default.currentDirectoryPath + "/var/\(daemon)"
     }

@@ -46,12 +46,13 @@ struct ReportCommand: AsyncParsableCommand {
             } else {
                 let config = try await options.configuration()
                 let endpoint = try config.string("endpoints.query")
+                let security = try options.security(config, server: false, client: true)
                 let format = self.format
                 let timeout = self.timeout
                 text = try await runOnDedicatedThread(name: "timeline.report") {
                     let context = try ZMQContext()
                     defer { context.terminate() }
-                    let client = try QueryClient(context: context, endpoint: endpoint)
+                    let client = try QueryClient(context: context, endpoint: endpoint, security: security)
                     defer { client.close() }
                     return try client.report(format: format.rawValue, timeout: timeout)
                 }

@@ -14,6 +14,8 @@ public struct AggregatorSettings: Sendable {
     public var checkpointInterval: Double = 2.0
     public var title: String = "Timeline statistics"
     public var countryNames: [CountryCode: String] = [:]
+    /// CURVE: server on the query endpoint, client towards the broker.
+    public var security: Security?
 
     public init(endpoints: ConsumerEndpoints, query: String, dataDirectory: String) {
         self.endpoints = endpoints
@@ -45,9 +47,11 @@ public final class Aggregator: SocketLoop, @unchecked Sendable {
         try AtomicFile.prepareFolder(settings.dataDirectory)
         state = try AggregatorState.load(from: settings.dataDirectory)
         deadLetters = DeadLetterFile(folder: settings.dataDirectory, logger: logger)
-        stream = try ConsumerStream(context: context, endpoints: settings.endpoints, topics: [], position: state.position, logger: logger)
+        stream = try ConsumerStream(context: context, endpoints: settings.endpoints, topics: [], position: state.position,
+                                    security: settings.security, logger: logger)
         querySocket = try ZMQSocket(context: context, type: .router)
         try querySocket.setMaxMessageSize(64 << 10)
+        try secureServer(querySocket, settings.security)
         try Broker.bind(querySocket, settings.query, role: "query")
         bound = BoundEndpoints(["query": try querySocket.lastEndpoint ?? settings.query])
         try bound.write(to: settings.dataDirectory)

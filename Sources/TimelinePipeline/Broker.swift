@@ -21,6 +21,8 @@ public struct BrokerSettings: Sendable {
     public var heartbeatMilliseconds: Int32 = 2_000
     /// Largest replay batch, in records.
     public var maxReplayBatch: Int = 2_000
+    /// CURVE on all three sockets when set (the ZAP handler must be running in the same context).
+    public var security: Security?
 
     public init(frontend: String, backend: String, replay: String, dataDirectory: String) {
         self.frontend = frontend
@@ -112,6 +114,7 @@ public final class Broker: SocketLoop, @unchecked Sendable {
         replaySocket = try ZMQSocket(context: context, type: .router)
         try replaySocket.setMaxMessageSize(64 << 10)
         try replaySocket.setSendHighWaterMark(1_000)
+        for socket in [frontend, backend, replaySocket] { try secureServer(socket, settings.security) }
 
         try Broker.bind(frontend, settings.frontend, role: "frontend")
         try Broker.bind(backend, settings.backend, role: "backend")
@@ -348,7 +351,8 @@ public enum PipelineError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .endpoint(let role, let endpoint, let reason): return "cannot use the \(role) endpoint \(endpoint): \(reason)"
-        case .noBroker(let endpoint, let seconds): return "no broker answered at \(endpoint) within \(seconds) s"
+        case .noBroker(let endpoint, let seconds):
+            return "no broker answered at \(endpoint) within \(seconds) s (is it running? does it require CURVE security?)"
         case .notAcknowledged(let producer, let acknowledged, let sent, let seconds):
             return "producer \(producer): the broker logged \(acknowledged) of \(sent) events within \(seconds) s"
         case .brokerError(let message): return "the broker answered with an error: \(message)"

@@ -65,6 +65,8 @@ public final class ConsumerStream {
     private let context: ZMQContext
     private let subscriber: ZMQSocket
     private var requester: ZMQSocket
+    private var handshakes: HandshakeWatch?
+    private let security: Security?
     private var nextRequestID: UInt64 = 1
     /// How long to wait for a replay answer before asking again.
     public var requestTimeout: Double = 2.0
@@ -74,8 +76,9 @@ public final class ConsumerStream {
     private var lastLive = monotonicSeconds()
 
     public init(context: ZMQContext, endpoints: ConsumerEndpoints, topics: [String], position: StreamPosition,
-                receiveHighWaterMark: Int32 = 100_000, maxMessageBytes: Int64 = 1 << 20, logger: Logger) throws {
+                receiveHighWaterMark: Int32 = 100_000, maxMessageBytes: Int64 = 1 << 20, security: Security? = nil, logger: Logger) throws {
         self.context = context
+        self.security = security
         self.endpoints = endpoints
         self.topics = topics
         self.position = position
@@ -84,28 +87,34 @@ public final class ConsumerStream {
         try subscriber.setReceiveHighWaterMark(receiveHighWaterMark)
         try subscriber.setMaxMessageSize(maxMessageBytes)
         try subscriber.setHeartbeat(interval: 2_000, timeout: 6_000, ttl: 6_000)
+        try secureClient(subscriber, security)
         for topic in topics.isEmpty ? [""] : topics { try subscriber.subscribe(topic) }
         do {
             try subscriber.connect(endpoints.backend)
         } catch {
             throw PipelineError.endpoint(role: "backend", endpoint: endpoints.backend, reason: "\(error)")
         }
-        requester = try ConsumerStream.makeRequester(context: context, endpoint: endpoints.replay)
+        (requester, handshakes) = try ConsumerStream.makeRequester(context: context, endpoint: endpoints.replay, security: security)
     }
 
-    static func makeRequester(context: ZMQContext, endpoint: String) throws -> ZMQSocket {
+    /// A DEALER towards a broker or aggregator endpoint, with a watch on its handshakes when
+    /// security is on.
+    static func makeRequester(context: ZMQContext, endpoint: String, security: Security?) throws -> (ZMQSocket, HandshakeWatch?) {
         let socket = try ZMQSocket(context: context, type: .dealer)
         try socket.setLinger(milliseconds: 0)
         try socket.setMaxMessageSize(256 << 20)
+        try secureClient(socket, security)
+        let watch = security == nil ? nil : try HandshakeWatch(socket: socket, endpoint: endpoint)
         do {
             try socket.connect(endpoint)
         } catch {
             throw PipelineError.endpoint(role: "replay", endpoint: endpoint, reason: "\(error)")
         }
-        return socket
+        return (socket, watch)
     }
 
     public func close() {
+        handshakes?.close()
         subscriber.close()
         requester.close()
     }
@@ -230,8 +239,9 @@ public final class ConsumerStream {
                 var poller = Poller()
                 let replyIndex = poller.add(requester)
                 let stopIndex = poller.add(stopper.receiver)
-                let ready = try poller.poll(timeoutMilliseconds: max(1, Int((deadline - monotonicSeconds()) * 1000)))
+                let ready = try poller.poll(timeoutMilliseconds: max(1, min(200, Int((deadline - monotonicSeconds()) * 1000))))
                 if ready.contains(where: { $0.index == stopIndex }) { return nil }
+                try handshakes?.check()
                 if ready.contains(where: { $0.index == replyIndex }) {
                     while let reply = try requester.receive(dontWait: true) {
                         let frames = reply.map(\.bytes)
@@ -247,8 +257,9 @@ public final class ConsumerStream {
                 warned = true
             }
             // Start over on a fresh socket so that stale requests queued for a dead peer are dropped.
+            handshakes?.close()
             requester.close()
-            requester = try ConsumerStream.makeRequester(context: context, endpoint: endpoints.replay)
+            (requester, handshakes) = try ConsumerStream.makeRequester(context: context, endpoint: endpoints.replay, security: security)
         }
     }
 

@@ -17,6 +17,7 @@ public struct MonitorSettings: Sendable {
     public var statsInterval: Double = 10
     /// Exit after this many events.
     public var count: Int?
+    public var security: Security?
 
     public init(endpoints: ConsumerEndpoints) {
         self.endpoints = endpoints
@@ -51,7 +52,7 @@ public final class Monitor: SocketLoop, @unchecked Sendable {
 
     public func runLoop(stopper: LoopStopper) throws {
         let stream = try ConsumerStream(context: context, endpoints: settings.endpoints, topics: settings.topics,
-                                        position: StreamPosition(), logger: logger)
+                                        position: StreamPosition(), security: settings.security, logger: logger)
         defer { stream.close() }
         let start = monotonicSeconds()
         var lastStats = start

@@ -12,7 +12,7 @@ import SystemPackage
 /// stops the daemon with a message naming the key and the file.
 public struct PipelineConfiguration: Sendable {
     public enum ValueType: String, Sendable {
-        case string, integer, number
+        case string, integer, number, boolean
 
         func accepts(_ value: Any) -> Bool {
             switch self {
@@ -23,6 +23,9 @@ public struct PipelineConfiguration: Sendable {
             case .number:
                 guard let number = value as? NSNumber else { return false }
                 return String(cString: number.objCType) != "c"
+            case .boolean:
+                guard let number = value as? NSNumber else { return false }
+                return String(cString: number.objCType) == "c"
             }
         }
     }
@@ -46,6 +49,11 @@ public struct PipelineConfiguration: Sendable {
         ("snapshot.everySeconds", .number, .double(30)),
         ("snapshot.keep", .integer, .int(5)),
         ("monitor.statsIntervalSeconds", .number, .double(10)),
+        ("security.enabled", .boolean, .bool(false)),
+        ("security.serverSecretKey", .string, .string("")),
+        ("security.serverPublicKey", .string, .string("")),
+        ("security.clientSecretKey", .string, .string("")),
+        ("security.authorizedKeys", .string, .string("")),
     ]
 
     public let reader: ConfigReader
@@ -104,6 +112,12 @@ public struct PipelineConfiguration: Sendable {
         case .number:
             guard let value = Double(text), value.isFinite else { throw ConfigurationError(file: file, key: key, reason: "'\(text)' is not a number") }
             return .double(value)
+        case .boolean:
+            switch text.lowercased() {
+            case "true", "1", "yes", "on": return .bool(true)
+            case "false", "0", "no", "off": return .bool(false)
+            default: throw ConfigurationError(file: file, key: key, reason: "'\(text)' is not true or false")
+            }
         }
     }
 
@@ -136,13 +150,51 @@ public struct PipelineConfiguration: Sendable {
                 guard entry.type.accepts(value) else {
                     throw ConfigurationError(file: file, key: path, reason: "must be a\(entry.type == .integer ? "n" : "") \(entry.type.rawValue)")
                 }
+                if path.hasPrefix("endpoints."), let endpoint = value as? String, !PipelineConfiguration.isEndpoint(endpoint) {
+                    throw ConfigurationError(file: file, key: path, reason: "'\(endpoint)' is not a ZeroMQ endpoint (tcp://host:port, ipc://path or inproc://name)")
+                }
             }
         }
         try walk(root, prefix: "")
     }
 
     public func string(_ key: String) throws -> String {
-        try wrap(key) { try reader.requiredString(forKey: ConfigKey(key)) }
+        let value = try wrap(key) { try reader.requiredString(forKey: ConfigKey(key)) }
+        if key.hasPrefix("endpoints."), !PipelineConfiguration.isEndpoint(value) {
+            throw ConfigurationError(file: file ?? "configuration", key: key,
+                                     reason: "'\(value)' is not a ZeroMQ endpoint (tcp://host:port, ipc://path or inproc://name)")
+        }
+        return value
+    }
+
+    public func bool(_ key: String) throws -> Bool {
+        try wrap(key) { try reader.requiredBool(forKey: ConfigKey(key)) }
+    }
+
+    /// The security settings (`security.*`); relative key paths are taken from the working folder.
+    public func security() throws -> SecuritySettings {
+        var settings = SecuritySettings()
+        settings.enabled = try bool("security.enabled")
+        settings.serverSecretKeyFile = try string("security.serverSecretKey")
+        settings.serverPublicKeyFile = try string("security.serverPublicKey")
+        settings.clientSecretKeyFile = try string("security.clientSecretKey")
+        settings.authorizedKeysFolder = try string("security.authorizedKeys")
+        return settings
+    }
+
+    /// `tcp://host:port` (port may be `*`), `ipc://path`, `inproc://name`.
+    public static func isEndpoint(_ text: String) -> Bool {
+        for scheme in ["tcp://", "ipc://", "inproc://"] where text.hasPrefix(scheme) {
+            let rest = text.dropFirst(scheme.count)
+            guard !rest.isEmpty else { return false }
+            if scheme == "tcp://" {
+                guard let colon = rest.lastIndex(of: ":") else { return false }
+                let port = rest[rest.index(after: colon)...]
+                return !rest[..<colon].isEmpty && (port == "*" || (UInt16(port).map { $0 > 0 } ?? false))
+            }
+            return true
+        }
+        return false
     }
 
     public func int(_ key: String) throws -> Int {

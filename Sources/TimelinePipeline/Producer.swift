@@ -17,6 +17,8 @@ public struct ProducerSettings: Sendable {
     /// How long to wait, after the last send, for the broker to have logged everything.
     public var acknowledgeTimeout: Double = 30
     public var sendHighWaterMark: Int32 = 10_000
+    /// CURVE client keys when security is on.
+    public var security: Security?
 
     public init(frontend: String, replay: String, producerID: String) {
         self.frontend = frontend
@@ -94,16 +96,19 @@ public final class ProducerWorker: SocketLoop, @unchecked Sendable {
         try publisher.setSendHighWaterMark(settings.sendHighWaterMark)
         try publisher.setSendTimeout(milliseconds: 200)
         try publisher.setLinger(milliseconds: 2_000)
+        try secureClient(publisher, settings.security)
+        let handshakes = settings.security == nil ? nil : try HandshakeWatch(socket: publisher, endpoint: settings.frontend)
+        defer { handshakes?.close() }
         do {
             try publisher.connect(settings.frontend)
         } catch {
             throw PipelineError.endpoint(role: "frontend", endpoint: settings.frontend, reason: "\(error)")
         }
-        let positions = BrokerPositionClient(context: context, endpoint: settings.replay, logger: logger)
+        let positions = BrokerPositionClient(context: context, endpoint: settings.replay, security: settings.security, logger: logger)
         defer { positions.close() }
 
         // Wait for the broker's subscription: the pipe is up.
-        guard let connected = try waitForSubscription(publisher, stopper: stopper, timeout: settings.connectTimeout) else { return false }
+        guard let connected = try waitForSubscription(publisher, handshakes: handshakes, stopper: stopper, timeout: settings.connectTimeout) else { return false }
         guard connected else { throw PipelineError.noBroker(endpoint: settings.frontend, seconds: settings.connectTimeout) }
         guard var next = try positions.position(of: settings.producerID, stopper: stopper) else { return false }
         if next > 0 {
@@ -180,14 +185,15 @@ public final class ProducerWorker: SocketLoop, @unchecked Sendable {
     }
 
     /// Waits for the first subscription; nil when stopped, false on timeout.
-    private func waitForSubscription(_ publisher: ZMQSocket, stopper: LoopStopper, timeout: Double) throws -> Bool? {
+    private func waitForSubscription(_ publisher: ZMQSocket, handshakes: HandshakeWatch?, stopper: LoopStopper, timeout: Double) throws -> Bool? {
         let deadline = monotonicSeconds() + timeout
         var poller = Poller()
         let pubIndex = poller.add(publisher)
         let stopIndex = poller.add(stopper.receiver)
         while monotonicSeconds() < deadline {
-            let ready = try poller.poll(timeoutMilliseconds: max(1, Int((deadline - monotonicSeconds()) * 1000)))
+            let ready = try poller.poll(timeoutMilliseconds: max(1, min(200, Int((deadline - monotonicSeconds()) * 1000))))
             if ready.contains(where: { $0.index == stopIndex }) { return nil }
+            try handshakes?.check()
             if ready.contains(where: { $0.index == pubIndex }), try drainSubscriptions(publisher) { return true }
         }
         return false
@@ -236,15 +242,20 @@ final class BrokerPositionClient {
     let context: ZMQContext
     let endpoint: String
     let logger: Logger
+    let security: Security?
     private var socket: ZMQSocket?
+    private var handshakes: HandshakeWatch?
 
-    init(context: ZMQContext, endpoint: String, logger: Logger) {
+    init(context: ZMQContext, endpoint: String, security: Security?, logger: Logger) {
         self.context = context
         self.endpoint = endpoint
+        self.security = security
         self.logger = logger
     }
 
     func close() {
+        handshakes?.close()
+        handshakes = nil
         socket?.close()
         socket = nil
     }
@@ -254,7 +265,7 @@ final class BrokerPositionClient {
     func position(of producer: String, stopper: LoopStopper) throws -> UInt64? {
         var warned = false
         while true {
-            if socket == nil { socket = try ConsumerStream.makeRequester(context: context, endpoint: endpoint) }
+            if socket == nil { (socket, handshakes) = try ConsumerStream.makeRequester(context: context, endpoint: endpoint, security: security) }
             let socket = socket!
             try socket.send([Array("POSITION".utf8), Array(producer.utf8)], dontWait: true)
             var poller = Poller()
@@ -262,8 +273,9 @@ final class BrokerPositionClient {
             let stopIndex = poller.add(stopper.receiver)
             let deadline = monotonicSeconds() + 2
             while monotonicSeconds() < deadline {
-                let ready = try poller.poll(timeoutMilliseconds: max(1, Int((deadline - monotonicSeconds()) * 1000)))
+                let ready = try poller.poll(timeoutMilliseconds: max(1, min(200, Int((deadline - monotonicSeconds()) * 1000))))
                 if ready.contains(where: { $0.index == stopIndex }) { return nil }
+                try handshakes?.check()
                 if ready.contains(where: { $0.index == replyIndex }) {
                     while let reply = try socket.receive(dontWait: true) {
                         let frames = reply.map(\.bytes)

@@ -5,13 +5,16 @@ import ZeroMQ
 /// from a thread of its own (`runOnDedicatedThread`), not from Swift's cooperative pool.
 public final class QueryClient {
     let socket: ZMQSocket
+    let handshakes: HandshakeWatch?
     public let endpoint: String
 
-    public init(context: ZMQContext, endpoint: String) throws {
+    public init(context: ZMQContext, endpoint: String, security: Security? = nil) throws {
         self.endpoint = endpoint
         socket = try ZMQSocket(context: context, type: .dealer)
         try socket.setLinger(milliseconds: 0)
         try socket.setMaxMessageSize(64 << 20)
+        try secureClient(socket, security)
+        handshakes = security == nil ? nil : try HandshakeWatch(socket: socket, endpoint: endpoint)
         do {
             try socket.connect(endpoint)
         } catch {
@@ -20,11 +23,12 @@ public final class QueryClient {
     }
 
     deinit {
-        socket.close()
+        close()
     }
 
     /// Closes the socket; do this before terminating the context.
     public func close() {
+        handshakes?.close()
         socket.close()
     }
 
@@ -42,7 +46,9 @@ public final class QueryClient {
         _ = poller.add(socket)
         let deadline = monotonicSeconds() + timeout
         while monotonicSeconds() < deadline {
-            guard !(try poller.poll(timeoutMilliseconds: max(1, Int((deadline - monotonicSeconds()) * 1000)))).isEmpty else { continue }
+            let ready = try poller.poll(timeoutMilliseconds: max(1, min(200, Int((deadline - monotonicSeconds()) * 1000))))
+            try handshakes?.check()
+            guard !ready.isEmpty else { continue }
             guard let reply = try socket.receive(dontWait: true) else { continue }
             let parts = reply.map { String(decoding: $0.bytes, as: UTF8.self) }
             guard parts.count == 2 else { throw PipelineError.brokerError("a malformed reply from the aggregator") }

@@ -14,6 +14,7 @@ public struct SnapshotSettings: Sendable {
     public var keep: Int = 5
     public var title: String = "Timeline statistics"
     public var countryNames: [CountryCode: String] = [:]
+    public var security: Security?
 
     public init(endpoints: ConsumerEndpoints, dataDirectory: String) {
         self.endpoints = endpoints
@@ -59,7 +60,8 @@ public final class SnapshotWriter: SocketLoop, @unchecked Sendable {
             writtenSequence = latest.sequence
             logger.info("Continuing from the latest snapshot", metadata: ["snapshot.sequence": "\(latest.sequence)", "snapshot.events": "\(latest.events.count)"])
         }
-        stream = try ConsumerStream(context: context, endpoints: settings.endpoints, topics: [], position: position, logger: logger)
+        stream = try ConsumerStream(context: context, endpoints: settings.endpoints, topics: [], position: position,
+                                    security: settings.security, logger: logger)
     }
 
     /// How many snapshots this writer has written, and the sequence of the last one.

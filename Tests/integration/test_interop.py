@@ -76,7 +76,7 @@ def test_a_pyzmq_subscriber_receives_and_decodes_events_filtered_by_prefix(pipel
     finally:
         publisher.close()
         subscriber.close()
-        context.term()
+        context.destroy(linger=0)
 
 
 def test_events_a_pyzmq_client_publishes_are_aggregated(pipeline):
@@ -103,4 +103,4 @@ def test_events_a_pyzmq_client_publishes_are_aggregated(pipeline):
         assert {"decade": 1990, "from": "KP", "to": "MN", "count": 1} in report["visitsByDecade"]
     finally:
         publisher.close()
-        context.term()
+        context.destroy(linger=0)
