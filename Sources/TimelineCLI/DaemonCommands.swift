@@ -158,7 +158,9 @@ struct AggregateCommand: AsyncParsableCommand {
             let context = try ZMQContext.forDaemon()
             let zap = try options.authenticator(settings.security, context: context, logger: logger)
             let aggregator = try Aggregator(settings: settings, context: context, logger: logger)
-            try await DaemonRunner.run(zap + [SocketLoopService(name: "aggregator", loop: aggregator, context: context)], logger: logger)
+            try await DaemonRunner.run(zap + [SocketLoopService(name: "aggregator", loop: aggregator, context: context),
+                                              SocketLoopService(name: "aggregator.query", loop: aggregator.queryServer, context: context)],
+                                       logger: logger)
         }
     }
 }

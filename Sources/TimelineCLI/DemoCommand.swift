@@ -97,6 +97,7 @@ struct DemoCommand: AsyncParsableCommand {
                 services: [
                     .init(service: SocketLoopService(name: "broker", loop: broker, context: context)),
                     .init(service: SocketLoopService(name: "aggregator", loop: aggregator, context: context)),
+                    .init(service: SocketLoopService(name: "aggregator.query", loop: aggregator.queryServer, context: context)),
                     .init(service: SocketLoopService(name: "snapshot", loop: snapshot, context: context)),
                     .init(service: SocketLoopService(name: "monitor", loop: monitor, context: context)),
                 ],

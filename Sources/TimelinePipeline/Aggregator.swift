@@ -26,6 +26,9 @@ public struct AggregatorSettings: Sendable {
 
 /// The statistics daemon: counts every event once, persists its state with the position it
 /// reflects, and answers report and status queries while it runs.
+///
+/// It runs two loops on two threads: the stream (`runLoop`) and the query server (`queryServer`),
+/// so that reports and status are answered even while it catches up on a long history.
 public final class Aggregator: SocketLoop, @unchecked Sendable {
     public let settings: AggregatorSettings
     let context: ZMQContext
@@ -33,6 +36,8 @@ public final class Aggregator: SocketLoop, @unchecked Sendable {
     private let lock = NSLock()
     private var state: AggregatorState
     private var streamCounters = StreamCounters()
+    /// The highest sequence seen while catching up, before the stream's counters are synced.
+    private var streamHead: UInt64 = 0
     private let querySocket: ZMQSocket
     private let stream: ConsumerStream
     private let warnings: RateLimitedLog
@@ -80,10 +85,10 @@ public final class Aggregator: SocketLoop, @unchecked Sendable {
                 logger.error("Could not save the aggregator state at shutdown", metadata: ["error": "\(error)"])
             }
             stream.close()
-            querySocket.close()
             logger.info("Aggregator stopped", metadata: ["stream.position": "\(state.position.sequence)", "state.events": "\(state.statistics.totalEvents)"])
         }
         let deliver: (StreamMessage) throws -> Void = { [self] message in
+            defer { lock.withLock { streamHead = max(streamHead, message.sequence) } }
             lock.lock()
             defer { lock.unlock() }
             do {
@@ -106,7 +111,6 @@ public final class Aggregator: SocketLoop, @unchecked Sendable {
         syncPosition()
         var poller = Poller()
         let liveIndex = poller.add(stream.liveSocket)
-        let queryIndex = poller.add(querySocket)
         let stopIndex = poller.add(stopper.receiver)
         while true {
             let ready = try poller.poll(timeoutMilliseconds: Int(stream.idleCheckInterval * 1000))
@@ -117,7 +121,6 @@ public final class Aggregator: SocketLoop, @unchecked Sendable {
                 guard try stream.checkIdle(stopper: stopper, deliver: deliver) else { return }
             }
             syncPosition()
-            if ready.contains(where: { $0.index == queryIndex }) { try answerQueries() }
             if unsaved >= settings.checkpointEvery || (firstUnsaved.map { monotonicSeconds() - $0 >= settings.checkpointInterval } ?? false) {
                 try checkpoint()
                 unsaved = 0
@@ -144,11 +147,32 @@ public final class Aggregator: SocketLoop, @unchecked Sendable {
         try AtomicFile.write(bytes, to: (settings.dataDirectory as NSString).appendingPathComponent(AggregatorState.fileName))
     }
 
-    private func answerQueries() throws {
-        while let message = try querySocket.receive(dontWait: true) {
-            let (envelope, request) = ControlProtocol.splitEnvelope(message.map(\.bytes))
-            let reply = answer(request)
-            _ = try querySocket.send(envelope + reply, dontWait: true)
+    /// The loop that answers queries, on its own thread.
+    public var queryServer: any SocketLoop { QueryServer(aggregator: self) }
+
+    final class QueryServer: SocketLoop, @unchecked Sendable {
+        let aggregator: Aggregator
+
+        init(aggregator: Aggregator) {
+            self.aggregator = aggregator
+        }
+
+        func runLoop(stopper: LoopStopper) throws {
+            let socket = aggregator.querySocket
+            defer { socket.close() }
+            var poller = Poller()
+            let queryIndex = poller.add(socket)
+            let stopIndex = poller.add(stopper.receiver)
+            while true {
+                let ready = try poller.poll(timeoutMilliseconds: -1)
+                if ready.contains(where: { $0.index == stopIndex }) { return }
+                if ready.contains(where: { $0.index == queryIndex }) {
+                    while let message = try socket.receive(dontWait: true) {
+                        let (envelope, request) = ControlProtocol.splitEnvelope(message.map(\.bytes))
+                        _ = try socket.send(envelope + aggregator.answer(request), dontWait: true)
+                    }
+                }
+            }
         }
     }
 
@@ -179,7 +203,7 @@ public final class Aggregator: SocketLoop, @unchecked Sendable {
     public func statusJSON() -> String {
         lock.withLock {
             let counters = streamCounters
-            let head = max(counters.head, state.position.sequence)
+            let head = max(counters.head, streamHead, state.position.sequence)
             var producers = "{"
             producers += state.position.producers.keys.sorted().map { key in
                 var entry = ""

@@ -59,6 +59,8 @@ public struct PipelineConfiguration: Sendable {
     public let reader: ConfigReader
     /// The file the settings came from, for messages.
     public let file: String?
+    /// Where each key set by a flag or an environment variable came from, for messages.
+    let origins: [String: String]
 
     /// Reads the file (when given), the environment and the flag overrides (key -> value text).
     public static func load(file: String?, overrides: [String: String] = [:],
@@ -91,7 +93,15 @@ public struct PipelineConfiguration: Sendable {
         var defaults: [AbsoluteConfigKey: ConfigValue] = [:]
         for entry in schema { defaults[AbsoluteConfigKey(ConfigKey(entry.key))] = ConfigValue(entry.defaultValue, isSecret: false) }
         providers.append(InMemoryProvider(name: "defaults", values: defaults))
-        return PipelineConfiguration(reader: ConfigReader(providers: providers), file: file)
+        var origins: [String: String] = [:]
+        for entry in schema {
+            if overrides[entry.key] != nil {
+                origins[entry.key] = "command line"
+            } else if environment["TIMELINE_" + environmentName(entry.key)] != nil {
+                origins[entry.key] = "environment (TIMELINE_\(environmentName(entry.key)))"
+            }
+        }
+        return PipelineConfiguration(reader: ConfigReader(providers: providers), file: file, origins: origins)
     }
 
     /// `broker.fsyncIntervalSeconds` -> `BROKER_FSYNC_INTERVAL_SECONDS`.
@@ -161,7 +171,7 @@ public struct PipelineConfiguration: Sendable {
     public func string(_ key: String) throws -> String {
         let value = try wrap(key) { try reader.requiredString(forKey: ConfigKey(key)) }
         if key.hasPrefix("endpoints."), !PipelineConfiguration.isEndpoint(value) {
-            throw ConfigurationError(file: file ?? "configuration", key: key,
+            throw ConfigurationError(file: origin(of: key), key: key,
                                      reason: "'\(value)' is not a ZeroMQ endpoint (tcp://host:port, ipc://path or inproc://name)")
         }
         return value
@@ -212,8 +222,14 @@ public struct PipelineConfiguration: Sendable {
         do {
             return try body()
         } catch {
-            throw ConfigurationError(file: file ?? "configuration", key: key, reason: "\(error)")
+            throw ConfigurationError(file: origin(of: key), key: key, reason: "\(error)")
         }
+    }
+
+    /// Where the value of `key` came from: the command line, an environment variable, the file, or
+    /// the built-in defaults.
+    public func origin(of key: String) -> String {
+        origins[key] ?? file ?? "defaults"
     }
 }
 
