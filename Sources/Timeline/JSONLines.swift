@@ -22,6 +22,9 @@ public struct EventDecodingError: Error, Equatable, Sendable, CustomStringConver
 /// Keys always appear in this order and absent values are `null`. On input, `id` may be omitted (it is
 /// then derived from the facts), as may `guest`, `host`, `place`, `description`, `cameo` and `source`.
 public enum EventJSON {
+    /// The longest text each field may hold, in characters: longer is an out-of-range value, not a name.
+    static let maximumLengths: [String: Int] = ["guest": 500, "host": 500, "place": 500, "description": 4_000]
+
     /// Keys an input record may carry; anything else is rejected so that typos do not pass unseen.
     static let knownKeys: Set<String> = ["id", "kind", "date", "from", "to", "guest", "host", "place", "description", "cameo", "source"]
 
@@ -129,6 +132,9 @@ public enum EventJSON {
     private static func optionalString(_ record: [String: Any], _ key: String) throws(EventDecodingError) -> String? {
         guard let value = record[key], !(value is NSNull) else { return nil }
         guard let text = value as? String else { throw EventDecodingError(key: key, "must be a string or null") }
+        if let limit = maximumLengths[key], text.count > limit {
+            throw EventDecodingError(key: key, "longer than \(limit) characters")
+        }
         return text.isEmpty ? nil : text
     }
 
@@ -151,6 +157,12 @@ public enum EventJSON {
         }
         guard let document = object["document"] as? String, !document.isEmpty else {
             throw EventDecodingError(key: "source.document", "missing")
+        }
+        guard document.count <= 1_000 else { throw EventDecodingError(key: "source.document", "longer than 1000 characters") }
+        if let section = object["section"], !(section is NSNull) {
+            guard let text = section as? String, text.count <= 500 else {
+                throw EventDecodingError(key: "source.section", "must be a string of at most 500 characters")
+            }
         }
         func integer(_ key: String) throws(EventDecodingError) -> Int? {
             guard let raw = object[key], !(raw is NSNull) else { return nil }

@@ -88,6 +88,7 @@ public final class Broker: SocketLoop, @unchecked Sendable {
     private let replaySocket: ZMQSocket
     private let log: EventLog
     private let warnings: RateLimitedLog
+    private let deadLetters: DeadLetterFile
     private let lock = NSLock()
     private var counters = BrokerCounters()
     private var subscriptions = 0
@@ -101,6 +102,7 @@ public final class Broker: SocketLoop, @unchecked Sendable {
         self.logger = logger
         warnings = RateLimitedLog(logger: logger)
         log = try EventLog(folder: settings.dataDirectory, logger: logger)
+        deadLetters = DeadLetterFile(folder: settings.dataDirectory, logger: logger)
 
         frontend = try ZMQSocket(context: context, type: .xsub)
         try frontend.setReceiveHighWaterMark(settings.receiveHighWaterMark)
@@ -207,6 +209,7 @@ public final class Broker: SocketLoop, @unchecked Sendable {
             guard frames.count == 3 else {
                 count(\.malformedDropped)
                 warnings.warning("frames", "Dropped a message with the wrong number of frames", metadata: ["message.frames": "\(frames.count)"])
+                deadLetters.write(reason: "\(WireError.wrongFrameCount(frames.count))", sequence: 0, producer: "", body: frames.last ?? [])
                 continue
             }
             let header: WireHeader
@@ -215,11 +218,23 @@ public final class Broker: SocketLoop, @unchecked Sendable {
             } catch {
                 count(\.malformedDropped)
                 warnings.warning("header", "Dropped a message with a bad header", metadata: ["error": "\(error)"])
+                deadLetters.write(reason: "\(error)", sequence: 0, producer: "", body: frames[2])
                 continue
             }
-            guard String(validating: frames[0], as: UTF8.self) != nil, !frames[0].isEmpty else {
+            // The body must be an event, on its own topic: the log holds nothing a consumer would reject.
+            do {
+                _ = try WireMessage.decodeEvent(topic: frames[0], header: header, body: frames[2])
+            } catch {
                 count(\.malformedDropped)
-                warnings.warning("topic", "Dropped a message whose topic is not UTF-8 text")
+                warnings.warning("body", "Dropped a message whose event does not decode", metadata: [
+                    "producer.id": "\(header.producer)", "producer.sequence": "\(header.producerSequence)", "error": "\(error)",
+                ])
+                deadLetters.write(reason: "\(error)", sequence: 0, producer: header.producer, body: frames[2])
+                // A numbered producer's sequence moves on past the rejected message, so its next
+                // good message is not taken for a gap.
+                if !header.producer.isEmpty, header.producerSequence > 0 {
+                    lock.withLock { log.skip(producer: header.producer, producerSequence: header.producerSequence) }
+                }
                 continue
             }
             lock.lock()

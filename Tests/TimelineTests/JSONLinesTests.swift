@@ -44,6 +44,9 @@ struct JSONLinesTests {
         (#"{"kind":"visit","date":"1985","from":"KP","to":"MN","id":"has space"}"#, "id"),
         (#"{"kind":"visit","date":"1985","from":"KP","to":"MN","source":{"document":"d","line":-1}}"#, "source.line"),
         (#"{"kind":"visit","date":"1985","from":"KP","to":"MN","cameo":"x42"}"#, "cameo"),
+        (#"{"kind":"visit","date":"1985","from":"KP","to":"MN","guest":"\#(String(repeating: "x", count: 501))"}"#, "guest"),
+        (#"{"kind":"visit","date":"1985","from":"KP","to":"MN","source":{"document":"d","section":7}}"#, "source.section"),
+        (#"{"kind":"visit","date":"99999","from":"KP","to":"MN"}"#, "date"),
         (#"{"kind":"visit","date":"1985","from":"KP","to":"MN","source":{"document":"d","row":true}}"#, "source.row"),
         (#"{"kind":"visit","date":"1985","from":"KP","to":"MN","source":{"document":"d","line":1.5}}"#, "source.line"),
     ])

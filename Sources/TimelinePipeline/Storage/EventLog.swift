@@ -168,6 +168,14 @@ public final class EventLog {
         return sequence
     }
 
+    /// Records that a producer's message was seen and rejected, so its position moves past it. Kept
+    /// in memory only: after a restart the producer resends it, and it is rejected again.
+    public func skip(producer: String, producerSequence: UInt64) {
+        if producerSequence == (producerPositions[producer] ?? 0) + 1 {
+            producerPositions[producer] = producerSequence
+        }
+    }
+
     /// Writes appended records to the file (one `write(2)` for the batch).
     public func flush() throws(StorageError) {
         guard !pending.isEmpty else { return }

@@ -1,0 +1,103 @@
+"""Hostile and broken messages: each is counted, logged and written to a dead-letter file, and the
+daemons go on, counting every good event around them."""
+
+import json
+import struct
+
+import pytest
+
+zmq = pytest.importorskip("zmq")
+
+from harness import aggregator_status, broker_stats, control_request, wait_for  # noqa: E402
+
+
+def header(producer: bytes, number: int, version: int = 1, encoding: int = 0, id_length: int | None = None) -> bytes:
+    return struct.pack(">BBQQB", version, encoding, 0, number, len(producer) if id_length is None else id_length) + producer
+
+
+def good(number: int) -> list[bytes]:
+    event = {"kind": "visit", "date": str(1900 + number), "from": "MN", "to": "KP", "guest": f"Guest {number}", "place": "Pyongyang"}
+    return [b"visit.MN.KP", header(b"", 0), json.dumps(event).encode()]
+
+
+BAD_MESSAGES = {
+    "two frames": [b"visit.MN.KP", header(b"", 0)],
+    "four frames": good(0) + [b"extra"],
+    "unknown version": [b"visit.MN.KP", header(b"", 0, version=7), good(0)[2]],
+    "unknown encoding": [b"visit.MN.KP", header(b"", 0, encoding=9), good(0)[2]],
+    "short header": [b"visit.MN.KP", b"\x01\x00", good(0)[2]],
+    "id length past the end": [b"visit.MN.KP", header(b"ab", 0, id_length=40), good(0)[2]],
+    "body not JSON": [b"visit.MN.KP", header(b"", 0), b"{not json"],
+    "body not UTF-8": [b"visit.MN.KP", header(b"", 0), b"\xff\xfe\xfd"],
+    "topic not UTF-8": [b"\xff\xfe", header(b"", 0), good(0)[2]],
+    "impossible date": [b"visit.MN.KP", header(b"", 0), json.dumps({"kind": "visit", "date": "1956-02-30", "from": "MN", "to": "KP"}).encode()],
+    "year out of range": [b"visit.MN.KP", header(b"", 0), json.dumps({"kind": "visit", "date": "12345", "from": "MN", "to": "KP"}).encode()],
+    "country not a code": [b"visit.MN.KP", header(b"", 0), json.dumps({"kind": "visit", "date": "1956", "from": "Mongolia", "to": "KP"}).encode()],
+    "guest too long": [b"visit.MN.KP", header(b"", 0), json.dumps({"kind": "visit", "date": "1956", "from": "MN", "to": "KP", "guest": "x" * 5000}).encode()],
+    "topic of another event": [b"visit.KP.MN", header(b"", 0), good(0)[2]],
+    "unknown kind": [b"parade.MN.KP", header(b"", 0), json.dumps({"kind": "parade", "date": "1956", "from": "MN", "to": "KP"}).encode()],
+}
+
+
+def test_bad_messages_are_counted_dead_lettered_and_good_ones_around_them_all_counted(pipeline):
+    broker, endpoints = pipeline.broker()
+    _, query = pipeline.aggregator(endpoints)
+    context = zmq.Context()
+    try:
+        publisher = context.socket(zmq.XPUB)
+        publisher.setsockopt(zmq.LINGER, 2000)
+        publisher.connect(endpoints["frontend"])
+        assert publisher.poll(10_000) and publisher.recv()[0] == 1
+        sent_good = 0
+        for bad in BAD_MESSAGES.values():
+            sent_good += 1
+            publisher.send_multipart(good(sent_good))
+            publisher.send_multipart(bad)
+        sent_good += 1
+        publisher.send_multipart(good(sent_good))
+        wait_for(lambda: aggregator_status(query)["events"] == sent_good, 30, "every good event")
+        stats = broker_stats(endpoints["replay"])
+        assert stats["malformedDropped"] == len(BAD_MESSAGES)
+        assert stats["accepted"] == sent_good
+        status = aggregator_status(query)
+        assert status["rejected"] == 0, "nothing bad reached the log"
+        letters = [json.loads(line) for line in (broker.data_dir / "dead-letters.jsonl").read_text().splitlines()]
+        assert len(letters) == len(BAD_MESSAGES)
+        assert any("1956-02-30" in letter.get("body", "") for letter in letters)
+        assert all(letter["reason"] for letter in letters)
+        assert "Dropped a message" in broker.log()
+        assert broker.alive()
+        publisher.close()
+    finally:
+        context.destroy(linger=0)
+
+
+def test_an_oversize_message_is_refused_and_the_broker_goes_on(pipeline):
+    broker, endpoints = pipeline.broker(None, "--set", "broker.maxMessageBytes=10000")
+    _, query = pipeline.aggregator(endpoints)
+    context = zmq.Context()
+    try:
+        big = context.socket(zmq.XPUB)
+        big.setsockopt(zmq.LINGER, 0)
+        big.connect(endpoints["frontend"])
+        assert big.poll(10_000) and big.recv()[0] == 1
+        event = {"kind": "visit", "date": "1956", "from": "MN", "to": "KP", "description": "x" * 3000}
+        big.send_multipart([b"visit.MN.KP", header(b"", 0), json.dumps(event).encode() + b" " * 20000])
+        pipeline.produce(endpoints)
+        wait_for(lambda: aggregator_status(query)["events"] == 36, 30, "the bundled events after the oversize one")
+        assert broker_stats(endpoints["replay"])["accepted"] == 36
+        assert broker.alive()
+        big.close()
+    finally:
+        context.destroy(linger=0)
+
+
+def test_garbage_requests_get_an_error_answer_and_the_daemons_go_on(pipeline):
+    broker, endpoints = pipeline.broker()
+    aggregator, query = pipeline.aggregator(endpoints)
+    for endpoint in (endpoints["replay"], query):
+        for request in ([b"FLY"], [b"REPLAY", b"short"], [b"POSITION"], [b"REPORT", b"pdf"], [b"\xff" * 100]):
+            reply = control_request(endpoint, request)
+            assert reply[0] == b"ERROR", (endpoint, request, reply)
+    assert aggregator_status(query)["events"] == 0
+    assert broker.alive() and aggregator.alive()
