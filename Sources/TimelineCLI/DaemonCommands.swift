@@ -46,7 +46,11 @@ struct ProduceCommand: AsyncParsableCommand {
         Reads articles and JSON Lines files (the bundled dataset when no path is given), or makes \
         synthetic visits, and publishes every distinct event. Finishes when the broker has logged \
         all of them. A producer restarted with the same sources (and so the same producer id) \
-        continues where the broker's log ends instead of publishing again.
+        continues where the broker's log ends instead of publishing again. Bad rows and lines are \
+        reported on standard error and written to rejected.jsonl in the data folder; the good \
+        events are published. Exit status: 0 published, 1 the broker did not log everything in \
+        time (or another failure), 65 a source holds no event (or --strict found a bad row), 66 a \
+        source cannot be read, 78 a configuration or key problem.
         """
     )
 
@@ -70,6 +74,9 @@ struct ProduceCommand: AsyncParsableCommand {
 
     @Option(help: "The producer id (default: derived from the sources, so a restart resumes).")
     var producerId: String?
+
+    @Flag(help: "Reject every source with a bad row or line before publishing anything (exit 65).")
+    var strict = false
 
     @OptionGroup var sources: SourceOptions
     @OptionGroup var options: DaemonOptions
@@ -112,6 +119,21 @@ struct ProduceCommand: AsyncParsableCommand {
                     }
                 }
                 for diagnostic in merged.diagnostics { Output.error(diagnostic.description) }
+                let rejected = merged.diagnostics.filter { $0.severity == .error }.count
+                if strict, rejected > 0 {
+                    throw CLIError("\(rejected) bad row(s) or line(s); nothing published (--strict)", code: ExitStatus.dataError)
+                }
+                if rejected > 0 {
+                    let folder = options.dataDirectory(for: "producer")
+                    do {
+                        try RejectedLines.write(merged.diagnostics, folder: folder)
+                        logger.warning("Rejected rows written to the dead-letter file", metadata: [
+                            "file.path": "\(folder)/\(RejectedLines.fileName)", "rejected": "\(rejected)",
+                        ])
+                    } catch {
+                        logger.error("Could not write the rejected rows", metadata: ["error": "\(error)"])
+                    }
+                }
                 supply = FixedSupply(merged.events)
                 identity = sourcePaths.map { URL(fileURLWithPath: $0).standardizedFileURL.path }.sorted().joined(separator: "\n")
             }

@@ -125,6 +125,9 @@ enum DaemonRunner {
 
     /// Runs `body`, turning any error into a one-line message and exit code 1 (or the CLIError's code).
     static func guarded(_ body: () async throws -> Void) async throws {
+        // A file-size limit or a full disk must fail the write (EFBIG, ENOSPC), reported like any
+        // other storage error, rather than kill the daemon with SIGXFSZ.
+        signal(SIGXFSZ, SIG_IGN)
         do {
             try await body()
         } catch let error as CLIError {

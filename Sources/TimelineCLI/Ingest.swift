@@ -78,7 +78,8 @@ struct Ingest: AsyncParsableCommand {
         Reads articles and JSON Lines files (or folders of them), or the bundled dataset when no \
         path is given, and prints the distinct events. Diagnostics go to standard error. \
         Exit status: 0 when every source was read (rejected rows are reported, not fatal), \
-        65 when a source holds no event, 66 when a source cannot be read, 78 when the gazetteer is missing.
+        65 when a source holds no event (or, with --strict, has a bad row), 66 when a source cannot \
+        be read, 78 when the gazetteer is missing.
         """
     )
 
@@ -91,6 +92,9 @@ struct Ingest: AsyncParsableCommand {
 
     @Option(help: "jsonl (one JSON object per event, the public contract) or table.")
     var format: OutputFormat = .jsonl
+
+    @Flag(help: "Exit 65 without printing any event when a source has a bad row or line.")
+    var strict = false
 
     @Option(help: "Print N deterministic synthetic visits (the ones `produce --synthetic N` publishes) instead of sources.")
     var synthetic: Int?
@@ -141,6 +145,10 @@ struct Ingest: AsyncParsableCommand {
                 }
             }
             for diagnostic in merged.diagnostics { Output.error(diagnostic.description) }
+            let rejected = merged.diagnostics.filter { $0.severity == .error }.count
+            if strict, rejected > 0 {
+                throw CLIError("\(rejected) bad row(s) or line(s) (--strict)", code: ExitStatus.dataError)
+            }
             switch format {
             case .jsonl:
                 var out = ""

@@ -122,9 +122,18 @@ public final class Aggregator: SocketLoop, @unchecked Sendable {
             }
             syncPosition()
             if unsaved >= settings.checkpointEvery || (firstUnsaved.map { monotonicSeconds() - $0 >= settings.checkpointInterval } ?? false) {
-                try checkpoint()
-                unsaved = 0
-                firstUnsaved = nil
+                do {
+                    try checkpoint()
+                    unsaved = 0
+                    firstUnsaved = nil
+                } catch {
+                    // The previous checkpoint stays whole (writes are atomic); keep counting and try
+                    // again after the next interval.
+                    warnings.warning("checkpoint", "Could not save the aggregator state; the previous checkpoint stays", metadata: [
+                        "file.path": "\(settings.dataDirectory)/\(AggregatorState.fileName)", "error": "\(error)",
+                    ])
+                    firstUnsaved = monotonicSeconds()
+                }
             }
         }
     }
