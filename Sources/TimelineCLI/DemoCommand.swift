@@ -25,7 +25,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "text: the feed, the report and where the snapshot is; json: only the JSON report.")
     var format: Format = .text
 
-    @Option(help: "Folder for the daemons' state. Default: a new folder under the system's temporary folder.")
+    @Option(help: "Folder for the daemons' state, kept afterwards. Default: a temporary folder, removed at the end.")
     var dataDir: String?
 
     @Option(help: "Producer workers.")
@@ -65,6 +65,9 @@ struct DemoCommand: AsyncParsableCommand {
             for diagnostic in merged.diagnostics where diagnostic.severity != .note { Output.error(diagnostic.description) }
             let events = merged.events
             let folder = dataDir ?? NSTemporaryDirectory() + "timeline-demo-" + UUID().uuidString.prefix(8).lowercased()
+            defer {
+                if dataDir == nil { try? FileManager.default.removeItem(atPath: folder) }
+            }
             let text = format == .text
 
             let context = try ZMQContext()
@@ -139,8 +142,11 @@ struct DemoCommand: AsyncParsableCommand {
                 Output.write("\n" + report.render(.text))
                 let progress = snapshot.progress
                 Output.write("\nPublished \(expected) events; the aggregator counted \(report.statistics.totalEvents).\n")
-                Output.write("Snapshot: \(snapshotSettings.snapshotFolder)/latest.json (\(progress.events) events, sequence \(progress.sequence))\n")
-                Output.write("Data folder: \(folder)\n")
+                if dataDir != nil {
+                    Output.write("Snapshot: \(snapshotSettings.snapshotFolder)/latest.json (\(progress.events) events, sequence \(progress.sequence))\n")
+                } else {
+                    Output.write("Wrote a final snapshot of \(progress.events) events (sequence \(progress.sequence)); pass --data-dir DIR to keep the files.\n")
+                }
             } else {
                 Output.write(report.render(.json))
             }

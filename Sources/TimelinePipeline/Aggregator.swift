@@ -168,7 +168,10 @@ public final class Aggregator: SocketLoop, @unchecked Sendable {
 
         func runLoop(stopper: LoopStopper) throws {
             let socket = aggregator.querySocket
-            defer { socket.close() }
+            defer {
+                socket.close()
+                BoundEndpoints.remove(from: aggregator.settings.dataDirectory)
+            }
             var poller = Poller()
             let queryIndex = poller.add(socket)
             let stopIndex = poller.add(stopper.receiver)

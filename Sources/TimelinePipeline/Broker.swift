@@ -54,6 +54,11 @@ public struct BoundEndpoints: Sendable, Equatable {
         try AtomicFile.write("{\n\(object)\n}\n", to: (folder as NSString).appendingPathComponent(BoundEndpoints.fileName))
     }
 
+    /// Removes `endpoints.json` at shutdown, so nobody reads the endpoints of a daemon that is gone.
+    public static func remove(from folder: String) {
+        unlink((folder as NSString).appendingPathComponent(fileName))
+    }
+
     public static func read(from folder: String) -> BoundEndpoints? {
         let path = (folder as NSString).appendingPathComponent(fileName)
         guard let data = FileManager.default.contents(atPath: path),
@@ -174,6 +179,7 @@ public final class Broker: SocketLoop, @unchecked Sendable {
             frontend.close()
             backend.close()
             replaySocket.close()
+            BoundEndpoints.remove(from: settings.dataDirectory)
             logger.info("Broker stopped", metadata: ["log.lastSequence": "\(log.lastSequence)"])
         }
         var poller = Poller()

@@ -54,6 +54,10 @@ public final class Monitor: SocketLoop, @unchecked Sendable {
         let stream = try ConsumerStream(context: context, endpoints: settings.endpoints, topics: settings.topics,
                                         position: StreamPosition(), security: settings.security, logger: logger)
         defer { stream.close() }
+        logger.info("Monitor started", metadata: [
+            "zmq.backend": "\(settings.endpoints.backend)", "monitor.topics": "\(settings.topics.isEmpty ? "everything" : settings.topics.joined(separator: ","))",
+            "monitor.fromStart": "\(settings.fromStart)",
+        ])
         let start = monotonicSeconds()
         var lastStats = start
         var shownAtLastStats = 0

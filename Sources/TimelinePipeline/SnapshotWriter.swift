@@ -62,6 +62,10 @@ public final class SnapshotWriter: SocketLoop, @unchecked Sendable {
         }
         stream = try ConsumerStream(context: context, endpoints: settings.endpoints, topics: [], position: position,
                                     security: settings.security, logger: logger)
+        logger.info("Snapshot writer started", metadata: [
+            "snapshot.folder": "\(settings.snapshotFolder)", "stream.position": "\(position.sequence)",
+            "snapshot.everyEvents": "\(settings.everyEvents)", "snapshot.everySeconds": "\(settings.everySeconds)",
+        ])
     }
 
     /// How many snapshots this writer has written, and the sequence of the last one.
