@@ -57,7 +57,7 @@ public final class Aggregator: SocketLoop, @unchecked Sendable {
         querySocket = try ZMQSocket(context: context, type: .router)
         try querySocket.setMaxMessageSize(64 << 10)
         try secureServer(querySocket, settings.security)
-        try Broker.bind(querySocket, settings.query, role: "query")
+        try Broker.bind(querySocket, settings.query, role: "endpoints.query")
         bound = BoundEndpoints(["query": try querySocket.lastEndpoint ?? settings.query])
         try bound.write(to: settings.dataDirectory)
         logger.info("Aggregator started", metadata: [

@@ -123,9 +123,9 @@ public final class Broker: SocketLoop, @unchecked Sendable {
         try replaySocket.setSendHighWaterMark(1_000)
         for socket in [frontend, backend, replaySocket] { try secureServer(socket, settings.security) }
 
-        try Broker.bind(frontend, settings.frontend, role: "frontend")
-        try Broker.bind(backend, settings.backend, role: "backend")
-        try Broker.bind(replaySocket, settings.replay, role: "replay")
+        try Broker.bind(frontend, settings.frontend, role: "endpoints.frontend")
+        try Broker.bind(backend, settings.backend, role: "endpoints.backend")
+        try Broker.bind(replaySocket, settings.replay, role: "endpoints.replay")
         bound = BoundEndpoints([
             "frontend": try frontend.lastEndpoint ?? settings.frontend,
             "backend": try backend.lastEndpoint ?? settings.backend,
@@ -371,7 +371,7 @@ public enum PipelineError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .endpoint(let role, let endpoint, let reason): return "cannot use the \(role) endpoint \(endpoint): \(reason)"
+        case .endpoint(let role, let endpoint, let reason): return "cannot use \(role) = \(endpoint): \(reason)"
         case .noBroker(let endpoint, let seconds):
             return "no broker answered at \(endpoint) within \(seconds) s (is it running? does it require CURVE security?)"
         case .notAcknowledged(let producer, let acknowledged, let sent, let seconds):

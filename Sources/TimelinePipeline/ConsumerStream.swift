@@ -92,7 +92,7 @@ public final class ConsumerStream {
         do {
             try subscriber.connect(endpoints.backend)
         } catch {
-            throw PipelineError.endpoint(role: "backend", endpoint: endpoints.backend, reason: "\(error)")
+            throw PipelineError.endpoint(role: "endpoints.backend", endpoint: endpoints.backend, reason: "\(error)")
         }
         (requester, handshakes) = try ConsumerStream.makeRequester(context: context, endpoint: endpoints.replay, security: security)
     }
@@ -108,7 +108,7 @@ public final class ConsumerStream {
         do {
             try socket.connect(endpoint)
         } catch {
-            throw PipelineError.endpoint(role: "replay", endpoint: endpoint, reason: "\(error)")
+            throw PipelineError.endpoint(role: "endpoints.replay", endpoint: endpoint, reason: "\(error)")
         }
         return (socket, watch)
     }

@@ -102,7 +102,7 @@ public final class ProducerWorker: SocketLoop, @unchecked Sendable {
         do {
             try publisher.connect(settings.frontend)
         } catch {
-            throw PipelineError.endpoint(role: "frontend", endpoint: settings.frontend, reason: "\(error)")
+            throw PipelineError.endpoint(role: "endpoints.frontend", endpoint: settings.frontend, reason: "\(error)")
         }
         let positions = BrokerPositionClient(context: context, endpoint: settings.replay, security: settings.security, logger: logger)
         defer { positions.close() }

@@ -18,7 +18,7 @@ public final class QueryClient {
         do {
             try socket.connect(endpoint)
         } catch {
-            throw PipelineError.endpoint(role: "query", endpoint: endpoint, reason: "\(error)")
+            throw PipelineError.endpoint(role: "endpoints.query", endpoint: endpoint, reason: "\(error)")
         }
     }
 

@@ -95,3 +95,12 @@ def subprocess_run(pipeline, args, env):
     import subprocess
 
     return subprocess.run(pipeline.command(*args), capture_output=True, text=True, timeout=30, env={**os.environ, **env}, cwd=pipeline.base)
+
+
+def test_an_endpoint_that_cannot_be_bound_stops_the_daemon_naming_the_key(pipeline, tmp_path):
+    _, endpoints = pipeline.broker()
+    result = pipeline.run("broker", "--data-dir", str(tmp_path / "second"), "--frontend", endpoints["frontend"],
+                          "--backend", "tcp://127.0.0.1:*", "--replay", "tcp://127.0.0.1:*")
+    assert result.returncode != 0
+    assert f"cannot use endpoints.frontend = {endpoints['frontend']}" in result.stderr
+    assert "Address already in use" in result.stderr
