@@ -1,0 +1,812 @@
+#!/usr/bin/env python3
+"""Benchmark of the Swift `timeline` pipeline against the two baselines, in one run.
+
+Measures, with the same N events throughout (see Benchmarks/README.md, "The pipeline benchmark"):
+
+1. the baselines, interleaved with the pipeline runs: raw libzmq three frames
+   (Benchmarks/raw/zmq_pubsub.c, body size = the mean size of the pipeline's synthetic events,
+   from `timeline ingest --synthetic N --seed 1`) and the pyzmq + json pipeline
+   (Benchmarks/python/pipeline.py);
+2. `timeline produce --synthetic N` -> broker (no consumer): time until produce exits (it exits
+   once the broker has logged everything); and producer -> broker -> aggregator: time until the
+   aggregator's STATUS says events == N. The aggregator's JSON report must then say
+   totalEvents == N and totalVisits == N, or the benchmark fails;
+3. the same pipeline with a `timeline monitor --json` consumer attached as well (second subscriber);
+4. peak resident memory (VmHWM) of the broker, the aggregator and the monitor;
+5. replay: a fresh aggregator joining the loaded broker, time until it has all N events;
+6. latency at a fixed rate (10,000 events/s, ~5 s): a pyzmq XPUB publisher on the broker's
+   frontend stamps each event (unique guest) with time.monotonic_ns(); a pyzmq SUB on the broker's
+   backend records arrival - send (publish -> delivered through the broker). Then, separately,
+   the same load while another process polls the aggregator's STATUS as fast as it answers
+   (publish -> aggregated, an upper bound quantised to the polling period).
+
+Every process it starts is stopped in `finally` blocks; every wait polls a condition against a
+deadline. Prints a table and writes every figure, the per-run values and the medians as JSON.
+
+    python3 Benchmarks/pipeline_bench.py --binary .build/release/timeline --events 200000 --runs 3
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import zmq
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADER = struct.Struct(">BBQQB")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+class BenchError(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------------------------
+# helpers: polling, control requests, /proc
+
+
+def wait_for(condition, timeout, what, interval=0.005):
+    """Polls `condition` until it returns a truthy value; BenchError at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise BenchError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+class Requester:
+    """A DEALER socket kept open for repeated requests to one ROUTER endpoint."""
+
+    def __init__(self, context, endpoint):
+        self.socket = context.socket(zmq.DEALER)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.connect(endpoint)
+        self.endpoint = endpoint
+
+    def request(self, frames, timeout=5.0):
+        self.socket.send_multipart(frames)
+        if not self.socket.poll(int(timeout * 1000)):
+            # A late reply would be read as the answer to the next request: start over.
+            raise BenchError(f"no answer from {self.endpoint} within {timeout} s")
+        return self.socket.recv_multipart()
+
+    def close(self):
+        self.socket.close(linger=0)
+
+
+def aggregator_status(requester):
+    reply = requester.request([b"STATUS"])
+    if reply[0] != b"OK":
+        raise BenchError(f"STATUS answered {reply!r}")
+    return json.loads(reply[1])
+
+
+def broker_stats(requester):
+    reply = requester.request([b"STATS"])
+    if reply[0] != b"STATS":
+        raise BenchError(f"STATS answered {reply!r}")
+    return json.loads(reply[1])
+
+
+def vm_hwm_kib(pid):
+    """Peak resident set size (VmHWM) of a live process, in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise BenchError(f"no VmHWM for pid {pid}")
+
+
+def cpu_threads(pid):
+    """{thread name: CPU seconds (user + system)} of a live process, summed per thread name."""
+    threads = {}
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return threads
+    for tid in tasks:
+        try:
+            text = open(f"/proc/{pid}/task/{tid}/stat").read()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text[text.rindex(")") + 2:].split()
+        seconds = (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+        threads[name] = threads.get(name, 0.0) + seconds
+    return threads
+
+
+def cpu_delta(before, after):
+    names = set(before) | set(after)
+    delta = {n: round(after.get(n, 0.0) - before.get(n, 0.0), 2) for n in names}
+    return {n: s for n, s in sorted(delta.items(), key=lambda kv: -kv[1]) if s > 0}
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+def percentile(sorted_values, q):
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return None
+    rank = max(1, min(len(sorted_values), int(-(-q / 100 * len(sorted_values) // 1))))
+    return sorted_values[rank - 1]
+
+
+# --------------------------------------------------------------------------------------------
+# the daemons
+
+
+class Daemon:
+    def __init__(self, name, process, data_dir, log_path):
+        self.name, self.process, self.data_dir, self.log_path = name, process, data_dir, log_path
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def alive(self):
+        return self.process.poll() is None
+
+    def log_tail(self, size=3000):
+        try:
+            return self.log_path.read_text(errors="replace")[-size:]
+        except FileNotFoundError:
+            return ""
+
+
+class Bench:
+    """Starts `timeline` processes in a temporary folder and stops every one of them in stop_all()."""
+
+    def __init__(self, binary, base):
+        self.binary = str(binary)
+        self.base = base
+        self.processes = []
+        self.counter = 0
+        self.context = zmq.Context()
+        self.env = {**os.environ, "NO_COLOR": "1", "TIMELINE_HOME": str(ROOT)}
+
+    def popen(self, name, args, stdout=None):
+        self.counter += 1
+        log_path = self.base / f"{self.counter:02d}-{name}.log"
+        process = subprocess.Popen([self.binary, *args], stdin=subprocess.DEVNULL,
+                                   stdout=stdout if stdout is not None else subprocess.DEVNULL,
+                                   stderr=open(log_path, "wb"), cwd=self.base, env=self.env)
+        self.processes.append(process)
+        return process, log_path
+
+    def start(self, name, *args, stdout=None):
+        self.counter += 1
+        data_dir = self.base / f"{name}-{self.counter}"
+        data_dir.mkdir(parents=True)
+        process, log_path = self.popen(name, [*args, "--data-dir", str(data_dir), "--log-level", os.environ.get("BENCH_LOG_LEVEL", "notice")], stdout)
+        return Daemon(name, process, data_dir, log_path)
+
+    def wait_bound(self, daemon, timeout=30):
+        path = daemon.data_dir / "endpoints.json"
+
+        def ready():
+            if not daemon.alive():
+                raise BenchError(f"{daemon.name} exited with {daemon.process.returncode}\n{daemon.log_tail()}")
+            if not path.exists():
+                return None
+            try:
+                return json.loads(path.read_text())
+            except json.JSONDecodeError:  # written atomically, but be safe
+                return None
+
+        return wait_for(ready, timeout, f"{daemon.name} to bind", interval=0.002)
+
+    def broker(self):
+        any_port = "tcp://127.0.0.1:*"
+        daemon = self.start("broker", "broker", "--frontend", any_port, "--backend", any_port, "--replay", any_port)
+        return daemon, self.wait_bound(daemon)
+
+    def aggregator(self, endpoints):
+        daemon = self.start("aggregator", "aggregate", "--backend", endpoints["backend"], "--replay", endpoints["replay"],
+                            "--query", "tcp://127.0.0.1:*")
+        return daemon
+
+    def monitor(self, endpoints):
+        return self.start("monitor", "monitor", "--json", "--stats-interval", "0",
+                          "--backend", endpoints["backend"], "--replay", endpoints["replay"])
+
+    def produce_args(self, endpoints, events):
+        return ["produce", "--synthetic", str(events), "--seed", "1",
+                "--frontend", endpoints["frontend"], "--replay", endpoints["replay"], "--log-level", "notice"]
+
+    def wait_subscriptions(self, stats_requester, count, timeout=30):
+        return wait_for(lambda: broker_stats(stats_requester)["subscriptions"] >= count, timeout,
+                        f"{count} subscription(s) at the broker", interval=0.002)
+
+    def report(self, query):
+        result = subprocess.run([self.binary, "report", "--format", "json", "--query", query, "--timeout", "10"],
+                                capture_output=True, text=True, timeout=60, cwd=self.base, env=self.env)
+        if result.returncode != 0:
+            raise BenchError(f"timeline report failed ({result.returncode}): {result.stderr[-2000:]}")
+        return json.loads(result.stdout)
+
+    def stop(self, process, timeout=20):
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def stop_all(self):
+        for process in reversed(self.processes):
+            try:
+                self.stop(process)
+            except Exception:  # keep stopping the others
+                if process.poll() is None:
+                    process.kill()
+        self.processes.clear()
+
+
+# --------------------------------------------------------------------------------------------
+# the measurements
+
+
+def mean_body_bytes(binary, events):
+    result = subprocess.run([str(binary), "ingest", "--synthetic", str(events), "--seed", "1"],
+                            capture_output=True, timeout=600, env={**os.environ, "TIMELINE_HOME": str(ROOT)})
+    if result.returncode != 0:
+        raise BenchError(f"timeline ingest --synthetic failed ({result.returncode}): {result.stderr.decode()[-2000:]}")
+    lines = result.stdout.splitlines()
+    if len(lines) != events:
+        raise BenchError(f"timeline ingest --synthetic {events} printed {len(lines)} lines")
+    return round(sum(len(line) for line in lines) / events)
+
+
+def run_json_program(command, what):
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=ROOT)
+    if result.returncode != 0 or not result.stdout.strip():
+        raise BenchError(f"{what} failed ({result.returncode}): {result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_produce(bench, endpoints, events, watch=(), until=None, timeout=600):
+    """Runs `timeline produce --synthetic N`; returns seconds until it exited (and until `until()`
+    first returned true, when given), and the CPU seconds per thread of the producer and of the
+    processes in `watch` over the run. Polls every 2 ms."""
+    cpu_before = {name: cpu_threads(pid) for name, pid in watch}
+    start = time.monotonic()
+    process, log_path = bench.popen("produce", bench.produce_args(endpoints, events))
+    producer_cpu = {}
+    exited_at = until_at = None
+    deadline = start + timeout
+    while exited_at is None or (until is not None and until_at is None):
+        if exited_at is None:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid == process.pid:
+                exited_at = time.monotonic()
+                process.returncode = os.waitstatus_to_exitcode(status)
+                producer_cpu = {"total": usage.ru_utime + usage.ru_stime}
+                if process.returncode != 0:
+                    raise BenchError(f"timeline produce exited with {process.returncode}:\n"
+                                     f"{log_path.read_text(errors='replace')[-3000:]}")
+        if until is not None and until_at is None and until():
+            until_at = time.monotonic()
+        if time.monotonic() > deadline:
+            raise BenchError(f"the pipeline did not finish {events} events within {timeout} s")
+        time.sleep(0.002)
+    cpu = {name: cpu_delta(cpu_before[name], cpu_threads(pid)) for name, pid in watch}
+    cpu["producer"] = cpu_delta({}, producer_cpu)
+    return exited_at - start, (until_at - start) if until is not None else None, cpu
+
+
+def check_report(report, events, what):
+    if report.get("totalEvents") != events or report.get("totalVisits") != events:
+        raise BenchError(f"{what}: the aggregator's report says totalEvents={report.get('totalEvents')}, "
+                         f"totalVisits={report.get('totalVisits')}; expected {events} of each: events were lost or counted twice")
+
+
+def producer_to_broker(bench, events):
+    broker, endpoints = bench.broker()
+    try:
+        produce_seconds, _, cpu = run_produce(bench, endpoints, events, watch=[("broker", broker.pid)])
+        stats = broker_stats_once(bench, endpoints)
+        if stats["lastSequence"] != events or stats["accepted"] != events:
+            raise BenchError(f"producer -> broker: the broker logged {stats['lastSequence']} (accepted {stats['accepted']}) of {events}")
+        return {"seconds": produce_seconds, "events_per_second": events / produce_seconds,
+                "broker_vm_hwm_kib": vm_hwm_kib(broker.pid), "cpu_seconds": cpu}
+    finally:
+        bench.stop(broker.process)
+
+
+def broker_stats_once(bench, endpoints):
+    requester = Requester(bench.context, endpoints["replay"])
+    try:
+        return broker_stats(requester)
+    finally:
+        requester.close()
+
+
+def pipeline_run(bench, events, with_monitor):
+    """producer -> broker -> aggregator (and a monitor when asked); then, when not with_monitor, a
+    late-joining aggregator replaying the whole log from the same broker."""
+    broker, endpoints = bench.broker()
+    stats_req = Requester(bench.context, endpoints["replay"])
+    requesters = [stats_req]
+    daemons = [broker]
+    try:
+        aggregator = bench.aggregator(endpoints)
+        daemons.append(aggregator)
+        query = bench.wait_bound(aggregator)["query"]
+        status_req = Requester(bench.context, query)
+        requesters.append(status_req)
+        monitor = None
+        subscribers = 1
+        if with_monitor:
+            monitor = bench.monitor(endpoints)
+            daemons.append(monitor)
+            subscribers += 1
+        bench.wait_subscriptions(stats_req, subscribers)
+        # The aggregator has subscribed and asked for the (empty) log: it answers STATUS.
+        wait_for(lambda: aggregator_status(status_req)["lag"] == 0, 30, "the aggregator to be ready")
+
+        watch = [("broker", broker.pid), ("aggregator", aggregator.pid)] + ([("monitor", monitor.pid)] if monitor else [])
+        produce_seconds, aggregated_seconds, cpu = run_produce(
+            bench, endpoints, events, watch=watch, until=lambda: aggregator_status(status_req)["events"] >= events)
+        status = aggregator_status(status_req)
+        report = bench.report(query)
+        what = "producer -> broker -> aggregator" + (" + monitor" if with_monitor else "")
+        check_report(report, events, what)
+        if status["events"] != events:
+            raise BenchError(f"{what}: STATUS says events={status['events']}, expected {events}")
+        result = {
+            "seconds": aggregated_seconds,
+            "events_per_second": events / aggregated_seconds,
+            "produce_exit_seconds": produce_seconds,
+            "report": {"totalEvents": report["totalEvents"], "totalVisits": report["totalVisits"]},
+            "status": {k: status[k] for k in ("live", "replayed", "duplicateSequences", "duplicateEvents", "gapsRepaired") if k in status},
+            "vm_hwm_kib": {d.name: vm_hwm_kib(d.pid) for d in daemons},
+            "cpu_seconds": cpu,
+        }
+        if monitor is not None:
+            # The monitor saw everything too? It prints to /dev/null; check its process is alive.
+            if not monitor.alive():
+                raise BenchError(f"the monitor exited with {monitor.process.returncode}\n{monitor.log_tail()}")
+            return result
+
+        # Replay: a fresh aggregator (new data folder) joins the broker after every producer has
+        # gone and must catch up from the durable log. Timed from its start.
+        start = time.monotonic()
+        joiner = bench.aggregator(endpoints)
+        daemons.append(joiner)
+        joiner_query = bench.wait_bound(joiner)["query"]
+        bound_seconds = time.monotonic() - start
+        joiner_req = Requester(bench.context, joiner_query)
+        requesters.append(joiner_req)
+        cpu_before = {"broker": cpu_threads(broker.pid), "aggregator": cpu_threads(joiner.pid)}
+        wait_for(lambda: aggregator_status(joiner_req)["events"] >= events, 600, "the late joiner to catch up", interval=0.002)
+        replay_seconds = time.monotonic() - start
+        replay_cpu = {"broker": cpu_delta(cpu_before["broker"], cpu_threads(broker.pid)),
+                      "aggregator": cpu_delta(cpu_before["aggregator"], cpu_threads(joiner.pid))}
+        check_report(bench.report(joiner_query), events, "replay (late joiner)")
+        result["replay"] = {"seconds": replay_seconds, "events_per_second": events / replay_seconds,
+                            "startup_seconds": bound_seconds, "vm_hwm_kib": vm_hwm_kib(joiner.pid),
+                            "broker_vm_hwm_kib": vm_hwm_kib(broker.pid), "cpu_seconds": replay_cpu}
+        return result
+    finally:
+        for requester in requesters:
+            requester.close()
+        for daemon in reversed(daemons):
+            bench.stop(daemon.process)
+
+
+# --------------------------------------------------------------------------------------------
+# latency: helper processes (this script, run with --role)
+
+COUNTRY_PAIR = ("MN", "KP")
+POLL_PERIOD = 0.001  # seconds between two STATUS requests of the publish -> aggregated measurement
+
+
+def latency_event(stamp_ns):
+    guest = f"Latency probe {stamp_ns}"
+    date, origin, target, host, place = "2001", COUNTRY_PAIR[0], COUNTRY_PAIR[1], "Host 1", "Capital of KP"
+    facts = "\x1f".join(["visit", date, origin, target, guest.lower(), host.lower(), place.lower()])
+    return (f'{{"id":"{hashlib.sha256(facts.encode()).hexdigest()[:32]}","kind":"visit","date":"{date}",'
+            f'"from":"{origin}","to":"{target}","guest":"{guest}","host":"{host}","place":"{place}",'
+            f'"description":null,"cameo":"042","source":{{"document":"latency","section":null,"line":1,"row":null}}}}').encode()
+
+
+def role_latency_sub(backend, expected, out_path, ready_path):
+    """SUB on the broker's backend: records (arrival ns, send ns) of every latency probe."""
+    context = zmq.Context()
+    sub = context.socket(zmq.SUB)
+    sub.setsockopt(zmq.RCVHWM, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, b"visit.")
+    sub.connect(backend)
+    Path(ready_path).touch()  # the parent still waits for the broker to count the subscription
+    samples = []
+    marker = b'"guest":"Latency probe '
+    recv, now = sub.recv_multipart, time.monotonic_ns
+    while len(samples) < expected:
+        if not sub.poll(15000):
+            break
+        _topic, _header, body = recv()
+        arrived = now()
+        i = body.find(marker)
+        if i >= 0:
+            j = i + len(marker)
+            samples.append((arrived, int(body[j:body.index(b'"', j)])))
+    with open(out_path, "w") as f:
+        json.dump(samples, f)
+    sub.close(linger=0)
+    context.term()
+
+
+def role_status_poll(query, expected_events, out_path, ready_path, stop_path):
+    """Polls the aggregator's STATUS every POLL_PERIOD; records (request sent ns, reply ns, events).
+    Touches ready_path after the first reply; stops at expected_events or when stop_path exists."""
+    context = zmq.Context()
+    req = Requester(context, query)
+    samples = []
+    now = time.monotonic_ns
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(POLL_PERIOD)  # not back to back: a spinning poller would take a core from the daemons
+        sent = now()
+        status = aggregator_status(req)
+        samples.append((sent, now(), status["events"]))
+        if len(samples) == 1:
+            Path(ready_path).touch()
+        if status["events"] >= expected_events or os.path.exists(stop_path):
+            break
+    with open(out_path, "w") as f:
+        json.dump(samples, f)
+    req.close()
+    context.term()
+
+
+def publisher_socket(context, connect=None):
+    """An XPUB socket connected to the broker's frontend, or bound to a loopback port (direct)."""
+    pub = context.socket(zmq.XPUB)
+    pub.setsockopt(zmq.SNDHWM, 0)
+    pub.setsockopt(zmq.LINGER, 5000)
+    if connect:
+        pub.connect(connect)
+    else:
+        pub.bind("tcp://127.0.0.1:*")
+    return pub
+
+
+def publish_at_rate(context, pub, rate, seconds):
+    """Waits for a subscription on the XPUB socket `pub` (the broker's, or the direct subscriber's),
+    then sends rate * seconds probes paced to `rate`, and closes it. Returns the send stamps (ns),
+    in order, and the rate achieved."""
+    try:
+        def subscribed():
+            while pub.poll(100):
+                if pub.recv()[:1] == b"\x01":
+                    return True
+            return False
+        wait_for(subscribed, 30, "the broker's subscription on the latency publisher", interval=0)
+        count = int(rate * seconds)
+        header = HEADER.pack(1, 0, 0, 0, 0)  # producer sequence 0, no producer id
+        topic = f"visit.{COUNTRY_PAIR[0]}.{COUNTRY_PAIR[1]}".encode()
+        period = int(1e9 / rate)
+        stamps = []
+        send, now = pub.send_multipart, time.monotonic_ns
+        start = now()
+        sleep = time.sleep
+        for i in range(count):
+            # Paced without spinning (the client must not take a core from the daemons): sleep
+            # until this probe is due; when the sleep overshoots, the probes due meanwhile go out
+            # back to back, each stamped just before its own send.
+            ahead = start + i * period - now()
+            if ahead > 0:
+                sleep(ahead / 1e9)
+            stamp = now()
+            send([topic, header, latency_event(stamp)])
+            stamps.append(stamp)
+        achieved = count / ((now() - start) / 1e9)
+        return stamps, achieved
+    finally:
+        pub.close()  # linger: let queued probes go out
+        context.term()
+
+
+def latency_direct(bench, rate, seconds):
+    """The same probes from a pyzmq XPUB straight to a pyzmq SUB (no broker): what the Python
+    client side and loopback TCP cost on their own, at the same rate."""
+    count = int(rate * seconds)
+    context = zmq.Context()
+    pub = publisher_socket(context)
+    endpoint = pub.getsockopt_string(zmq.LAST_ENDPOINT)
+    samples_path = bench.base / "latency-direct.json"
+    ready_path = bench.base / "latency-direct.ready"
+    sub = subprocess.Popen([sys.executable, __file__, "--role", "latency-sub", "--endpoint", endpoint,
+                            "--events", str(count), "--out", str(samples_path), "--ready", str(ready_path)])
+    try:
+        _stamps, achieved = publish_at_rate(context, pub, rate, seconds)
+        wait_for(lambda: sub.poll() is not None, 60, "the direct subscriber to receive every probe", interval=0.01)
+        samples = json.loads(samples_path.read_text()) if sub.returncode == 0 else []
+        if len(samples) != count:
+            raise BenchError(f"the direct latency subscriber received {len(samples)} of {count} probes")
+        return sorted((arrived - sent) / 1000 for arrived, sent in samples), achieved
+    finally:
+        if sub.poll() is None:
+            sub.kill()
+            sub.wait()
+
+
+def latency_run(bench, rate, seconds):
+    broker, endpoints = bench.broker()
+    stats_req = Requester(bench.context, endpoints["replay"])
+    helpers = []
+    requesters = [stats_req]
+    daemons = [broker]
+    count = int(rate * seconds)
+    try:
+        aggregator = bench.aggregator(endpoints)
+        daemons.append(aggregator)
+        query = bench.wait_bound(aggregator)["query"]
+        status_req = Requester(bench.context, query)
+        requesters.append(status_req)
+        bench.wait_subscriptions(stats_req, 1)
+        wait_for(lambda: aggregator_status(status_req)["lag"] == 0, 30, "the aggregator to be ready")
+
+        # Phase 1: publish -> delivered through the broker, to a pyzmq SUB.
+        samples_path = bench.base / "latency-sub.json"
+        ready_path = bench.base / "latency-sub.ready"
+        sub = subprocess.Popen([sys.executable, __file__, "--role", "latency-sub", "--endpoint", endpoints["backend"],
+                                "--events", str(count), "--out", str(samples_path), "--ready", str(ready_path)])
+        helpers.append(sub)
+        wait_for(lambda: ready_path.exists() or sub.poll() is not None, 30, "the latency subscriber to start")
+        bench.wait_subscriptions(stats_req, 2)
+        pub_context = zmq.Context()
+        stamps, achieved = publish_at_rate(pub_context, publisher_socket(pub_context, endpoints["frontend"]), rate, seconds)
+        wait_for(lambda: sub.poll() is not None, 60, "the latency subscriber to receive every probe", interval=0.01)
+        if sub.returncode != 0:
+            raise BenchError(f"the latency subscriber exited with {sub.returncode}")
+        samples = json.loads(samples_path.read_text())
+        if len(samples) != count:
+            raise BenchError(f"the latency subscriber received {len(samples)} of {count} probes")
+        delivered = sorted((arrived - sent) / 1000 for arrived, sent in samples)
+        wait_for(lambda: aggregator_status(status_req)["events"] >= count, 60, "the aggregator to count the probes")
+
+        # Phase 2: publish -> aggregated, by polling STATUS back to back from another process. The
+        # k-th event counted is the k-th published (one publisher, one connection, the aggregator
+        # applies in broker order): it was counted at or before the first reply showing >= k.
+        base_events = aggregator_status(status_req)["events"]
+        poll_path = bench.base / "latency-poll.json"
+        stop_path = bench.base / "latency-poll.stop"
+        poll_ready = bench.base / "latency-poll.ready"
+        poller = subprocess.Popen([sys.executable, __file__, "--role", "status-poll", "--endpoint", query,
+                                   "--events", str(base_events + count), "--out", str(poll_path),
+                                   "--ready", str(poll_ready), "--stop", str(stop_path)])
+        helpers.append(poller)
+        wait_for(lambda: poll_ready.exists() or poller.poll() is not None, 30, "the STATUS poller's first answer")
+        pub_context = zmq.Context()
+        stamps2, achieved2 = publish_at_rate(pub_context, publisher_socket(pub_context, endpoints["frontend"]), rate, seconds)
+        try:
+            wait_for(lambda: poller.poll() is not None, 60, "the STATUS poller to see every probe counted", interval=0.01)
+        finally:
+            stop_path.touch()
+        if poller.returncode != 0:
+            raise BenchError(f"the STATUS poller exited with {poller.returncode}")
+        polls = json.loads(poll_path.read_text())
+        aggregated = []
+        periods = []
+        j = 0
+        for k, stamp in enumerate(stamps2, 1):
+            while j < len(polls) and polls[j][2] - base_events < k:
+                j += 1
+            if j == len(polls):
+                raise BenchError(f"the STATUS poller never saw probe {k} counted")
+            aggregated.append((polls[j][1] - stamp) / 1000)
+        for a, b in zip(polls, polls[1:]):
+            periods.append((b[1] - a[1]) / 1000)
+        aggregated.sort()
+        check_report(bench.report(query), 2 * count, "latency run")
+
+        def summary(values):
+            return {"p50_us": percentile(values, 50), "p99_us": percentile(values, 99),
+                    "p999_us": percentile(values, 99.9), "max_us": values[-1], "samples": len(values)}
+
+        direct, achieved_direct = latency_direct(bench, rate, seconds)
+        return {
+            "rate": rate, "seconds": seconds, "events": count, "achieved_rate_direct": achieved_direct,
+            "direct_pyzmq_no_broker": summary(direct),
+            "achieved_rate": achieved, "achieved_rate_aggregated_phase": achieved2,
+            "delivered_through_broker": summary(delivered),
+            "aggregated_upper_bound": {**summary(aggregated), "status_poll_period_median_us": median(periods),
+                                       "status_polls": len(polls)},
+        }
+    finally:
+        for helper in helpers:
+            if helper.poll() is None:
+                helper.kill()
+                helper.wait()
+        for requester in requesters:
+            requester.close()
+        for daemon in reversed(daemons):
+            bench.stop(daemon.process)
+
+
+# --------------------------------------------------------------------------------------------
+# the driver
+
+
+def spread(values):
+    return (max(values) - min(values)) / statistics.median(values) if len(values) > 1 else 0.0
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Benchmark the timeline pipeline against raw libzmq and pyzmq, in one run.")
+    parser.add_argument("--binary", default=str(ROOT / ".build/release/timeline"), help="the release timeline binary")
+    parser.add_argument("--raw", default=str(ROOT / ".build-bench/zmq_pubsub"), help="the built raw libzmq baseline")
+    parser.add_argument("--events", type=int, default=200000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--latency-rate", type=float, default=10000)
+    parser.add_argument("--latency-seconds", type=float, default=5)
+    parser.add_argument("--json", default=str(ROOT / ".build-bench/results.json"))
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (daemon logs)")
+    parser.add_argument("--role", choices=["latency-sub", "status-poll"], help=argparse.SUPPRESS)
+    parser.add_argument("--endpoint", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--ready", help=argparse.SUPPRESS)
+    parser.add_argument("--stop", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.role == "latency-sub":
+        return role_latency_sub(args.endpoint, args.events, args.out, args.ready)
+    if args.role == "status-poll":
+        return role_status_poll(args.endpoint, args.events, args.out, args.ready, args.stop)
+    if args.events < 1 or args.runs < 1:
+        parser.error("--events and --runs must be at least 1")
+    for path, what in ((args.binary, "the timeline binary"), (args.raw, "the raw libzmq baseline")):
+        if not os.access(path, os.X_OK):
+            parser.error(f"{what} is not built at {path}")
+
+    began = time.monotonic()
+    load_before = os.getloadavg()
+    base = Path(tempfile.mkdtemp(prefix="timeline-bench."))
+    bench = Bench(args.binary, base)
+    events = args.events
+    try:
+        body = mean_body_bytes(args.binary, events)
+        print(f"pipeline_bench: {events} events, {args.runs} run(s), mean body {body} bytes, {os.cpu_count()} CPUs, "
+              f"libzmq {zmq.zmq_version()} (pyzmq {zmq.__version__}); work folder {base}", flush=True)
+        runs = {"raw_3_frames": [], "python_pipeline": [], "producer_to_broker": [], "pipeline": [], "pipeline_with_monitor": []}
+        for r in range(1, args.runs + 1):
+            # Interleaved, so a burst of load from elsewhere spreads over every figure.
+            raw = run_json_program([args.raw, "--messages", str(events), "--bytes", str(body), "--frames", "3"], "raw libzmq baseline")
+            runs["raw_3_frames"].append(raw)
+            py = run_json_program([sys.executable, str(ROOT / "Benchmarks/python/pipeline.py"), "--events", str(events)], "pyzmq baseline")
+            runs["python_pipeline"].append(py)
+            pb = producer_to_broker(bench, events)
+            runs["producer_to_broker"].append(pb)
+            pl = pipeline_run(bench, events, with_monitor=False)
+            runs["pipeline"].append(pl)
+            pm = pipeline_run(bench, events, with_monitor=True)
+            runs["pipeline_with_monitor"].append(pm)
+            print(f"  run {r}/{args.runs}: raw-3f {raw['messages_per_second']:,.0f}/s  pyzmq {py['events_per_second']:,.0f}/s  "
+                  f"produce->broker {pb['events_per_second']:,.0f}/s  pipeline {pl['events_per_second']:,.0f}/s "
+                  f"(produce exited {pl['produce_exit_seconds']:.2f} s, aggregated {pl['seconds']:.2f} s)  "
+                  f"+monitor {pm['events_per_second']:,.0f}/s  replay {pl['replay']['events_per_second']:,.0f}/s", flush=True)
+            print(f"           CPU s during pipeline: " + "; ".join(
+                f"{name} {sum(t.values()):.2f} ({', '.join(f'{n} {s:.2f}' for n, s in list(t.items())[:3])})"
+                for name, t in pl["cpu_seconds"].items()), flush=True)
+        latency = latency_run(bench, args.latency_rate, args.latency_seconds)
+    except BenchError as error:
+        print(f"pipeline_bench: FAILED: {error}", file=sys.stderr)
+        print(f"pipeline_bench: daemon logs kept in {base}", file=sys.stderr)
+        args.keep = True
+        return 1
+    finally:
+        bench.stop_all()
+        bench.context.destroy(linger=0)
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+
+    # ---- medians, ratios, table, JSON
+    def rates(name, key="events_per_second", sub=None):
+        return [(run[sub] if sub else run)[key] for run in runs[name]]
+
+    raw_rate = median(rates("raw_3_frames", "messages_per_second"))
+    py_rate = median(rates("python_pipeline"))
+    throughput = {
+        "raw_3_frames": rates("raw_3_frames", "messages_per_second"),
+        "python_pipeline": rates("python_pipeline"),
+        "producer_to_broker": rates("producer_to_broker"),
+        "pipeline": rates("pipeline"),
+        "pipeline_with_monitor": rates("pipeline_with_monitor"),
+        "replay": rates("pipeline", sub="replay"),
+    }
+    labels = {
+        "raw_3_frames": f"raw libzmq, 3 frames, {body} B body (msg/s)",
+        "python_pipeline": "pyzmq + json pipeline (events/s)",
+        "producer_to_broker": "produce -> broker, logged (events/s)",
+        "pipeline": "produce -> broker -> aggregator (events/s)",
+        "pipeline_with_monitor": "  same, + monitor --json attached (events/s)",
+        "replay": "replay: late aggregator catching up (events/s)",
+    }
+    figures = {}
+    for name, values in throughput.items():
+        m = median(values)
+        figures[name] = {"median": m, "runs": values, "min": min(values), "max": max(values), "spread": spread(values),
+                         "ratio_vs_raw_3_frames": m / raw_rate, "ratio_vs_python_pipeline": m / py_rate, "unit": "events/s"}
+    figures["pipeline"]["produce_exit_seconds_median"] = median([r["produce_exit_seconds"] for r in runs["pipeline"]])
+
+    def mib(values):
+        return median(values) / 1024
+
+    memory = {
+        "broker": mib([r["vm_hwm_kib"]["broker"] for r in runs["pipeline"]]),
+        "aggregator": mib([r["vm_hwm_kib"]["aggregator"] for r in runs["pipeline"]]),
+        "broker_with_monitor": mib([r["vm_hwm_kib"]["broker"] for r in runs["pipeline_with_monitor"]]),
+        "aggregator_with_monitor": mib([r["vm_hwm_kib"]["aggregator"] for r in runs["pipeline_with_monitor"]]),
+        "monitor": mib([r["vm_hwm_kib"]["monitor"] for r in runs["pipeline_with_monitor"]]),
+        "late_aggregator": mib([r["replay"]["vm_hwm_kib"] for r in runs["pipeline"]]),
+        "broker_no_consumer": mib([r["broker_vm_hwm_kib"] for r in runs["producer_to_broker"]]),
+    }
+
+    rows = []
+    for name in throughput:
+        f = figures[name]
+        ratio_raw = "1" if name == "raw_3_frames" else f"{f['ratio_vs_raw_3_frames']:.3f}"
+        ratio_py = "1" if name == "python_pipeline" else f"{f['ratio_vs_python_pipeline']:.3f}"
+        rows.append((labels[name], f"{f['median']:,.0f}  (spread {f['spread'] * 100:.0f}%)", ratio_raw, ratio_py))
+    d, a = latency["delivered_through_broker"], latency["aggregated_upper_bound"]
+    rows.append((f"latency publish -> SUB via broker @{latency['rate']:,.0f}/s (µs)",
+                 f"p50 {d['p50_us']:,.0f}  p99 {d['p99_us']:,.0f}  p99.9 {d['p999_us']:,.0f}", "-", "-"))
+    x = latency["direct_pyzmq_no_broker"]
+    rows.append((f"  same, pyzmq XPUB -> SUB direct, no broker (µs)",
+                 f"p50 {x['p50_us']:,.0f}  p99 {x['p99_us']:,.0f}  p99.9 {x['p999_us']:,.0f}", "-", "-"))
+    rows.append((f"latency publish -> aggregated, upper bound (µs)",
+                 f"p50 {a['p50_us']:,.0f}  p99 {a['p99_us']:,.0f}  p99.9 {a['p999_us']:,.0f}", "-", "-"))
+    rows.append(("  STATUS polling period, median (µs)", f"{a['status_poll_period_median_us']:,.0f}", "-", "-"))
+    for name, label in (("broker", "peak RSS broker (MiB)"), ("aggregator", "peak RSS aggregator (MiB)"),
+                        ("monitor", "peak RSS monitor --json (MiB)"), ("late_aggregator", "peak RSS late aggregator (MiB)"),
+                        ("broker_no_consumer", "peak RSS broker, no consumer (MiB)")):
+        rows.append((label, f"{memory[name]:.1f}", "-", "-"))
+    widths = [max(len(row[i]) for row in rows + [("figure", "value (median)", "vs raw 3f", "vs pyzmq")]) for i in range(4)]
+    header = ("figure", "value (median)", "vs raw 3f", "vs pyzmq")
+    print()
+    print(f"{events} events, {args.runs} run(s); ratios = this figure's median / the baseline's median in this run")
+    print("  ".join(h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths))))
+    for row in rows:
+        print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    pl_cpu = {name: median([sum(r["cpu_seconds"][name].values()) for r in runs["pipeline"]]) for name in runs["pipeline"][0]["cpu_seconds"]}
+    pl_secs = figures["pipeline"]["median"] and events / figures["pipeline"]["median"]
+    print("CPU during produce -> broker -> aggregator (median CPU s; share of the run's wall time): " +
+          ", ".join(f"{n} {s:.2f} s ({s / pl_secs * 100:.0f}%)" for n, s in pl_cpu.items()))
+    print(f"latency: publish -> delivered to a pyzmq SUB through the broker (not aggregated); "
+          f"achieved {latency['achieved_rate']:,.0f}/s for {latency['events']} probes")
+
+    elapsed = time.monotonic() - began
+    output = {
+        "events": events, "runs": args.runs, "body_bytes": body, "cpus": os.cpu_count(),
+        "libzmq": zmq.zmq_version(), "pyzmq": zmq.__version__, "binary": args.binary,
+        "figures": figures, "latency": latency, "peak_rss_mib": memory,
+        "cpu_seconds_pipeline_median": pl_cpu,
+        "load_average_before": load_before, "load_average_after": os.getloadavg(), "runs_detail": runs, "wall_seconds": elapsed,
+    }
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(output, indent=2) + "\n")
+    print(f"results written to {out} ({elapsed:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
