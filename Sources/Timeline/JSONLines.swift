@@ -50,6 +50,8 @@ public enum EventJSON {
 
     /// Decodes one record. `fallbackSource` is the provenance used when the record has none.
     public static func decode(_ line: some StringProtocol, fallbackSource: Provenance) throws(EventDecodingError) -> TimelineEvent {
+        var text = String(line)
+        if let event = text.withUTF8({ EventJSONFastPath.decode($0) }) { return event }
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: Data(line.utf8), options: [])

@@ -126,6 +126,12 @@ public struct WireMessage: Sendable {
 
     /// Decodes the body of a message whose header is already read, and checks it against the topic.
     public static func decodeEvent(topic: [UInt8], header: WireHeader, body: [UInt8]) throws(WireError) -> TimelineEvent {
+        if let event = body.withUnsafeBufferPointer({ EventJSONFastPath.decode($0) }) {
+            guard topic.elementsEqual(event.topic.utf8) else {
+                throw .topicMismatch(expected: event.topic, actual: String(decoding: topic, as: UTF8.self))
+            }
+            return event
+        }
         guard let text = String(validating: body, as: UTF8.self) else { throw .malformed("the body is not UTF-8") }
         let event: TimelineEvent
         do {

@@ -32,7 +32,7 @@ public enum RejectedLines {
             out += "}\n"
         }
         let path = (folder as NSString).appendingPathComponent(fileName)
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         guard let handle = FileHandle(forWritingAtPath: path) else { throw StorageError(path: path, operation: "open", code: EACCES) }
         defer { try? handle.close() }
         try handle.seekToEnd()

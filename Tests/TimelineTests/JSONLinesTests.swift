@@ -1,5 +1,5 @@
 import Testing
-import Timeline
+@testable import Timeline
 
 @Suite("The JSON Lines form of events")
 struct JSONLinesTests {
@@ -75,5 +75,46 @@ struct JSONLinesTests {
         #expect(reading.errors.map(\.line) == [3, 6])
         #expect(reading.errors.allSatisfy { $0.file == "f.jsonl" })
         #expect(reading.diagnostics.contains { $0.severity == .note && $0.line == 7 })
+    }
+}
+
+@Suite("The fast path for the encoder's own layout")
+struct EventJSONFastPathTests {
+    static let events: [TimelineEvent] = SyntheticEvents.events(count: 300, seed: 4) + [
+        TimelineEvent(kind: .visit, date: EDTFDate(edtf: "1956-07-16/1956-07-18")!, from: CountryCode("KP")!, to: CountryCode("MN")!,
+                      guest: "Premier \"Kim\" Il Sung\\", host: "Chairman\tTsedenbal", place: "Ulaanbaatar — Улаанбаатар",
+                      description: "line\nbreak \u{1} \r end", source: Provenance(document: "seed.txt", section: "Visits", line: 31, row: 2)),
+        TimelineEvent(kind: .ambassadorTerm, date: EDTFDate(edtf: "2017/..")!, from: CountryCode("KP")!, to: CountryCode("MN")!,
+                      guest: "O Sung Ho", source: Provenance(document: "d")),
+        TimelineEvent(kind: .aid, date: EDTFDate(edtf: "096X/097X")!, from: CountryCode("MN")!, to: CountryCode("KP")!,
+                      source: Provenance(document: "d", line: 0)),
+    ]
+
+    @Test("Every encoded event takes the fast path and decodes to the event the general decoder gives")
+    func agreesWithTheGeneralDecoder() throws {
+        for event in Self.events {
+            let line = EventJSON.encode(event)
+            var text = line
+            let fast = try #require(text.withUTF8 { EventJSONFastPath.decode($0) }, "no fast path for \(line)")
+            #expect(fast == event)
+        }
+    }
+
+    @Test("Anything off the exact layout falls back to the general decoder, which gives the same answer or the same error", arguments: [
+        #"{"kind":"visit","date":"1985","from":"KP","to":"MN"}"#,
+        #"{ "id":"abc","kind":"visit","date":"1985","from":"KP","to":"MN","guest":null,"host":null,"place":null,"description":null,"cameo":null,"source":{"document":"d","section":null,"line":null,"row":null}}"#,
+        #"{"id":"abc","kind":"visit","date":"1985","from":"kp","to":"MN","guest":null,"host":null,"place":null,"description":null,"cameo":null,"source":{"document":"d","section":null,"line":null,"row":null}}"#,
+        #"{"id":"abc","kind":"visit","date":"1985-02-30","from":"KP","to":"MN","guest":null,"host":null,"place":null,"description":null,"cameo":null,"source":{"document":"d","section":null,"line":null,"row":null}}"#,
+        #"{"id":"abc","kind":"visit","date":"1985","from":"KP","to":"MN","guest":"\u00e9","host":null,"place":null,"description":null,"cameo":null,"source":{"document":"d","section":null,"line":null,"row":null}}"#,
+        #"{"id":"abc","kind":"visit","date":"1985","from":"KP","to":"MN","guest":null,"host":null,"place":null,"description":null,"cameo":"x1","source":{"document":"d","section":null,"line":null,"row":null}}"#,
+        #"{"id":"abc","kind":"visit","date":"1985","from":"KP","to":"MN","guest":null,"host":null,"place":null,"description":null,"cameo":null,"source":{"document":"","section":null,"line":null,"row":null}}"#,
+        #"{"id":"abc","kind":"visit","date":"1985","from":"KP","to":"MN","guest":null,"host":null,"place":null,"description":null,"cameo":null,"source":{"document":"d","section":null,"line":007,"row":null}}"#,
+        #"{"id":"abc","kind":"visit","date":"1985","from":"KP","to":"MN","guest":null,"host":null,"place":null,"description":null,"cameo":null,"source":{"document":"d","section":null,"line":null,"row":null}} "#,
+    ])
+    func fallsBack(line: String) {
+        var text = line
+        let fast = text.withUTF8 { EventJSONFastPath.decode($0) }
+        let general = try? EventJSON.decode(line, fallbackSource: Provenance(document: "f"))
+        if let fast { #expect(fast == general) }
     }
 }
