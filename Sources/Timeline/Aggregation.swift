@@ -85,14 +85,23 @@ public struct Statistics: Hashable, Sendable {
 
     /// Counts one event. The caller guarantees it was not counted before.
     public mutating func add(_ event: TimelineEvent) {
+        add(kind: event.kind, year: event.date.year, from: event.from, to: event.to)
+    }
+
+    /// Counts one event given by its summary. The caller guarantees it was not counted before.
+    public mutating func add(_ summary: EventSummary) {
+        add(kind: summary.kind, year: summary.year, from: summary.from, to: summary.to)
+    }
+
+    private mutating func add(kind: EventKind, year: Int, from: CountryCode, to: CountryCode) {
         totalEvents += 1
-        eventsByKind[event.kind, default: 0] += 1
-        guard event.kind == .visit else { return }
+        eventsByKind[kind, default: 0] += 1
+        guard kind == .visit else { return }
         totalVisits += 1
-        let direction = Direction(from: event.from, to: event.to)
+        let direction = Direction(from: from, to: to)
         visitsByDirection[direction, default: 0] += 1
-        visitsByDecadeAndDirection[Aggregation.decade(of: event.date.year), default: [:]][direction, default: 0] += 1
-        visitsByYearAndDirection[event.date.year, default: [:]][direction, default: 0] += 1
+        visitsByDecadeAndDirection[Aggregation.decade(of: year), default: [:]][direction, default: 0] += 1
+        visitsByYearAndDirection[year, default: [:]][direction, default: 0] += 1
     }
 
     /// Adds counts kept elsewhere (restored state, another partition).

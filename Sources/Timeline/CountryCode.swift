@@ -12,6 +12,24 @@ public struct CountryCode: Hashable, Comparable, Sendable, CustomStringConvertib
         rawValue = upper
     }
 
+    /// Two bytes already known to be the code's spelling; nil unless both are `A`–`Z`. Codes come
+    /// from a table, so no string is made per call.
+    init?(uppercaseASCII first: UInt8, _ second: UInt8) {
+        guard first >= 0x41, first <= 0x5A, second >= 0x41, second <= 0x5A else { return nil }
+        self = CountryCode.all[Int(first - 0x41) * 26 + Int(second - 0x41)]
+    }
+
+    private init(validated: String) {
+        rawValue = validated
+    }
+
+    /// Every two-letter code, `AA` to `ZZ`.
+    private static let all: [CountryCode] = (0..<(26 * 26)).map { (index: Int) -> CountryCode in
+        let first = UInt8(0x41 + index / 26)
+        let second = UInt8(0x41 + index % 26)
+        return CountryCode(validated: String(decoding: [first, second], as: UTF8.self))
+    }
+
     public var description: String { rawValue }
 
     public static func < (lhs: CountryCode, rhs: CountryCode) -> Bool { lhs.rawValue < rhs.rawValue }

@@ -30,22 +30,30 @@ public enum EventJSON {
 
     /// One event as one line of JSON, without the newline.
     public static func encode(_ event: TimelineEvent) -> String {
-        var out = "{"
-        out += "\"id\":"; appendString(event.id, to: &out)
-        out += ",\"kind\":\"\(event.kind.rawValue)\""
-        out += ",\"date\":\"\(event.date.description)\""
-        out += ",\"from\":\"\(event.from.rawValue)\",\"to\":\"\(event.to.rawValue)\""
-        out += ",\"guest\":"; appendOptional(event.guest, to: &out)
-        out += ",\"host\":"; appendOptional(event.host, to: &out)
-        out += ",\"place\":"; appendOptional(event.place, to: &out)
-        out += ",\"description\":"; appendOptional(event.description, to: &out)
-        out += ",\"cameo\":"; appendOptional(event.cameo, to: &out)
-        out += ",\"source\":{\"document\":"; appendString(event.source.document, to: &out)
-        out += ",\"section\":"; appendOptional(event.source.section, to: &out)
-        out += ",\"line\":" + (event.source.line.map(String.init) ?? "null")
-        out += ",\"row\":" + (event.source.row.map(String.init) ?? "null")
-        out += "}}"
-        return out
+        var bytes: [UInt8] = []
+        encode(event, into: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Writes one event as one line of JSON, without the newline, over the contents of `out`
+    /// (whose capacity is reused: the producer's hot path encodes into one buffer).
+    public static func encode(_ event: TimelineEvent, into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        append("{\"id\":", to: &out); appendString(event.id, to: &out)
+        append(",\"kind\":", to: &out); appendString(event.kind.rawValue, to: &out)
+        append(",\"date\":", to: &out); appendString(event.date.description, to: &out)
+        append(",\"from\":", to: &out); appendString(event.from.rawValue, to: &out)
+        append(",\"to\":", to: &out); appendString(event.to.rawValue, to: &out)
+        append(",\"guest\":", to: &out); appendOptional(event.guest, to: &out)
+        append(",\"host\":", to: &out); appendOptional(event.host, to: &out)
+        append(",\"place\":", to: &out); appendOptional(event.place, to: &out)
+        append(",\"description\":", to: &out); appendOptional(event.description, to: &out)
+        append(",\"cameo\":", to: &out); appendOptional(event.cameo, to: &out)
+        append(",\"source\":{\"document\":", to: &out); appendString(event.source.document, to: &out)
+        append(",\"section\":", to: &out); appendOptional(event.source.section, to: &out)
+        append(",\"line\":", to: &out); appendInteger(event.source.line, to: &out)
+        append(",\"row\":", to: &out); appendInteger(event.source.row, to: &out)
+        append("}}", to: &out)
     }
 
     /// Decodes one record. `fallbackSource` is the provenance used when the record has none.
@@ -187,21 +195,68 @@ public enum EventJSON {
 
     /// Writes a JSON string literal, escaping quotes, backslashes and control characters.
     public static func appendString(_ value: String, to out: inout String) {
-        out += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default:
-                out.unicodeScalars.append(scalar)
+        var bytes: [UInt8] = []
+        appendString(value, to: &bytes)
+        out += String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func appendOptional(_ value: String?, to out: inout [UInt8]) {
+        if let value { appendString(value, to: &out) } else { append("null", to: &out) }
+    }
+
+    static func appendInteger(_ value: Int?, to out: inout [UInt8]) {
+        guard let value else { return append("null", to: &out) }
+        if value < 0 { out.append(0x2D) }
+        var magnitude = value.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                      UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { digits in
+            repeat {
+                digits[count] = UInt8(0x30 + magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            for index in stride(from: count - 1, through: 0, by: -1) { out.append(digits[index]) }
+        }
+    }
+
+    @inline(__always)
+    static func append(_ literal: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    /// Writes a JSON string literal, escaping quotes, backslashes and control characters (as
+    /// `\u00XX` in lower-case hex, except `\n`, `\r` and `\t`); other bytes are copied as they are.
+    static func appendString(_ value: String, to out: inout [UInt8]) {
+        out.append(0x22)
+        let copied = value.utf8.withContiguousStorageIfAvailable { bytes in
+            if !bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+                out.append(contentsOf: bytes)
+            } else {
+                for byte in bytes { appendEscaped(byte, to: &out) }
             }
         }
-        out += "\""
+        if copied == nil {
+            for byte in value.utf8 { appendEscaped(byte, to: &out) }
+        }
+        out.append(0x22)
+    }
+
+    @inline(__always)
+    private static func appendEscaped(_ byte: UInt8, to out: inout [UInt8]) {
+        switch byte {
+        case 0x22: out.append(0x5C); out.append(0x22)
+        case 0x5C: out.append(0x5C); out.append(0x5C)
+        case 0x0A: out.append(0x5C); out.append(0x6E)
+        case 0x0D: out.append(0x5C); out.append(0x72)
+        case 0x09: out.append(0x5C); out.append(0x74)
+        case 0..<0x20:
+            let digits: StaticString = "0123456789abcdef"
+            out.append(0x5C); out.append(0x75); out.append(0x30); out.append(0x30)
+            out.append(digits.utf8Start[Int(byte >> 4)]); out.append(digits.utf8Start[Int(byte & 0x0F)])
+        default: out.append(byte)
+        }
     }
 }

@@ -123,7 +123,30 @@ public enum EventID {
     /// Lower-cased, with runs of whitespace collapsed to one space and the ends trimmed.
     public static func normalise(_ text: String?) -> String {
         guard let text else { return "" }
+        if let ascii = normaliseASCII(text) { return ascii }
         return text.lowercased().split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    }
+
+    /// The same result for plain ASCII text, byte by byte (the common case, and many times faster
+    /// than splitting on `Character`); nil for anything else.
+    private static func normaliseASCII(_ text: String) -> String? {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count)
+        var pendingSpace = false
+        for byte in text.utf8 {
+            guard byte < 0x80 else { return nil }
+            // ASCII whitespace as Character.isWhitespace sees it: tab, LF, VT, FF, CR, space.
+            if byte == 0x20 || (byte >= 0x09 && byte <= 0x0D) {
+                pendingSpace = !out.isEmpty
+                continue
+            }
+            if pendingSpace {
+                out.append(0x20)
+                pendingSpace = false
+            }
+            out.append(byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte)
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Whether a string may serve as an event id given by a source: 1 to 64 characters from
@@ -131,10 +154,14 @@ public enum EventID {
     public static func isValid(_ id: String) -> Bool {
         let bytes = id.utf8
         guard !bytes.isEmpty, bytes.count <= 64 else { return false }
-        return bytes.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "-")
-        }
+        return bytes.allSatisfy(isIDByte)
+    }
+
+    /// One of the bytes an id may hold: `A-Z a-z 0-9 . _ : -`.
+    @inline(__always)
+    static func isIDByte(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+            || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "-")
     }
 
     public static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {

@@ -49,7 +49,12 @@ public struct WireHeader: Hashable, Sendable {
 
     /// Reads a header, or says what is wrong with it.
     public static func decode(_ bytes: some Collection<UInt8>) throws(WireError) -> WireHeader {
-        let bytes = Array(bytes)
+        let result = Array(bytes).withUnsafeBytes { raw in Result { () throws(WireError) -> WireHeader in try decode(raw) } }
+        return try result.get()
+    }
+
+    /// Reads a header from a frame's bytes in place.
+    public static func decode(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> WireHeader {
         guard bytes.count >= minimumSize else { throw .malformed("the header has \(bytes.count) bytes, fewer than \(minimumSize)") }
         guard bytes[0] == version else { throw .unsupportedVersion(bytes[0]) }
         guard let encoding = Encoding(rawValue: bytes[1]) else { throw .malformed("unknown body encoding \(bytes[1])") }
@@ -59,10 +64,10 @@ public struct WireHeader: Hashable, Sendable {
         guard bytes.count == minimumSize + idLength else {
             throw .malformed("the header says the producer id has \(idLength) bytes but \(bytes.count - minimumSize) follow")
         }
-        guard let producer = String(validating: bytes[minimumSize...], as: UTF8.self) else {
-            throw .malformed("the producer id is not UTF-8")
-        }
-        return WireHeader(encoding: encoding, sequence: sequence, producerSequence: producerSequence, producer: producer)
+        let id = UnsafeBufferPointer(rebasing: bytes.assumingMemoryBound(to: UInt8.self)[minimumSize...])
+        guard UTF8Validation.isValid(id) else { throw .malformed("the producer id is not UTF-8") }
+        return WireHeader(encoding: encoding, sequence: sequence, producerSequence: producerSequence,
+                          producer: String(decoding: id, as: UTF8.self))
     }
 
     /// Writes a new broker sequence into encoded header bytes in place.
@@ -75,7 +80,7 @@ public struct WireHeader: Hashable, Sendable {
         for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
     }
 
-    private static func read(_ bytes: [UInt8], at offset: Int) -> UInt64 {
+    private static func read(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt64 {
         var value: UInt64 = 0
         for index in offset..<(offset + 8) { value = value << 8 | UInt64(bytes[index]) }
         return value
@@ -113,7 +118,9 @@ public struct WireMessage: Sendable {
 
     /// The three frames: topic, header, body.
     public func frames() -> [[UInt8]] {
-        [Array(event.topic.utf8), header.encoded(), Array(EventJSON.encode(event).utf8)]
+        var body: [UInt8] = []
+        EventJSON.encode(event, into: &body)
+        return [Array(event.topic.utf8), header.encoded(), body]
     }
 
     /// Decodes and checks the three frames. The topic must be the event's own, so a subscriber's
@@ -126,12 +133,36 @@ public struct WireMessage: Sendable {
 
     /// Decodes the body of a message whose header is already read, and checks it against the topic.
     public static func decodeEvent(topic: [UInt8], header: WireHeader, body: [UInt8]) throws(WireError) -> TimelineEvent {
-        if let event = body.withUnsafeBufferPointer({ EventJSONFastPath.decode($0) }) {
-            guard topic.elementsEqual(event.topic.utf8) else {
-                throw .topicMismatch(expected: event.topic, actual: String(decoding: topic, as: UTF8.self))
+        let fast = body.withUnsafeBufferPointer { body in
+            topic.withUnsafeBytes { topic -> TimelineEvent? in
+                guard let fields = EventJSONFastPath.scan(body), EventJSONFastPath.topicMatches(topic, fields) else { return nil }
+                return EventJSONFastPath.decode(body, fields)
             }
-            return event
         }
+        if let fast { return fast }
+        return try decodeSlowly(topic: UnsafeRawBufferPointer(start: nil, count: 0), topicBytes: topic, header: header, body: body)
+    }
+
+    /// Checks a message's body and topic as `decodeEvent` does, and returns what the statistics
+    /// count of it, without building the event: the aggregator's hot path.
+    public static func summarise(topic: UnsafeRawBufferPointer, header: WireHeader, body: UnsafeRawBufferPointer) throws(WireError) -> EventSummary {
+        let bytes = body.assumingMemoryBound(to: UInt8.self)
+        if let fields = EventJSONFastPath.scan(bytes), EventJSONFastPath.topicMatches(topic, fields) {
+            return EventJSONFastPath.summary(bytes, fields)
+        }
+        return EventSummary(try decodeSlowly(topic: topic, topicBytes: nil, header: header, body: Array(bytes)))
+    }
+
+    /// Checks a message's body and topic as `decodeEvent` does, without building the event: what
+    /// the broker does before it logs a message.
+    public static func validate(topic: UnsafeRawBufferPointer, header: WireHeader, body: UnsafeRawBufferPointer) throws(WireError) {
+        let bytes = body.assumingMemoryBound(to: UInt8.self)
+        if let fields = EventJSONFastPath.scan(bytes), EventJSONFastPath.topicMatches(topic, fields) { return }
+        _ = try decodeSlowly(topic: topic, topicBytes: nil, header: header, body: Array(bytes))
+    }
+
+    /// The general decoder, with its precise error messages.
+    private static func decodeSlowly(topic: UnsafeRawBufferPointer, topicBytes: [UInt8]?, header: WireHeader, body: [UInt8]) throws(WireError) -> TimelineEvent {
         guard let text = String(validating: body, as: UTF8.self) else { throw .malformed("the body is not UTF-8") }
         let event: TimelineEvent
         do {
@@ -139,7 +170,7 @@ public struct WireMessage: Sendable {
         } catch {
             throw .badBody(error)
         }
-        let topicText = String(decoding: topic, as: UTF8.self)
+        let topicText = topicBytes.map { String(decoding: $0, as: UTF8.self) } ?? String(decoding: topic, as: UTF8.self)
         guard topicText == event.topic else { throw .topicMismatch(expected: event.topic, actual: topicText) }
         return event
     }

@@ -1,42 +1,6 @@
 import Foundation
 import Timeline
 
-/// A 128-bit key standing for an event id in the aggregator's set of counted events: the id's own
-/// bits when it is 32 hex digits (every derived id is), else the first 128 bits of its SHA-256.
-public struct EventKey: Hashable, Sendable {
-    public var high: UInt64
-    public var low: UInt64
-
-    public init(high: UInt64, low: UInt64) {
-        self.high = high
-        self.low = low
-    }
-
-    public init(id: String) {
-        var utf8 = Array(id.utf8)
-        if utf8.count == 32, let high = EventKey.hex(utf8[0..<16]), let low = EventKey.hex(utf8[16..<32]) {
-            self.init(high: high, low: low)
-            return
-        }
-        utf8 = Array(EventID.digest(id).prefix(16))
-        self.init(high: utf8[0..<8].reduce(0) { $0 << 8 | UInt64($1) }, low: utf8[8..<16].reduce(0) { $0 << 8 | UInt64($1) })
-    }
-
-    private static func hex(_ digits: ArraySlice<UInt8>) -> UInt64? {
-        var value: UInt64 = 0
-        for digit in digits {
-            let nibble: UInt8
-            switch digit {
-            case 0x30...0x39: nibble = digit - 0x30
-            case 0x61...0x66: nibble = digit - 0x61 + 10
-            default: return nil
-            }
-            value = value << 4 | UInt64(nibble)
-        }
-        return value
-    }
-}
-
 /// Everything the aggregator must persist, and persists together: the statistics, the set of events
 /// counted, and the stream position they reflect. Restoring them and replaying from the position
 /// gives exactly the statistics of every event once.

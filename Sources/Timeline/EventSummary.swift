@@ -1,0 +1,63 @@
+/// A 128-bit key standing for an event id in the aggregator's set of counted events: the id's own
+/// bits when it is 32 lower-case hex digits (every derived id is), else the first 128 bits of the
+/// SHA-256 of the id. Either way the bits are evenly spread, so they serve as their own hash.
+public struct EventKey: Hashable, Sendable {
+    public var high: UInt64
+    public var low: UInt64
+
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    public init(id: String) {
+        var id = id
+        self = id.withUTF8 { EventKey(idBytes: $0) }
+    }
+
+    public init(idBytes bytes: UnsafeBufferPointer<UInt8>) {
+        if bytes.count == 32, let high = EventKey.hex(bytes, from: 0), let low = EventKey.hex(bytes, from: 16) {
+            self.init(high: high, low: low)
+            return
+        }
+        let digest = SHA256.hash(Array(bytes))
+        self.init(high: digest[0..<8].reduce(0) { $0 << 8 | UInt64($1) }, low: digest[8..<16].reduce(0) { $0 << 8 | UInt64($1) })
+    }
+
+    private static func hex(_ digits: UnsafeBufferPointer<UInt8>, from start: Int) -> UInt64? {
+        var value: UInt64 = 0
+        for index in start..<(start + 16) {
+            let digit = digits[index]
+            let nibble: UInt8
+            switch digit {
+            case 0x30...0x39: nibble = digit - 0x30
+            case 0x61...0x66: nibble = digit - 0x61 + 10
+            default: return nil
+            }
+            value = value << 4 | UInt64(nibble)
+        }
+        return value
+    }
+}
+
+/// What the statistics count of an event: its identity and the coordinates it is counted under.
+/// The aggregator reads this much of each body and no more.
+public struct EventSummary: Hashable, Sendable {
+    public var key: EventKey
+    public var kind: EventKind
+    public var year: Int
+    public var from: CountryCode
+    public var to: CountryCode
+
+    public init(key: EventKey, kind: EventKind, year: Int, from: CountryCode, to: CountryCode) {
+        self.key = key
+        self.kind = kind
+        self.year = year
+        self.from = from
+        self.to = to
+    }
+
+    public init(_ event: TimelineEvent) {
+        self.init(key: EventKey(id: event.id), kind: event.kind, year: event.date.year, from: event.from, to: event.to)
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+@testable import Timeline
+
+/// The byte-level code on the producer's, broker's and aggregator's hot paths must give exactly what
+/// the general code gives.
+@Suite("Hot-path encoding, scanning and normalising")
+struct HotPathTests {
+    static let events = EventJSONFastPathTests.events
+
+    @Test("The byte encoder writes standard JSON: Foundation's parser reads back the same event")
+    func encoderWritesStandardJSON() throws {
+        for event in Self.events {
+            var bytes: [UInt8] = [0xFF, 0xFF]
+            EventJSON.encode(event, into: &bytes)
+            #expect(bytes.first == UInt8(ascii: "{"), "the buffer was not cleared first")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+            let decoded = try EventJSON.decode(object, fallbackSource: Provenance(document: "unused"))
+            #expect(decoded == event)
+        }
+    }
+
+    @Test("Control characters are written as the escapes JSON allows, in lower-case hex")
+    func escapes() {
+        var out: [UInt8] = []
+        EventJSON.appendString("a\"b\\c\nd\re\tf\u{1}g\u{1F}h é", to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == #""a\"b\\c\nd\re\tf\u0001g\u001fh é""#)
+    }
+
+    @Test("Integers are written in decimal, with a sign when negative and null when absent")
+    func integers() {
+        for value in [0, 7, 10, 31, 1_000_000, Int.max, -5, Int.min] {
+            var out: [UInt8] = []
+            EventJSON.appendInteger(value, to: &out)
+            #expect(String(decoding: out, as: UTF8.self) == String(value))
+        }
+        var out: [UInt8] = []
+        EventJSON.appendInteger(nil, to: &out)
+        #expect(out == Array("null".utf8))
+    }
+
+    @Test("A summary holds the key, kind, year and direction of the event the body decodes to")
+    func summaryMatchesTheDecodedEvent() throws {
+        for event in Self.events {
+            let frames = WireMessage(header: WireHeader(producer: "p"), event: event).frames()
+            let summary = try frames[0].withUnsafeBytes { topic in
+                try frames[2].withUnsafeBytes { body in try WireMessage.summarise(topic: topic, header: WireHeader(), body: body) }
+            }
+            #expect(summary == EventSummary(event))
+        }
+    }
+
+    @Test("Validation, summary and decoding agree on rejecting a body on the wrong topic or off the layout")
+    func wrongTopicIsRejectedEverywhere() throws {
+        let event = Self.events[0]
+        let body = Array(EventJSON.encode(event).utf8)
+        for topic in ["visit.MN.K", "visit.XX.YY", "", "visits.MN.KP.", "aid.\(event.from).\(event.to)"].map({ Array($0.utf8) }) {
+            #expect(throws: WireError.self) { try WireMessage.decodeEvent(topic: topic, header: WireHeader(), body: body) }
+            #expect(throws: WireError.self) {
+                try topic.withUnsafeBytes { topic in try body.withUnsafeBytes { try WireMessage.validate(topic: topic, header: WireHeader(), body: $0) } }
+            }
+            #expect(throws: WireError.self) {
+                try topic.withUnsafeBytes { topic in try body.withUnsafeBytes { try WireMessage.summarise(topic: topic, header: WireHeader(), body: $0) } }
+            }
+        }
+        let topic = Array(event.topic.utf8)
+        for bad in [Array(body.dropLast()), Array("{}".utf8), [0xC3, 0x28]] {
+            #expect(throws: WireError.self) {
+                try topic.withUnsafeBytes { topic in try bad.withUnsafeBytes { try WireMessage.validate(topic: topic, header: WireHeader(), body: $0) } }
+            }
+        }
+    }
+
+    @Test("The ASCII path of normalise gives what the Unicode path gives")
+    func normaliseAgreesWithTheCharacterPath() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array(" \t\n\r\u{0B}\u{0C}\u{1C}\u{1F}aZq.-_!09".unicodeScalars)
+        for _ in 0..<2_000 {
+            let length = Int.random(in: 0...12, using: &generator)
+            var text = ""
+            for _ in 0..<length { text.unicodeScalars.append(alphabet.randomElement(using: &generator)!) }
+            let reference = text.lowercased().split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            #expect(EventID.normalise(text) == reference, "for \(text.debugDescription)")
+        }
+        #expect(EventID.normalise("  Kim  Il\u{A0}Sung ") == "kim il sung")
+    }
+
+    @Test("The UTF-8 check accepts and rejects exactly what the standard library does")
+    func utf8ValidationAgreesWithTheStandardLibrary() {
+        var generator = SystemRandomNumberGenerator()
+        let interesting: [UInt8] = [0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF,
+                                    0xE0, 0xE1, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xFF]
+        for _ in 0..<20_000 {
+            let bytes = (0..<Int.random(in: 0...6, using: &generator)).map { _ in interesting.randomElement(using: &generator)! }
+            let expected = String(validating: bytes, as: UTF8.self) != nil
+            #expect(bytes.withUnsafeBufferPointer { UTF8Validation.isValid($0) } == expected, "for \(bytes)")
+        }
+    }
+
+    @Test("Country codes built from bytes are the codes built from text")
+    func countryCodesFromBytes() {
+        #expect(CountryCode(uppercaseASCII: 0x4D, 0x4E) == CountryCode("MN"))
+        #expect(CountryCode(uppercaseASCII: 0x5A, 0x5A) == CountryCode("ZZ"))
+        #expect(CountryCode(uppercaseASCII: 0x6D, 0x4E) == nil)
+        #expect(CountryCode(uppercaseASCII: 0x40, 0x4E) == nil)
+    }
+}
