@@ -59,14 +59,30 @@ public final class ZMQProxy: @unchecked Sendable {
     }
 
     /// Stops forwarding until ``resume()`` (sends `PAUSE` on the control socket). Messages wait in
-    /// the sockets' queues meanwhile.
+    /// the sockets' queues meanwhile. When it returns on a running proxy, the proxy has taken the
+    /// command: nothing sent afterwards is forwarded until ``resume()``.
     public func pause() {
-        _ = try? commands.send([Frame("PAUSE")])
+        steer("PAUSE")
     }
 
-    /// Resumes forwarding after ``pause()`` (sends `RESUME`).
+    /// Resumes forwarding after ``pause()`` (sends `RESUME`), taken by the proxy when it returns.
     public func resume() {
-        _ = try? commands.send([Frame("RESUME")])
+        steer("RESUME")
+    }
+
+    /// Sends a command, then `STATISTICS`, and waits (up to 5 s) for the statistics reply: the proxy
+    /// reads its control socket in order, so the reply means the command was applied.
+    private func steer(_ command: String) {
+        guard isRunning, (try? commands.send([Frame(command)])) == true,
+              (try? commands.send([Frame("STATISTICS")])) == true else { return }
+        var poller = Poller()
+        _ = poller.add(commands)
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline, isRunning {
+            guard let ready = try? poller.poll(timeoutMilliseconds: 100), !ready.isEmpty else { continue }
+            // The reply is eight u64 frames; any message here is it.
+            if (try? commands.receive(dontWait: true)) != nil { return }
+        }
     }
 
     /// Sends `TERMINATE` on the control socket and waits for the proxy thread to end. Calling it again,
