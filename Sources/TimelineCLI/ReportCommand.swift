@@ -38,7 +38,7 @@ struct ReportCommand: AsyncParsableCommand {
                 guard FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent(AggregatorState.fileName)) else {
                     throw CLIError("\(folder): no aggregator state here (\(AggregatorState.fileName) is missing)", code: ExitStatus.noInput)
                 }
-                let state = try AggregatorState.load(from: folder)
+                let state = try AggregatorState.load(from: folder, keys: false)
                 let names = (try? sources.loadGazetteer()).map(CountryNames.from) ?? [:]
                 text = Report(title: "Timeline statistics", statistics: state.statistics,
                               generatedAt: ISO8601DateFormatter().string(from: Date()),

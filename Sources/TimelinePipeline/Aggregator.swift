@@ -92,8 +92,12 @@ public final class Aggregator: SocketLoop, @unchecked Sendable {
             lock.lock()
             defer { lock.unlock() }
             do {
-                let event = try WireMessage.decodeEvent(topic: message.topic, header: message.header, body: message.body)
-                state.apply(event)
+                let summary = try message.topic.withUnsafeBytes { topic in
+                    try message.body.withUnsafeBytes { body in
+                        try WireMessage.summarise(topic: topic, header: message.header, body: body)
+                    }
+                }
+                state.apply(summary)
             } catch {
                 state.rejected += 1
                 warnings.warning("body", "Rejected a message whose event does not decode", metadata: [
@@ -147,13 +151,17 @@ public final class Aggregator: SocketLoop, @unchecked Sendable {
         }
     }
 
-    /// Saves statistics, counted ids and position together, atomically.
+    /// Saves statistics, counted ids and position together: the ids counted since the last
+    /// checkpoint are appended to the keys file, then the state file is replaced atomically. Called
+    /// from the stream's thread only (the one that changes the state), so nothing changes between
+    /// taking the checkpoint and recording it saved; the query thread keeps answering meanwhile.
     public func checkpoint() throws {
-        let bytes = lock.withLock {
+        let checkpoint = lock.withLock {
             state.position = stream.position
-            return state.encoded()
+            return state.checkpoint()
         }
-        try AtomicFile.write(bytes, to: (settings.dataDirectory as NSString).appendingPathComponent(AggregatorState.fileName))
+        try AggregatorState.write(checkpoint, to: settings.dataDirectory)
+        lock.withLock { state.saved(checkpoint) }
     }
 
     /// The loop that answers queries, on its own thread.

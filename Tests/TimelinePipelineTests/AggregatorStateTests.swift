@@ -1,0 +1,158 @@
+import Foundation
+import Testing
+import Timeline
+@testable import TimelinePipeline
+
+@Suite("The counted-key set")
+struct EventKeySetTests {
+    @Test("Inserts and lookups agree with the standard Set through several growths, the all-zero key included")
+    func agreesWithSet() {
+        var generator = SystemRandomNumberGenerator()
+        var set = EventKeySet()
+        var reference = Set<EventKey>()
+        // Random keys, keys differing in one low digit (hex ids in a row), and the all-zero key.
+        var keys = (0..<20_000).map { _ in EventKey(high: generator.next(), low: generator.next()) }
+        keys += (0..<5_000).map { EventKey(high: 0, low: UInt64($0)) }
+        keys += (0..<5_000).map { EventKey(high: UInt64($0) << 40, low: 0) }
+        keys += keys.prefix(3_000)
+        keys.shuffle(using: &generator)
+        for key in keys {
+            #expect(set.insert(key) == reference.insert(key).inserted)
+        }
+        #expect(set.count == reference.count)
+        #expect(set.capacity * 4 >= set.count * 5, "the table is never more than 4/5 full")
+        for key in reference { #expect(set.contains(key)) }
+        for _ in 0..<2_000 { #expect(!set.contains(EventKey(high: generator.next() | 1 << 63, low: generator.next()))) }
+        var listed = Set<EventKey>()
+        set.forEach { listed.insert($0) }
+        #expect(listed == reference)
+    }
+}
+
+@Suite("CRC-32C")
+struct CRC32CTests {
+    /// The plain one-byte-at-a-time definition.
+    static func reference(_ bytes: [UInt8], seed: UInt32 = 0) -> UInt32 {
+        var crc = ~seed
+        for byte in bytes {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0x82F6_3B78 : crc >> 1 }
+        }
+        return ~crc
+    }
+
+    @Test("The check value of \"123456789\" is 0xE3069283")
+    func checkValue() {
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+    }
+
+    @Test("Eight bytes at a time gives the bitwise definition's result at every length and alignment, and continues from a seed")
+    func slicingAgreesWithTheDefinition() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<100 {
+            let bytes = (0..<(length + 3)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            for start in 0..<3 {
+                let slice = Array(bytes[start..<(start + length)])
+                #expect(bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start..<(start + length)])) } == Self.reference(slice))
+            }
+            let split = length / 3
+            let first = CRC32C.checksum(Array(bytes[..<split]))
+            #expect(Array(bytes[split...]).withUnsafeBytes { CRC32C.checksum($0, seed: first) } == Self.reference(bytes))
+        }
+    }
+}
+
+@Suite("The aggregator's state files")
+struct AggregatorStateTests {
+    static func summary(_ index: Int) -> EventSummary { EventSummary(SyntheticEvents.event(index, seed: 9)) }
+
+    @Test("Checkpoints append only new keys, and loading gives back the statistics, position and every counted key")
+    func roundTrip() throws {
+        let folder = TemporaryFolder()
+        var state = AggregatorState()
+        for index in 0..<1_000 { state.apply(Self.summary(index)) }
+        state.position = StreamPosition(sequence: 1_000, producers: ["p": 1_000])
+        try state.save(to: folder.path)
+        state.saved(state.checkpoint())
+        #expect(try keyFileSize(folder) == 16_000)
+        for index in 1_000..<1_500 { state.apply(Self.summary(index)) }
+        state.apply(Self.summary(3))
+        state.position.sequence = 1_501
+        let checkpoint = state.checkpoint()
+        #expect(checkpoint.keys.count == 500 * 16, "only the keys counted since the last checkpoint")
+        try AggregatorState.write(checkpoint, to: folder.path)
+        state.saved(checkpoint)
+
+        let loaded = try AggregatorState.load(from: folder.path)
+        #expect(loaded.statistics == state.statistics)
+        #expect(loaded.position == state.position)
+        #expect(loaded.duplicateEvents == 1)
+        #expect(loaded.countedEvents == 1_500)
+        for index in 0..<1_500 { #expect(loaded.hasCounted(Self.summary(index).key)) }
+        #expect(!loaded.hasCounted(Self.summary(1_500).key))
+        let offline = try AggregatorState.load(from: folder.path, keys: false)
+        #expect(offline.statistics == state.statistics)
+    }
+
+    @Test("Keys written after the last state file (a checkpoint that failed half way) are ignored and overwritten")
+    func keysPastTheStateAreCut() throws {
+        let folder = TemporaryFolder()
+        var state = AggregatorState()
+        for index in 0..<100 { state.apply(Self.summary(index)) }
+        try state.save(to: folder.path)
+        state.saved(state.checkpoint())
+        // A torn append: half a key of garbage after the saved ones.
+        let handle = try #require(FileHandle(forWritingAtPath: folder.file(AggregatorState.keysFileName)))
+        handle.seekToEndOfFile()
+        handle.write(Data([1, 2, 3, 4, 5, 6, 7]))
+        handle.closeFile()
+        var loaded = try AggregatorState.load(from: folder.path)
+        #expect(loaded.countedEvents == 100)
+        loaded.apply(Self.summary(100))
+        try loaded.save(to: folder.path)
+        #expect(try keyFileSize(folder) == 101 * 16)
+        #expect(try AggregatorState.load(from: folder.path).countedEvents == 101)
+    }
+
+    @Test("A damaged or short keys file is reported naming the file, not loaded as a smaller set")
+    func damagedKeysFile() throws {
+        let folder = TemporaryFolder()
+        var state = AggregatorState()
+        for index in 0..<50 { state.apply(Self.summary(index)) }
+        try state.save(to: folder.path)
+        let path = folder.file(AggregatorState.keysFileName)
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[100] ^= 0xFF
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        #expect(throws: PipelineError.self) { try AggregatorState.load(from: folder.path) }
+        try Data(bytes.prefix(16 * 10)).write(to: URL(fileURLWithPath: path))
+        do {
+            _ = try AggregatorState.load(from: folder.path)
+            Issue.record("a short keys file was accepted")
+        } catch {
+            #expect("\(error)".contains(AggregatorState.keysFileName))
+        }
+    }
+
+    @Test("A version-1 state file, keys inline, is still read, and the next checkpoint writes version 2")
+    func readsVersion1() throws {
+        let folder = TemporaryFolder()
+        var state = AggregatorState()
+        for index in 0..<200 { state.apply(Self.summary(index)) }
+        state.position = StreamPosition(sequence: 200, producers: [:])
+        try Data(state.encodedVersion1()).write(to: URL(fileURLWithPath: folder.file(AggregatorState.fileName)))
+        var loaded = try AggregatorState.load(from: folder.path)
+        #expect(loaded.statistics == state.statistics)
+        #expect(loaded.countedEvents == 200)
+        try loaded.save(to: folder.path)
+        loaded.saved(loaded.checkpoint())
+        let again = try AggregatorState.load(from: folder.path)
+        #expect(again.countedEvents == 200)
+        #expect(try keyFileSize(folder) == 200 * 16)
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: folder.file(AggregatorState.fileName))).prefix(8)) == Array("TLAGST02".utf8))
+    }
+
+    func keyFileSize(_ folder: TemporaryFolder) throws -> Int {
+        (try FileManager.default.attributesOfItem(atPath: folder.file(AggregatorState.keysFileName))[.size] as? Int) ?? -1
+    }
+}
