@@ -76,6 +76,12 @@ public struct WireHeader: Hashable, Sendable {
         for index in 0..<8 { bytes[2 + index] = UInt8(truncatingIfNeeded: sequence >> (56 - 8 * UInt64(index))) }
     }
 
+    /// Writes a new producer sequence into encoded header bytes in place.
+    public static func stamp(producerSequence: UInt64, into bytes: inout [UInt8]) {
+        precondition(bytes.count >= minimumSize)
+        for index in 0..<8 { bytes[10 + index] = UInt8(truncatingIfNeeded: producerSequence >> (56 - 8 * UInt64(index))) }
+    }
+
     private static func append(_ value: UInt64, to bytes: inout [UInt8]) {
         for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
     }

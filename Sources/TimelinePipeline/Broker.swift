@@ -229,7 +229,9 @@ public final class Broker: SocketLoop, @unchecked Sendable {
             }
             // The body must be an event, on its own topic: the log holds nothing a consumer would reject.
             do {
-                _ = try WireMessage.decodeEvent(topic: frames[0], header: header, body: frames[2])
+                try frames[0].withUnsafeBytes { topic in
+                    try frames[2].withUnsafeBytes { body in try WireMessage.validate(topic: topic, header: header, body: body) }
+                }
             } catch {
                 count(\.malformedDropped)
                 warnings.warning("body", "Dropped a message whose event does not decode", metadata: [

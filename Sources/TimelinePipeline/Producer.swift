@@ -132,6 +132,11 @@ public final class ProducerWorker: SocketLoop, @unchecked Sendable {
             return true
         }
 
+        // One header and one body buffer, reused for every event: only the producer sequence in
+        // the header changes, and the body is encoded over the last one.
+        var header = WireHeader(producer: settings.producerID).encoded()
+        var body: [UInt8] = []
+        body.reserveCapacity(1024)
         while true {
             if stopper.isStopped { return false }
             // A new subscription means a (re)connected broker: ask where its log stands.
@@ -157,11 +162,13 @@ public final class ProducerWorker: SocketLoop, @unchecked Sendable {
                     if wait > 0, try waitOrStop(stopper, seconds: wait) { return false }
                 }
                 let sequence = next + 1
-                let frames = WireMessage(header: WireHeader(producerSequence: sequence, producer: settings.producerID), event: event).frames()
+                let topic = Array(event.topic.utf8)
+                WireHeader.stamp(producerSequence: sequence, into: &header)
+                EventJSON.encode(event, into: &body)
                 var sent = false
                 var rewound = false
                 while !sent {
-                    sent = try publisher.send(frames)
+                    sent = try publisher.send(topic, header, body)
                     if sent { break }
                     // Send timed out: the broker is slow or gone. Look for a reconnect, or a stop.
                     if stopper.isStopped { return false }

@@ -211,6 +211,19 @@ public final class ZMQSocket: @unchecked Sendable {
         }
     }
 
+    /// Sends a three-frame message from three byte arrays, with the same blocking and `EAGAIN`
+    /// rules as sending a ``Message``, without building an array of frames.
+    @discardableResult
+    public func send(_ first: [UInt8], _ second: [UInt8], _ third: [UInt8], dontWait: Bool = false) throws(ZMQError) -> Bool {
+        try sendParts(count: 3, dontWait: dontWait) { index, body in
+            switch index {
+            case 0: first.withUnsafeBytes(body)
+            case 1: second.withUnsafeBytes(body)
+            default: third.withUnsafeBytes(body)
+            }
+        }
+    }
+
     /// Sends one frame whose bytes are given by `buffer` (`zmq_send`); `more` sets `ZMQ_SNDMORE`.
     /// Returns false on `EAGAIN`. The building block for senders that hold bytes in other containers.
     @discardableResult

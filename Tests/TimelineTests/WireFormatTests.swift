@@ -24,7 +24,7 @@ struct WireFormatTests {
         #expect(bytes == [1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 9, 2, 0x61, 0x62])
     }
 
-    @Test("Stamping a sequence rewrites only the sequence bytes")
+    @Test("Stamping a sequence or a producer sequence rewrites only those bytes")
     func stamp() throws {
         var bytes = WireHeader(sequence: 0, producerSequence: 5, producer: "p").encoded()
         WireHeader.stamp(sequence: 300, into: &bytes)
@@ -32,6 +32,11 @@ struct WireFormatTests {
         #expect(header.sequence == 300)
         #expect(header.producerSequence == 5)
         #expect(header.producer == "p")
+        WireHeader.stamp(producerSequence: UInt64.max - 1, into: &bytes)
+        let restamped = try WireHeader.decode(bytes)
+        #expect(restamped.sequence == 300)
+        #expect(restamped.producerSequence == UInt64.max - 1)
+        #expect(restamped.producer == "p")
     }
 
     @Test("Malformed messages are rejected with the reason")
