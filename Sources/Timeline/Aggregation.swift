@@ -55,10 +55,12 @@ public struct Direction: Hashable, Sendable, Comparable, CustomStringConvertible
 public struct Statistics: Hashable, Sendable {
     public private(set) var totalEvents = 0
     public private(set) var totalVisits = 0
-    public private(set) var visitsByDecadeAndDirection: [Int: [Direction: Int]] = [:]
-    public private(set) var visitsByYearAndDirection: [Int: [Direction: Int]] = [:]
-    public private(set) var visitsByDirection: [Direction: Int] = [:]
-    public private(set) var eventsByKind: [EventKind: Int] = [:]
+    /// Visits per (year, from, to), the one table the per-decade, per-year and per-direction views
+    /// are derived from. The key packs the year and both countries into one integer (see `cell`),
+    /// so counting a visit is one hash of one word.
+    private var visitCells: [UInt64: Int] = [:]
+    /// Events per kind, indexed like `EventKind.allCases`.
+    private var kindCounts = [Int](repeating: 0, count: EventKind.allCases.count)
 
     public init() {}
 
@@ -67,13 +69,10 @@ public struct Statistics: Hashable, Sendable {
     public init(totalEvents: Int, eventsByKind: [EventKind: Int], visitsByYear: [YearCount]) {
         self.init()
         self.totalEvents = totalEvents
-        self.eventsByKind = eventsByKind
+        for (kind, count) in eventsByKind { kindCounts[kind.index] += count }
         for entry in visitsByYear {
-            let direction = Direction(from: entry.from, to: entry.to)
             totalVisits += entry.count
-            visitsByDirection[direction, default: 0] += entry.count
-            visitsByYearAndDirection[entry.year, default: [:]][direction, default: 0] += entry.count
-            visitsByDecadeAndDirection[Aggregation.decade(of: entry.year), default: [:]][direction, default: 0] += entry.count
+            visitCells[Self.cell(year: entry.year, from: entry.from, to: entry.to), default: 0] += entry.count
         }
     }
 
@@ -95,27 +94,43 @@ public struct Statistics: Hashable, Sendable {
 
     private mutating func add(kind: EventKind, year: Int, from: CountryCode, to: CountryCode) {
         totalEvents += 1
-        eventsByKind[kind, default: 0] += 1
+        kindCounts[kind.index] += 1
         guard kind == .visit else { return }
         totalVisits += 1
-        let direction = Direction(from: from, to: to)
-        visitsByDirection[direction, default: 0] += 1
-        visitsByDecadeAndDirection[Aggregation.decade(of: year), default: [:]][direction, default: 0] += 1
-        visitsByYearAndDirection[year, default: [:]][direction, default: 0] += 1
+        visitCells[Self.cell(year: year, from: from, to: to), default: 0] += 1
     }
 
     /// Adds counts kept elsewhere (restored state, another partition).
     public mutating func merge(_ other: Statistics) {
         totalEvents += other.totalEvents
         totalVisits += other.totalVisits
-        for (kind, count) in other.eventsByKind { eventsByKind[kind, default: 0] += count }
-        for (direction, count) in other.visitsByDirection { visitsByDirection[direction, default: 0] += count }
-        for (decade, counts) in other.visitsByDecadeAndDirection {
-            for (direction, count) in counts { visitsByDecadeAndDirection[decade, default: [:]][direction, default: 0] += count }
-        }
-        for (year, counts) in other.visitsByYearAndDirection {
-            for (direction, count) in counts { visitsByYearAndDirection[year, default: [:]][direction, default: 0] += count }
-        }
+        for index in kindCounts.indices { kindCounts[index] += other.kindCounts[index] }
+        for (cell, count) in other.visitCells { visitCells[cell, default: 0] += count }
+    }
+
+    /// Events per kind, for the kinds seen.
+    public var eventsByKind: [EventKind: Int] {
+        var counts: [EventKind: Int] = [:]
+        for (index, kind) in EventKind.allCases.enumerated() where kindCounts[index] > 0 { counts[kind] = kindCounts[index] }
+        return counts
+    }
+
+    public var visitsByDirection: [Direction: Int] {
+        var counts: [Direction: Int] = [:]
+        forEachCell { _, direction, count in counts[direction, default: 0] += count }
+        return counts
+    }
+
+    public var visitsByYearAndDirection: [Int: [Direction: Int]] {
+        var counts: [Int: [Direction: Int]] = [:]
+        forEachCell { year, direction, count in counts[year, default: [:]][direction, default: 0] += count }
+        return counts
+    }
+
+    public var visitsByDecadeAndDirection: [Int: [Direction: Int]] {
+        var counts: [Int: [Direction: Int]] = [:]
+        forEachCell { year, direction, count in counts[Aggregation.decade(of: year), default: [:]][direction, default: 0] += count }
+        return counts
     }
 
     /// Visits per decade and direction, sorted by decade then direction.
@@ -127,9 +142,41 @@ public struct Statistics: Hashable, Sendable {
 
     /// Visits per year and direction, sorted by year then direction.
     public var visitsByYear: [YearCount] {
-        visitsByYearAndDirection.flatMap { year, counts in
-            counts.map { YearCount(year: year, from: $0.key.from, to: $0.key.to, count: $0.value) }
-        }.sorted()
+        var counts: [YearCount] = []
+        counts.reserveCapacity(visitCells.count)
+        forEachCell { year, direction, count in counts.append(YearCount(year: year, from: direction.from, to: direction.to, count: count)) }
+        return counts.sorted()
+    }
+
+    private func forEachCell(_ body: (Int, Direction, Int) -> Void) {
+        for (cell, count) in visitCells {
+            let year = Int(Int32(bitPattern: UInt32(truncatingIfNeeded: cell >> 32)))
+            let from = CountryCode(index: Int((cell >> 16) & 0xFFFF)), to = CountryCode(index: Int(cell & 0xFFFF))
+            body(year, Direction(from: from, to: to), count)
+        }
+    }
+
+    /// `year` (as 32 bits) | from's index (16 bits) | to's index (16 bits).
+    private static func cell(year: Int, from: CountryCode, to: CountryCode) -> UInt64 {
+        UInt64(UInt32(bitPattern: Int32(truncatingIfNeeded: year))) << 32 | UInt64(from.index) << 16 | UInt64(to.index)
+    }
+}
+
+extension EventKind {
+    /// The position in `allCases`.
+    var index: Int {
+        switch self {
+        case .visit: 0
+        case .relationsEstablished: 1
+        case .agreementSigned: 2
+        case .agreementEnded: 3
+        case .aid: 4
+        case .embassyClosed: 5
+        case .diplomatsExpelled: 6
+        case .ambassadorTerm: 7
+        case .invitation: 8
+        case .other: 9
+        }
     }
 }
 

@@ -19,6 +19,17 @@ public struct CountryCode: Hashable, Comparable, Sendable, CustomStringConvertib
         self = CountryCode.all[Int(first - 0x41) * 26 + Int(second - 0x41)]
     }
 
+    /// The code's position from `AA` (0) to `ZZ` (675).
+    var index: Int {
+        let bytes = rawValue.utf8
+        return Int(bytes.first! - 0x41) * 26 + Int(bytes.last! - 0x41)
+    }
+
+    /// The code at `index` (0 to 675).
+    init(index: Int) {
+        self = CountryCode.all[index]
+    }
+
     private init(validated: String) {
         rawValue = validated
     }

@@ -104,4 +104,11 @@ struct HotPathTests {
         #expect(CountryCode(uppercaseASCII: 0x6D, 0x4E) == nil)
         #expect(CountryCode(uppercaseASCII: 0x40, 0x4E) == nil)
     }
+
+    @Test("Each kind's index is its position among all kinds, and each code's index gives the code back")
+    func indices() {
+        for (position, kind) in EventKind.allCases.enumerated() { #expect(kind.index == position) }
+        for index in [0, 1, 25, 26, 337, 675] { #expect(CountryCode(index: index).index == index) }
+        #expect(CountryCode("MN")!.index == 12 * 26 + 13)
+    }
 }
