@@ -55,6 +55,13 @@ public struct WireHeader: Hashable, Sendable {
 
     /// Reads a header from a frame's bytes in place.
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> WireHeader {
+        var cache = ProducerIDCache()
+        return try decode(bytes, cache: &cache)
+    }
+
+    /// Reads a header from a frame's bytes in place, taking the producer id's string from `cache`
+    /// when it is the same as last time (a stream mostly carries one producer's messages in a row).
+    public static func decode(_ bytes: UnsafeRawBufferPointer, cache: inout ProducerIDCache) throws(WireError) -> WireHeader {
         guard bytes.count >= minimumSize else { throw .malformed("the header has \(bytes.count) bytes, fewer than \(minimumSize)") }
         guard bytes[0] == version else { throw .unsupportedVersion(bytes[0]) }
         guard let encoding = Encoding(rawValue: bytes[1]) else { throw .malformed("unknown body encoding \(bytes[1])") }
@@ -65,9 +72,8 @@ public struct WireHeader: Hashable, Sendable {
             throw .malformed("the header says the producer id has \(idLength) bytes but \(bytes.count - minimumSize) follow")
         }
         let id = UnsafeBufferPointer(rebasing: bytes.assumingMemoryBound(to: UInt8.self)[minimumSize...])
-        guard UTF8Validation.isValid(id) else { throw .malformed("the producer id is not UTF-8") }
-        return WireHeader(encoding: encoding, sequence: sequence, producerSequence: producerSequence,
-                          producer: String(decoding: id, as: UTF8.self))
+        guard let producer = cache.string(for: id) else { throw .malformed("the producer id is not UTF-8") }
+        return WireHeader(encoding: encoding, sequence: sequence, producerSequence: producerSequence, producer: producer)
     }
 
     /// Writes a new broker sequence into encoded header bytes in place.
@@ -90,6 +96,24 @@ public struct WireHeader: Hashable, Sendable {
         var value: UInt64 = 0
         for index in offset..<(offset + 8) { value = value << 8 | UInt64(bytes[index]) }
         return value
+    }
+}
+
+/// The last producer id read, as bytes and as a string, so that reading the same id again makes no
+/// new string.
+public struct ProducerIDCache: Sendable {
+    private var bytes: [UInt8] = []
+    private var string = ""
+
+    public init() {}
+
+    /// The id's string, or nil when the bytes are not UTF-8.
+    mutating func string(for id: UnsafeBufferPointer<UInt8>) -> String? {
+        if id.count == bytes.count, bytes.withUnsafeBufferPointer({ $0.elementsEqual(id) }) { return string }
+        guard UTF8Validation.isValid(id) else { return nil }
+        bytes = Array(id)
+        string = String(decoding: id, as: UTF8.self)
+        return string
     }
 }
 

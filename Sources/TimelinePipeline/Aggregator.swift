@@ -92,11 +92,7 @@ public final class Aggregator: SocketLoop, @unchecked Sendable {
             lock.lock()
             defer { lock.unlock() }
             do {
-                let summary = try message.topic.withUnsafeBytes { topic in
-                    try message.body.withUnsafeBytes { body in
-                        try WireMessage.summarise(topic: topic, header: message.header, body: body)
-                    }
-                }
+                let summary = try WireMessage.summarise(topic: message.topicBytes, header: message.header, body: message.bodyBytes)
                 state.apply(summary)
             } catch {
                 state.rejected += 1

@@ -21,6 +21,8 @@ public struct BrokerSettings: Sendable {
     public var heartbeatMilliseconds: Int32 = 2_000
     /// Largest replay batch, in records.
     public var maxReplayBatch: Int = 2_000
+    /// The most records one `CHUNK` reply carries (it also stops near 4 MiB).
+    public var maxChunkRecords: Int = 20_000
     /// CURVE on all three sockets when set (the ZAP handler must be running in the same context).
     public var security: Security?
 
@@ -349,6 +351,22 @@ public final class Broker: SocketLoop, @unchecked Sendable {
             }
             reply.insert(ControlProtocol.u64(scanned), at: 3)
             return reply
+        case "CHUNK":
+            guard request.count >= 4, let requestID = ControlProtocol.readU64(request[1]),
+                  let after = ControlProtocol.readU64(request[2]), let maxCount = ControlProtocol.readU32(request[3]) else {
+                return error("CHUNK takes a u64 request id, a u64 sequence and a u32 count")
+            }
+            counters.replayRequests += 1
+            do {
+                let chunk = try log.readChunk(after: after, maxCount: min(Int(maxCount), settings.maxChunkRecords),
+                                              prefixes: Array(request.dropFirst(4)))
+                counters.recordsReplayed += UInt64(chunk.count)
+                return [Array("CHUNK".utf8), ControlProtocol.u64(requestID), ControlProtocol.u64(log.lastSequence),
+                        ControlProtocol.u64(chunk.scannedThrough), chunk.bytes]
+            } catch {
+                logger.error("Could not read the event log for a replay", metadata: ["error": "\(error)"])
+                return self.error("the broker could not read its log")
+            }
         default:
             return error("unknown command '\(command)'")
         }

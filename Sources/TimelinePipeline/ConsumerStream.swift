@@ -39,12 +39,19 @@ public struct StreamCounters: Sendable, Equatable {
 }
 
 /// One message delivered by a `ConsumerStream`, in sequence order.
-public struct StreamMessage: Sendable {
+///
+/// The topic and body point into the received frame (or replay chunk) and are valid only during
+/// the delivery call: decode them there, or copy them (`topic`, `body`) to keep them.
+public struct StreamMessage {
     public var sequence: UInt64
     public var header: WireHeader
-    public var topic: [UInt8]
-    public var body: [UInt8]
+    public var topicBytes: UnsafeRawBufferPointer
+    public var bodyBytes: UnsafeRawBufferPointer
     public var replayed: Bool
+
+    /// Copies of the topic and body.
+    public var topic: [UInt8] { Array(topicBytes) }
+    public var body: [UInt8] { Array(bodyBytes) }
 }
 
 /// A subscriber that delivers every message after a starting position exactly once and in order,
@@ -72,8 +79,9 @@ public final class ConsumerStream {
     public var requestTimeout: Double = 2.0
     /// How long without live traffic before asking for the head.
     public var idleCheckInterval: Double = 1.0
-    public var batchSize: UInt32 = 2_000
+    public var batchSize: UInt32 = 20_000
     private var lastLive = monotonicSeconds()
+    private var producerIDs = ProducerIDCache()
 
     public init(context: ZMQContext, endpoints: ConsumerEndpoints, topics: [String], position: StreamPosition,
                 receiveHighWaterMark: Int32 = 100_000, maxMessageBytes: Int64 = 1 << 20, security: Security? = nil, logger: Logger) throws {
@@ -134,9 +142,13 @@ public final class ConsumerStream {
     /// Returns false when the stopper fired.
     public func drainLive(stopper: LoopStopper, deliver: (StreamMessage) throws -> Void) throws -> Bool {
         var drained = 0
-        while drained < 4096, let message = try subscriber.receive(dontWait: true) {
+        while drained < 4096 {
+            // Each message is handled in place, in the frames libzmq received it in.
+            guard let handled = try subscriber.receiveParts(dontWait: true, { parts in
+                try handleLive(parts, stopper: stopper, deliver: deliver)
+            }) else { break }
             drained += 1
-            guard try handleLive(message.map(\.bytes), stopper: stopper, deliver: deliver) else { return false }
+            guard handled else { return false }
         }
         lastLive = monotonicSeconds()
         return true
@@ -162,15 +174,22 @@ public final class ConsumerStream {
         let replayedBefore = counters.replayed
         var goal = target
         while goal == nil || position.sequence < goal! {
-            guard let batch = try requestBatch(after: position.sequence, stopper: stopper) else { return false }
-            counters.head = max(counters.head, batch.head)
-            if goal == nil { goal = batch.head }
+            guard let chunk = try requestChunk(after: position.sequence, stopper: stopper) else { return false }
+            counters.head = max(counters.head, chunk.head)
+            if goal == nil { goal = chunk.head }
             let before = position.sequence
-            for frames in batch.records {
-                guard let message = decode(frames), message.sequence > position.sequence else { continue }
-                try apply(message, replayed: true, deliver: deliver)
+            try chunk.records.withUnsafeBytes { records in
+                try EventLog.forEachRecord(in: records) { topic, header, body, intact in
+                    guard intact else {
+                        counters.malformed += 1
+                        logger.warning("Skipped a replayed record that fails its checksum", metadata: ["stream.position": "\(position.sequence)"])
+                        return
+                    }
+                    guard let message = decode(topic: topic, header: header, body: body), message.sequence > position.sequence else { return }
+                    try apply(message, replayed: true, deliver: deliver)
+                }
             }
-            position.sequence = max(position.sequence, batch.scannedThrough)
+            position.sequence = max(position.sequence, chunk.scannedThrough)
             // The log holds nothing further (the target lies beyond what it has).
             if position.sequence == before { break }
         }
@@ -185,8 +204,12 @@ public final class ConsumerStream {
         return true
     }
 
-    private func handleLive(_ frames: [[UInt8]], stopper: LoopStopper, deliver: (StreamMessage) throws -> Void) throws -> Bool {
-        guard let message = decode(frames) else { return true }
+    private func handleLive(_ parts: ReceivedParts, stopper: LoopStopper, deliver: (StreamMessage) throws -> Void) throws -> Bool {
+        guard parts.count == 3 else {
+            counters.malformed += 1
+            return true
+        }
+        guard let message = decode(topic: parts[0], header: parts[1], body: parts[2]) else { return true }
         counters.head = max(counters.head, message.sequence)
         if message.sequence <= position.sequence {
             counters.duplicates += 1
@@ -212,20 +235,21 @@ public final class ConsumerStream {
         if replayed { counters.replayed += 1 } else { counters.live += 1 }
     }
 
-    private func decode(_ frames: [[UInt8]]) -> StreamMessage? {
-        guard frames.count == 3, let header = try? WireHeader.decode(frames[1]), header.sequence > 0 else {
+    private func decode(topic: UnsafeRawBufferPointer, header: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer) -> StreamMessage? {
+        guard let header = try? WireHeader.decode(header, cache: &producerIDs), header.sequence > 0 else {
             counters.malformed += 1
             return nil
         }
-        return StreamMessage(sequence: header.sequence, header: header, topic: frames[0], body: frames[2], replayed: false)
+        return StreamMessage(sequence: header.sequence, header: header, topicBytes: topic, bodyBytes: body, replayed: false)
     }
 
     // MARK: - Requests to the broker
 
-    struct Batch {
+    struct Chunk {
         var head: UInt64
         var scannedThrough: UInt64
-        var records: [[[UInt8]]]
+        /// Records in the event log's framing.
+        var records: [UInt8]
     }
 
     /// Sends a request and waits for its answer, asking again after `requestTimeout`; nil when
@@ -270,25 +294,18 @@ public final class ConsumerStream {
         return ControlProtocol.readU64(reply[1])
     }
 
-    private func requestBatch(after: UInt64, stopper: LoopStopper) throws -> Batch? {
+    private func requestChunk(after: UInt64, stopper: LoopStopper) throws -> Chunk? {
         let id = nextRequestID
         nextRequestID += 1
-        let frames = [Array("REPLAY".utf8), ControlProtocol.u64(id), ControlProtocol.u64(after), ControlProtocol.u32(batchSize)]
+        let frames = [Array("CHUNK".utf8), ControlProtocol.u64(id), ControlProtocol.u64(after), ControlProtocol.u32(batchSize)]
             + topics.filter { !$0.isEmpty }.map { Array($0.utf8) }
         let idBytes = ControlProtocol.u64(id)
-        guard let reply = try request(frames, stopper: stopper, accept: { $0.count >= 4 && $0[0] == Array("BATCH".utf8) && $0[1] == idBytes }) else {
+        guard let reply = try request(frames, stopper: stopper, accept: { $0.count == 5 && $0[0] == Array("CHUNK".utf8) && $0[1] == idBytes }) else {
             return nil
         }
-        guard let head = ControlProtocol.readU64(reply[2]), let scanned = ControlProtocol.readU64(reply[3]), (reply.count - 4) % 3 == 0 else {
-            throw PipelineError.brokerError("a malformed replay batch")
+        guard let head = ControlProtocol.readU64(reply[2]), let scanned = ControlProtocol.readU64(reply[3]) else {
+            throw PipelineError.brokerError("a malformed replay chunk")
         }
-        var records: [[[UInt8]]] = []
-        records.reserveCapacity((reply.count - 4) / 3)
-        var index = 4
-        while index < reply.count {
-            records.append(Array(reply[index..<(index + 3)]))
-            index += 3
-        }
-        return Batch(head: head, scannedThrough: scanned, records: records)
+        return Chunk(head: head, scannedThrough: scanned, records: reply[4])
     }
 }

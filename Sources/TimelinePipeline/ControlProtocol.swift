@@ -15,6 +15,10 @@ import Timeline
 ///   `BATCH | u64 request id | u64 last sequence | u64 scanned through | (topic | header | body)…`:
 ///   the records after `after` whose topic starts with one of the prefixes (all when none), and the
 ///   last sequence the broker looked at, so a filtered reader can advance past records it skips.
+/// - `CHUNK | u64 request id | u64 after | u32 max count | prefix…` ->
+///   `CHUNK | u64 request id | u64 last sequence | u64 scanned through | records`: the same
+///   selection as `REPLAY`, as one frame of records in the event log's own framing (see `EventLog`),
+///   so that a catch-up costs one frame per few thousand records instead of three per record.
 /// - anything else -> `ERROR | message`
 ///
 /// Aggregator (query endpoint, ROUTER):

@@ -63,6 +63,10 @@ public final class ZMQSocket: @unchecked Sendable {
     fileprivate var handle: UnsafeMutableRawPointer?
     /// A message reused by ``receive(dontWait:)``, which copies each frame out before the next one.
     private let scratch: UnsafeMutablePointer<zmq_msg_t>
+    /// Messages reused by ``receiveParts(dontWait:_:)``, and whether a call is using them.
+    private var parts: UnsafeMutablePointer<zmq_msg_t>
+    private var partsCapacity = 4
+    private var partsInUse = false
 
     /// Creates a socket of `type` in `context` (`zmq_socket`) and sets its `ZMQ_LINGER` to
     /// ``defaultLingerMilliseconds``.
@@ -81,6 +85,7 @@ public final class ZMQSocket: @unchecked Sendable {
         self.context = context
         self.handle = handle
         self.scratch = .allocate(capacity: 1)
+        self.parts = .allocate(capacity: 4)
         if !context.register(self) {
             close()
             throw ZMQError(code: ETERM, operation: "zmq_socket(\(type))")
@@ -92,6 +97,7 @@ public final class ZMQSocket: @unchecked Sendable {
             context.unregister(ObjectIdentifier(self))
         }
         scratch.deallocate()
+        parts.deallocate()
     }
 
     /// Whether ``close()`` has run (or the context's termination closed the socket).
@@ -312,27 +318,57 @@ public final class ZMQSocket: @unchecked Sendable {
     ///
     /// Returns nil, without calling `body`, in the cases where ``receive(dontWait:)`` returns nil.
     public func receiveRaw<R>(dontWait: Bool = false, _ body: ([UnsafeRawBufferPointer]) throws -> R) throws -> R? {
-        var parts: [UnsafeMutablePointer<zmq_msg_t>] = []
+        try receiveParts(dontWait: dontWait) { parts in try body((0..<parts.count).map { parts[$0] }) }
+    }
+
+    /// Receives one whole multipart message into `zmq_msg_t`s the socket keeps for reuse, and hands
+    /// the frames to `body` in place: no allocation and no copy per message, for hot receive loops.
+    /// The frames are valid only during the call; they are closed when `body` returns or throws.
+    ///
+    /// Returns nil, without calling `body`, in the cases where ``receive(dontWait:)`` returns nil.
+    public func receiveParts<R>(dontWait: Bool = false, _ body: (ReceivedParts) throws -> R) throws -> R? {
+        // The socket's own set of messages, unless a call is already using it (a body that receives
+        // on the same socket): that call gets a set of its own.
+        let pooled = lock.withLock { () -> Bool in
+            defer { partsInUse = true }
+            return !partsInUse
+        }
+        var storage = pooled ? parts : UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: 4)
+        var capacity = pooled ? partsCapacity : 4
+        var count = 0
         defer {
-            for part in parts {
-                _ = try? zmqCall("zmq_msg_close") { zmq_msg_close(part) }
-                part.deallocate()
+            for index in 0..<count { zmq_msg_close(storage + index) }
+            if pooled {
+                lock.withLock {
+                    parts = storage
+                    partsCapacity = capacity
+                    partsInUse = false
+                }
+            } else {
+                storage.deallocate()
             }
         }
         let received = try withHandle("zmq_msg_recv(\(type))") { handle throws(ZMQError) -> Bool in
             var flags = dontWait ? ZMQ_DONTWAIT : 0
             while true {
-                let part = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: 1)
-                do throws(ZMQError) {
-                    try zmqCall("zmq_msg_init") { zmq_msg_init(part) }
-                } catch {
-                    part.deallocate()
-                    throw error
+                if count == capacity {
+                    // Rare: more frames than ever before. Move the received ones to a larger set.
+                    let larger = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: capacity * 2)
+                    for index in 0..<count {
+                        zmq_msg_init(larger + index)
+                        zmq_msg_move(larger + index, storage + index)
+                        zmq_msg_close(storage + index)
+                    }
+                    storage.deallocate()
+                    storage = larger
+                    capacity *= 2
                 }
-                parts.append(part)
+                let part = storage + count
+                try zmqCall("zmq_msg_init") { zmq_msg_init(part) }
+                count += 1
                 do throws(ZMQError) {
                     try zmqCall("zmq_msg_recv(\(type))") { zmq_msg_recv(part, handle, flags) }
-                } catch where error.code == EAGAIN && parts.count == 1 {
+                } catch where error.code == EAGAIN && count == 1 {
                     return false
                 }
                 if zmq_msg_more(part) == 0 { return true }
@@ -340,8 +376,7 @@ public final class ZMQSocket: @unchecked Sendable {
             }
         }
         guard received else { return nil }
-        let buffers = parts.map { UnsafeRawBufferPointer(start: zmq_msg_data($0), count: zmq_msg_size($0)) }
-        return try body(buffers)
+        return try body(ReceivedParts(messages: storage, count: count))
     }
 
     // MARK: Subscriptions
@@ -389,5 +424,19 @@ extension ZMQSocket {
 
     func unlockAfterPoll() {
         lock.unlock()
+    }
+}
+
+/// The frames of a message received by ``ZMQSocket/receiveParts(dontWait:_:)``, valid only during
+/// that call.
+public struct ReceivedParts {
+    let messages: UnsafeMutablePointer<zmq_msg_t>
+    /// How many frames the message has (at least one).
+    public let count: Int
+
+    /// The bytes of frame `index`.
+    public subscript(index: Int) -> UnsafeRawBufferPointer {
+        precondition(index >= 0 && index < count, "frame \(index) of a \(count)-frame message")
+        return UnsafeRawBufferPointer(start: zmq_msg_data(messages + index), count: zmq_msg_size(messages + index))
     }
 }

@@ -71,6 +71,56 @@ struct EventLogTests {
         #expect(seen == Array(1...1_000))
     }
 
+    /// The records of a chunk, with whether each is intact.
+    func records(of chunk: [UInt8]) throws -> [(LogRecord, Bool)] {
+        var records: [(LogRecord, Bool)] = []
+        try chunk.withUnsafeBytes { bytes in
+            try EventLog.forEachRecord(in: bytes) { topic, header, body, intact in
+                let sequence = try WireHeader.decode(header).sequence
+                records.append((LogRecord(sequence: sequence, topic: Array(topic), header: Array(header), body: Array(body)), intact))
+            }
+        }
+        return records
+    }
+
+    @Test("A chunk holds the records a read returns, in the log's framing, and a filtered chunk only the matching ones")
+    func chunks() throws {
+        let folder = TemporaryFolder()
+        let log = try EventLog(folder: folder.path, logger: logger)
+        for index in 0..<1_000 { _ = try append(log, index) }
+        for after: UInt64 in [0, 255, 256, 999] {
+            let chunk = try log.readChunk(after: after, maxCount: 300)
+            let parsed = try records(of: chunk.bytes)
+            #expect(parsed.map(\.0) == (try log.read(after: after, maxCount: 300)))
+            #expect(parsed.allSatisfy { $0.1 })
+            #expect(chunk.count == parsed.count)
+            #expect(chunk.scannedThrough == min(after + 300, 1_000))
+        }
+        let empty = try log.readChunk(after: 1_000, maxCount: 10)
+        #expect(empty.bytes.isEmpty && empty.count == 0 && empty.scannedThrough == 1_000)
+
+        let prefix = Array(SyntheticEvents.event(0, seed: 3).topic.utf8)
+        let filtered = try log.readChunk(after: 0, maxCount: 5, prefixes: [prefix])
+        let matching = try log.read(after: 0, maxCount: 1_000).filter { $0.topic.starts(with: prefix) }
+        #expect(try records(of: filtered.bytes).map(\.0) == Array(matching.prefix(5)))
+        #expect(filtered.scannedThrough == matching[4].sequence, "the scan stops at the last record taken")
+        let sparse = try log.readChunk(after: 0, maxCount: 5, prefixes: [Array("no-such-topic".utf8)], maxScanned: 400)
+        #expect(sparse.count == 0 && sparse.scannedThrough == 400, "a filter that matches nothing still moves the reader on")
+    }
+
+    @Test("A record whose bytes changed is reported as not intact; a chunk cut short is an error")
+    func damagedChunks() throws {
+        let folder = TemporaryFolder()
+        let log = try EventLog(folder: folder.path, logger: logger)
+        for index in 0..<3 { _ = try append(log, index) }
+        var bytes = try log.readChunk(after: 0, maxCount: 3).bytes
+        let first = Int(bytes[0]) << 24 | Int(bytes[1]) << 16 | Int(bytes[2]) << 8 | Int(bytes[3])
+        bytes[8 + first - 1] ^= 0x01  // the last byte of the first record's body
+        #expect(try records(of: bytes).map(\.1) == [false, true, true])
+        #expect(throws: PipelineError.self) { try records(of: Array(bytes.dropLast(5))) }
+        #expect(throws: PipelineError.self) { try records(of: Array(bytes.prefix(9))) }
+    }
+
     @Test("A torn tail is cut on open, and appends continue from the last whole record", arguments: [1, 7, 30])
     func tornTail(cut: Int) throws {
         let folder = TemporaryFolder()

@@ -62,6 +62,38 @@ struct MessageTests {
         #expect(try right.receive() == ["two"])
     }
 
+    @Test func receivePartsReusesItsFramesAcrossMessagesOfAnySize() throws {
+        let context = try ZMQContext()
+        let (left, right) = try pair(context, tcp: false)
+        #expect(try right.receiveParts(dontWait: true) { $0.count } == nil)
+        let messages: [[[UInt8]]] = [
+            [Array("t".utf8), [1], Array(repeating: 7, count: 300)],
+            (0..<9).map { [UInt8($0)] },  // more frames than the socket's set holds at first
+            [[]],
+            [Array("again".utf8), [2, 3]],
+        ]
+        for message in messages { try left.send(message) }
+        for message in messages {
+            let frames = try right.receiveParts { parts in (0..<parts.count).map { Array(parts[$0]) } }
+            #expect(frames == message)
+        }
+    }
+
+    @Test func receivePartsInsideReceivePartsOnTheSameSocketGetsItsOwnFrames() throws {
+        let context = try ZMQContext()
+        let (left, right) = try pair(context, tcp: false)
+        try left.send(["outer", "1"])
+        try left.send(["inner", "2", "3"])
+        let both = try right.receiveParts { outer -> ([[UInt8]], [[UInt8]]?) in
+            let inner = try right.receiveParts { inner in (0..<inner.count).map { Array(inner[$0]) } }
+            return ((0..<outer.count).map { Array(outer[$0]) }, inner)
+        }
+        #expect(both?.0 == [Array("outer".utf8), Array("1".utf8)])
+        #expect(both?.1 == [Array("inner".utf8), Array("2".utf8), Array("3".utf8)])
+        try left.send(["after"])
+        #expect(try right.receiveParts { Array($0[0]) } == Array("after".utf8))
+    }
+
     @Test func nonBlockingReceiveOnEmptyQueueReturnsNil() throws {
         let context = try ZMQContext()
         let pull = try ZMQSocket(context: context, type: .pull)

@@ -222,8 +222,89 @@ public final class EventLog {
 
     /// Up to `maxCount` records after sequence `after`, at most about `maxBytes` of them.
     public func read(after: UInt64, maxCount: Int, maxBytes: Int = 4 << 20) throws(StorageError) -> [LogRecord] {
+        var records: [LogRecord] = []
+        var failure: StorageError?
+        try walk(after: after, maxBytes: maxBytes) { _, record in
+            guard let parsed = EventLog.parsePayload(record[8...]) else {
+                failure = StorageError(path: path, operation: "read (malformed record)", code: EIO)
+                return false
+            }
+            records.append(parsed)
+            return records.count < maxCount
+        }
+        if let failure { throw failure }
+        return records
+    }
+
+    /// The records after sequence `after`, as they lie in the file (this log's framing, checksums
+    /// included), for a replay that hands them on whole. Takes up to `maxCount` records whose topic
+    /// starts with one of `prefixes` (every record when there are none), about `maxBytes` at most,
+    /// and scans at most `maxScanned` records. Returns the bytes, how many records they hold, and
+    /// the last sequence scanned: the reader's new position even when the filter took nothing.
+    public func readChunk(after: UInt64, maxCount: Int, prefixes: [[UInt8]] = [], maxBytes: Int = 4 << 20,
+                          maxScanned: Int = 100_000) throws(StorageError) -> (bytes: [UInt8], count: Int, scannedThrough: UInt64) {
+        var bytes: [UInt8] = []
+        var count = 0
+        var scanned = after
+        var scannedCount = 0
+        try walk(after: after, maxBytes: maxBytes) { sequence, record in
+            scanned = sequence
+            scannedCount += 1
+            if prefixes.isEmpty || prefixes.contains(where: { EventLog.topic(of: record).starts(with: $0) }) {
+                bytes.append(contentsOf: record)
+                count += 1
+            }
+            return count < maxCount && bytes.count < maxBytes && scannedCount < maxScanned
+        }
+        return (bytes, count, scanned)
+    }
+
+    /// Calls `body` with the topic, header and body of each record in `bytes` (records in this log's
+    /// framing, as `readChunk` returns them), and whether the record's checksum matches. Throws when
+    /// the framing itself is broken (a length that overruns the bytes).
+    static func forEachRecord(in bytes: UnsafeRawBufferPointer,
+                              _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UnsafeRawBufferPointer, Bool) throws -> Void) throws {
+        var offset = 0
+        func u16(_ at: Int) -> Int { Int(bytes[at]) << 8 | Int(bytes[at + 1]) }
+        func u32(_ at: Int) -> Int { Int(bytes[at]) << 24 | Int(bytes[at + 1]) << 16 | Int(bytes[at + 2]) << 8 | Int(bytes[at + 3]) }
+        while offset < bytes.count {
+            guard bytes.count - offset >= 8 + 2 else { throw PipelineError.brokerError("a replay chunk ends inside a record") }
+            let length = u32(offset)
+            let end = offset + 8 + length
+            guard length >= 8, end <= bytes.count else { throw PipelineError.brokerError("a replay chunk record of length \(length) overruns the chunk") }
+            let checksum = UInt32(u32(offset + 4))
+            let payload = UnsafeRawBufferPointer(rebasing: bytes[(offset + 8)..<end])
+            let intact = CRC32C.checksum(payload) == checksum
+            var at = offset + 8
+            let topicLength = u16(at)
+            at += 2
+            guard at + topicLength + 2 <= end else { throw PipelineError.brokerError("a malformed record in a replay chunk") }
+            let topic = UnsafeRawBufferPointer(rebasing: bytes[at..<(at + topicLength)])
+            at += topicLength
+            let headerLength = u16(at)
+            at += 2
+            guard at + headerLength + 4 <= end else { throw PipelineError.brokerError("a malformed record in a replay chunk") }
+            let header = UnsafeRawBufferPointer(rebasing: bytes[at..<(at + headerLength)])
+            at += headerLength
+            let bodyLength = u32(at)
+            at += 4
+            guard at + bodyLength == end else { throw PipelineError.brokerError("a malformed record in a replay chunk") }
+            try body(topic, header, UnsafeRawBufferPointer(rebasing: bytes[at..<end]), intact)
+            offset = end
+        }
+    }
+
+    /// The topic of a record given with its 8-byte length and checksum prefix.
+    static func topic(of record: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        let length = Int(record[8]) << 8 | Int(record[9])
+        return UnsafeRawBufferPointer(rebasing: record[10..<min(record.count, 10 + length)])
+    }
+
+    /// Calls `visit` with each record after sequence `after` (its bytes with the 8-byte prefix,
+    /// valid during the call) until it returns false, the log ends, or about `maxBytes` were read.
+    private func walk(after: UInt64, maxBytes: Int, _ visit: (UInt64, UnsafeRawBufferPointer) -> Bool) throws(StorageError) {
         try flush()
-        guard after < lastSequence, maxCount > 0 else { return [] }
+        guard after < lastSequence else { return }
         var sequence: UInt64
         var offset: Int64
         if let cursor = readCursors[after + 1] {
@@ -234,45 +315,47 @@ public final class EventLog {
             sequence = UInt64(slot) * EventLog.indexStride + 1
             offset = sparseIndex[slot]
         }
-        var records: [LogRecord] = []
         var bytes = 0
         var chunk = [UInt8](repeating: 0, count: 256 << 10)
         var chunkStart: Int64 = -1
         var chunkCount = 0
-        while sequence <= lastSequence, records.count < maxCount, bytes < maxBytes {
-            func load(_ count: Int) throws(StorageError) {
-                if chunkStart >= 0, offset >= chunkStart, offset + Int64(count) <= chunkStart + Int64(chunkCount) { return }
-                if count > chunk.count { chunk = [UInt8](repeating: 0, count: count) }
-                chunkStart = offset
-                chunkCount = 0
-                while chunkCount < chunk.count, chunkStart + Int64(chunkCount) < fileSize {
-                    let got = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + chunkCount, $0.count - chunkCount, off_t(chunkStart) + off_t(chunkCount)) }
-                    if got < 0 {
-                        if errno == EINTR { continue }
-                        throw StorageError(path: path, operation: "read")
-                    }
-                    if got == 0 { break }
-                    chunkCount += got
+        func load(_ count: Int) throws(StorageError) {
+            if chunkStart >= 0, offset >= chunkStart, offset + Int64(count) <= chunkStart + Int64(chunkCount) { return }
+            if count > chunk.count { chunk = [UInt8](repeating: 0, count: count) }
+            chunkStart = offset
+            chunkCount = 0
+            while chunkCount < chunk.count, chunkStart + Int64(chunkCount) < fileSize {
+                let got = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + chunkCount, $0.count - chunkCount, off_t(chunkStart) + off_t(chunkCount)) }
+                if got < 0 {
+                    if errno == EINTR { continue }
+                    throw StorageError(path: path, operation: "read")
                 }
-                guard chunkCount >= count else { throw StorageError(path: path, operation: "read (log shorter than its index)", code: EIO) }
+                if got == 0 { break }
+                chunkCount += got
             }
+            guard chunkCount >= count else { throw StorageError(path: path, operation: "read (log shorter than its index)", code: EIO) }
+        }
+        while sequence <= lastSequence, bytes < maxBytes {
             try load(8)
             let length = Int(EventLog.u32(chunk, Int(offset - chunkStart)))
+            guard length >= 8 else { throw StorageError(path: path, operation: "read (malformed record)", code: EIO) }
             try load(8 + length)
-            let start = Int(offset - chunkStart) + 8
-            if sequence > after {
-                guard let record = EventLog.parsePayload(chunk[start..<(start + length)]) else {
-                    throw StorageError(path: path, operation: "read (malformed record)", code: EIO)
-                }
-                records.append(record)
-                bytes += length
-            }
+            let start = Int(offset - chunkStart)
             offset += Int64(8 + length)
+            let current = sequence
             sequence += 1
+            if current > after {
+                bytes += 8 + length
+                let more = chunk.withUnsafeBytes { visit(current, UnsafeRawBufferPointer(rebasing: $0[start..<(start + 8 + length)])) }
+                if !more { break }
+            }
         }
         if readCursors.count > 64 { readCursors.removeAll(keepingCapacity: true) }
         readCursors[sequence] = offset
-        return records
+    }
+
+    static func parsePayload(_ payload: UnsafeRawBufferPointer.SubSequence) -> LogRecord? {
+        parsePayload(ArraySlice(payload))
     }
 
     static func parsePayload(_ payload: ArraySlice<UInt8>) -> LogRecord? {
