@@ -99,6 +99,8 @@ public final class Broker: SocketLoop, @unchecked Sendable {
     private let lock = NSLock()
     private var counters = BrokerCounters()
     private var subscriptions = 0
+    /// The last producer id read from a header, reused while the same producer keeps sending.
+    private var producerIDs = ProducerIDCache()
     /// The endpoints as bound, wildcard ports resolved.
     public let bound: BoundEndpoints
 
@@ -209,75 +211,77 @@ public final class Broker: SocketLoop, @unchecked Sendable {
         }
     }
 
-    /// Drains up to a batch of producer messages: check, log (one write for the batch), publish.
+    /// Drains up to a batch of producer messages: check each in the frames it arrived in, append
+    /// the good ones to the log, write the batch (one `write(2)`), then publish it from the log's
+    /// buffer. Nothing is published before it is in the file.
     private func forwardFromProducers() throws {
-        var batch: [[[UInt8]]] = []
-        while batch.count < 1024, let message = try frontend.receive(dontWait: true) {
-            var frames = message.map(\.bytes)
-            guard frames.count == 3 else {
-                count(\.malformedDropped)
-                warnings.warning("frames", "Dropped a message with the wrong number of frames", metadata: ["message.frames": "\(frames.count)"])
-                deadLetters.write(reason: "\(WireError.wrongFrameCount(frames.count))", sequence: 0, producer: "", body: frames.last ?? [])
-                continue
-            }
-            let header: WireHeader
-            do {
-                header = try WireHeader.decode(frames[1])
-            } catch {
-                count(\.malformedDropped)
-                warnings.warning("header", "Dropped a message with a bad header", metadata: ["error": "\(error)"])
-                deadLetters.write(reason: "\(error)", sequence: 0, producer: "", body: frames[2])
-                continue
-            }
-            // The body must be an event, on its own topic: the log holds nothing a consumer would reject.
-            do {
-                try frames[0].withUnsafeBytes { topic in
-                    try frames[2].withUnsafeBytes { body in try WireMessage.validate(topic: topic, header: header, body: body) }
+        var received = 0
+        while received < 1024 {
+            guard try frontend.receiveParts(dontWait: true, { parts in try admit(parts) }) != nil else { break }
+            received += 1
+        }
+        try lock.withLock {
+            try log.flush { records in
+                try EventLog.forEachRecord(in: records, verify: false) { topic, header, body, _ in
+                    try backend.send(topic, header, body)
                 }
-            } catch {
-                count(\.malformedDropped)
-                warnings.warning("body", "Dropped a message whose event does not decode", metadata: [
-                    "producer.id": "\(header.producer)", "producer.sequence": "\(header.producerSequence)", "error": "\(error)",
-                ])
-                deadLetters.write(reason: "\(error)", sequence: 0, producer: header.producer, body: frames[2])
-                // A numbered producer's sequence moves on past the rejected message, so its next
-                // good message is not taken for a gap.
-                if !header.producer.isEmpty, header.producerSequence > 0 {
-                    lock.withLock { log.skip(producer: header.producer, producerSequence: header.producerSequence) }
-                }
-                continue
             }
-            lock.lock()
+        }
+    }
+
+    /// Checks one producer message and appends it to the log's pending batch, or counts, reports
+    /// and dead-letters it.
+    private func admit(_ parts: ReceivedParts) throws {
+        guard parts.count == 3 else {
+            count(\.malformedDropped)
+            warnings.warning("frames", "Dropped a message with the wrong number of frames", metadata: ["message.frames": "\(parts.count)"])
+            deadLetters.write(reason: "\(WireError.wrongFrameCount(parts.count))", sequence: 0, producer: "", body: Array(parts[parts.count - 1]))
+            return
+        }
+        let topic = parts[0], body = parts[2]
+        let header: WireHeader
+        do {
+            header = try WireHeader.decode(parts[1], cache: &producerIDs)
+        } catch {
+            count(\.malformedDropped)
+            warnings.warning("header", "Dropped a message with a bad header", metadata: ["error": "\(error)"])
+            deadLetters.write(reason: "\(error)", sequence: 0, producer: "", body: Array(body))
+            return
+        }
+        // The body must be an event, on its own topic: the log holds nothing a consumer would reject.
+        do {
+            try WireMessage.validate(topic: topic, header: header, body: body)
+        } catch {
+            count(\.malformedDropped)
+            warnings.warning("body", "Dropped a message whose event does not decode", metadata: [
+                "producer.id": "\(header.producer)", "producer.sequence": "\(header.producerSequence)", "error": "\(error)",
+            ])
+            deadLetters.write(reason: "\(error)", sequence: 0, producer: header.producer, body: Array(body))
+            // A numbered producer's sequence moves on past the rejected message, so its next
+            // good message is not taken for a gap.
             if !header.producer.isEmpty, header.producerSequence > 0 {
-                let logged = log.producerPositions[header.producer] ?? 0
-                if header.producerSequence <= logged {
-                    counters.duplicatesDropped += 1
-                    lock.unlock()
-                    continue
-                }
-                if header.producerSequence != logged + 1 {
-                    counters.outOfOrderDropped += 1
-                    lock.unlock()
-                    warnings.warning("order.\(header.producer)", "Dropped a producer message that skips ahead; the producer will resend", metadata: [
-                        "producer.id": "\(header.producer)", "producer.sequence": "\(header.producerSequence)", "producer.logged": "\(logged)",
-                    ])
-                    continue
-                }
+                lock.withLock { log.skip(producer: header.producer, producerSequence: header.producerSequence) }
             }
-            do {
-                try log.append(topic: frames[0], header: &frames[1], body: frames[2], producer: header.producer, producerSequence: header.producerSequence)
-            } catch {
-                lock.unlock()
-                throw error
+            return
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        if !header.producer.isEmpty, header.producerSequence > 0 {
+            let logged = log.producerPositions[header.producer] ?? 0
+            if header.producerSequence <= logged {
+                counters.duplicatesDropped += 1
+                return
             }
-            counters.accepted += 1
-            lock.unlock()
-            batch.append(frames)
+            if header.producerSequence != logged + 1 {
+                counters.outOfOrderDropped += 1
+                warnings.warning("order.\(header.producer)", "Dropped a producer message that skips ahead; the producer will resend", metadata: [
+                    "producer.id": "\(header.producer)", "producer.sequence": "\(header.producerSequence)", "producer.logged": "\(logged)",
+                ])
+                return
+            }
         }
-        try lock.withLock { try log.flush() }
-        for frames in batch {
-            try backend.send(frames)
-        }
+        try log.append(topic: topic, header: parts[1], body: body, producer: header.producer, producerSequence: header.producerSequence)
+        counters.accepted += 1
     }
 
     /// Counts subscriptions from consumers. They are not passed upstream: the broker already takes

@@ -230,6 +230,16 @@ public final class ZMQSocket: @unchecked Sendable {
         }
     }
 
+    /// Sends a three-frame message from three buffers (frames of a received message, slices of a
+    /// larger buffer), with the same blocking and `EAGAIN` rules as sending a ``Message``.
+    @discardableResult
+    public func send(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer, _ third: UnsafeRawBufferPointer,
+                     dontWait: Bool = false) throws(ZMQError) -> Bool {
+        try sendParts(count: 3, dontWait: dontWait) { index, body in
+            body(index == 0 ? first : index == 1 ? second : third)
+        }
+    }
+
     /// Sends one frame whose bytes are given by `buffer` (`zmq_send`); `more` sets `ZMQ_SNDMORE`.
     /// Returns false on `EAGAIN`. The building block for senders that hold bytes in other containers.
     @discardableResult

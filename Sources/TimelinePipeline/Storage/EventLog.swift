@@ -139,8 +139,27 @@ public final class EventLog {
     /// the sequence. The bytes reach the file at the next `flush()`.
     @discardableResult
     public func append(topic: [UInt8], header: inout [UInt8], body: [UInt8], producer: String, producerSequence: UInt64) throws(StorageError) -> UInt64 {
-        let sequence = lastSequence + 1
+        let result = topic.withUnsafeBytes { topic in
+            header.withUnsafeBytes { header in
+                body.withUnsafeBytes { body in
+                    Result { () throws(StorageError) -> UInt64 in
+                        try append(topic: topic, header: header, body: body, producer: producer, producerSequence: producerSequence)
+                    }
+                }
+            }
+        }
+        let sequence = try result.get()
         WireHeader.stamp(sequence: sequence, into: &header)
+        return sequence
+    }
+
+    /// Appends a message from frames in place, stamping the sequence into the logged copy of the
+    /// header. The bytes reach the file at the next `flush()`.
+    @discardableResult
+    public func append(topic: UnsafeRawBufferPointer, header: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer,
+                       producer: String, producerSequence: UInt64) throws(StorageError) -> UInt64 {
+        let sequence = lastSequence + 1
+        precondition(header.count >= WireHeader.minimumSize)
         let payloadLength = 2 + topic.count + 2 + header.count + 4 + body.count
         guard payloadLength <= EventLog.maximumRecordSize, topic.count <= 0xFFFF, header.count <= 0xFFFF else {
             throw StorageError(path: path, operation: "append (record too large)", code: EMSGSIZE)
@@ -153,7 +172,9 @@ public final class EventLog {
         EventLog.put16(UInt16(topic.count), into: &pending)
         pending.append(contentsOf: topic)
         EventLog.put16(UInt16(header.count), into: &pending)
+        let headerAt = pending.count
         pending.append(contentsOf: header)
+        for index in 0..<8 { pending[headerAt + 2 + index] = UInt8(truncatingIfNeeded: sequence >> (56 - 8 * UInt64(index))) }
         EventLog.put32(UInt32(body.count), into: &pending)
         pending.append(contentsOf: body)
         let checksum = pending.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[payloadStart...])) }
@@ -179,6 +200,21 @@ public final class EventLog {
     /// Writes appended records to the file (one `write(2)` for the batch).
     public func flush() throws(StorageError) {
         guard !pending.isEmpty else { return }
+        try writePending()
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes appended records to the file, then hands `written` the records just written (in this
+    /// log's framing, valid during the call): the broker publishes them from there, after they are
+    /// in the file and without copying them out first.
+    public func flush(_ written: (UnsafeRawBufferPointer) throws -> Void) throws {
+        guard !pending.isEmpty else { return }
+        try writePending()
+        defer { pending.removeAll(keepingCapacity: true) }
+        try pending.withUnsafeBytes { try written($0) }
+    }
+
+    private func writePending() throws(StorageError) {
         var written = 0
         while written < pending.count {
             let result = pending.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + written, $0.count - written) }
@@ -192,7 +228,6 @@ public final class EventLog {
             written += result
         }
         fileSize += Int64(pending.count)
-        pending.removeAll(keepingCapacity: true)
         dirty = true
     }
 
@@ -262,7 +297,7 @@ public final class EventLog {
     /// Calls `body` with the topic, header and body of each record in `bytes` (records in this log's
     /// framing, as `readChunk` returns them), and whether the record's checksum matches. Throws when
     /// the framing itself is broken (a length that overruns the bytes).
-    static func forEachRecord(in bytes: UnsafeRawBufferPointer,
+    static func forEachRecord(in bytes: UnsafeRawBufferPointer, verify: Bool = true,
                               _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UnsafeRawBufferPointer, Bool) throws -> Void) throws {
         var offset = 0
         func u16(_ at: Int) -> Int { Int(bytes[at]) << 8 | Int(bytes[at + 1]) }
@@ -274,7 +309,7 @@ public final class EventLog {
             guard length >= 8, end <= bytes.count else { throw PipelineError.brokerError("a replay chunk record of length \(length) overruns the chunk") }
             let checksum = UInt32(u32(offset + 4))
             let payload = UnsafeRawBufferPointer(rebasing: bytes[(offset + 8)..<end])
-            let intact = CRC32C.checksum(payload) == checksum
+            let intact = !verify || CRC32C.checksum(payload) == checksum
             var at = offset + 8
             let topicLength = u16(at)
             at += 2
