@@ -109,9 +109,21 @@ public struct TimelineEvent: Hashable, Sendable {
 public enum EventID {
     public static func derive(kind: EventKind, date: EDTFDate, from: CountryCode, to: CountryCode,
                               guest: String?, host: String?, place: String?) -> String {
-        let fields = [kind.rawValue, date.description, from.rawValue, to.rawValue,
-                      normalise(guest), normalise(host), normalise(place)]
-        let digest = SHA256.hash(Array(fields.joined(separator: "\u{1F}").utf8))
+        // The fields joined by U+001F, written as bytes.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(96)
+        bytes.append(contentsOf: kind.rawValue.utf8)
+        bytes.append(0x1F)
+        bytes.append(contentsOf: date.description.utf8)
+        bytes.append(0x1F)
+        bytes.append(contentsOf: from.rawValue.utf8)
+        bytes.append(0x1F)
+        bytes.append(contentsOf: to.rawValue.utf8)
+        for text in [guest, host, place] {
+            bytes.append(0x1F)
+            appendNormalised(text, to: &bytes)
+        }
+        let digest = SHA256.hash(bytes)
         return hex(digest.prefix(16))
     }
 
@@ -127,17 +139,34 @@ public enum EventID {
         return text.lowercased().split(whereSeparator: \.isWhitespace).joined(separator: " ")
     }
 
+    /// Appends `normalise(text)`'s UTF-8 to `bytes`.
+    static func appendNormalised(_ text: String?, to bytes: inout [UInt8]) {
+        guard let text else { return }
+        let start = bytes.count
+        if appendNormalisedASCII(text, to: &bytes) { return }
+        bytes.removeSubrange(start...)
+        bytes.append(contentsOf: normalise(text).utf8)
+    }
+
     /// The same result for plain ASCII text, byte by byte (the common case, and many times faster
     /// than splitting on `Character`); nil for anything else.
     private static func normaliseASCII(_ text: String) -> String? {
         var out: [UInt8] = []
         out.reserveCapacity(text.utf8.count)
+        guard appendNormalisedASCII(text, to: &out) else { return nil }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the normalised form of ASCII text; false (with a partial append) at the first
+    /// non-ASCII byte.
+    private static func appendNormalisedASCII(_ text: String, to out: inout [UInt8]) -> Bool {
+        let base = out.count
         var pendingSpace = false
         for byte in text.utf8 {
-            guard byte < 0x80 else { return nil }
+            guard byte < 0x80 else { return false }
             // ASCII whitespace as Character.isWhitespace sees it: tab, LF, VT, FF, CR, space.
             if byte == 0x20 || (byte >= 0x09 && byte <= 0x0D) {
-                pendingSpace = !out.isEmpty
+                pendingSpace = out.count > base
                 continue
             }
             if pendingSpace {
@@ -146,7 +175,7 @@ public enum EventID {
             }
             out.append(byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte)
         }
-        return String(decoding: out, as: UTF8.self)
+        return true
     }
 
     /// Whether a string may serve as an event id given by a source: 1 to 64 characters from

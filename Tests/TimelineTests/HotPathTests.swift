@@ -111,4 +111,20 @@ struct HotPathTests {
         for index in [0, 1, 25, 26, 337, 675] { #expect(CountryCode(index: index).index == index) }
         #expect(CountryCode("MN")!.index == 12 * 26 + 13)
     }
+
+    @Test("Derived ids are the SHA-256 of the normalised fields joined by U+001F, whatever the text")
+    func derivedIDsFollowTheDefinition() {
+        func reference(_ event: TimelineEvent) -> String {
+            func normalised(_ text: String?) -> String {
+                (text ?? "").lowercased().split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            }
+            let fields = [event.kind.rawValue, event.date.description, event.from.rawValue, event.to.rawValue,
+                          normalised(event.guest), normalised(event.host), normalised(event.place)]
+            return EventID.hex(SHA256.hash(Array(fields.joined(separator: "\u{1F}").utf8)).prefix(16))
+        }
+        for event in Self.events { #expect(event.id == reference(event)) }
+        let unusual = TimelineEvent(kind: .visit, date: EDTFDate(edtf: "1956")!, from: CountryCode("MN")!, to: CountryCode("KP")!,
+                                    guest: "  ÉLÈVE\u{A0}Tsedenbal\n", host: nil, place: "Pyongyang \t ", source: Provenance(document: "d"))
+        #expect(unusual.id == reference(unusual))
+    }
 }
