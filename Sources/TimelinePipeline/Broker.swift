@@ -174,7 +174,10 @@ public final class Broker: SocketLoop, @unchecked Sendable {
     }
 
     public func runLoop(stopper: LoopStopper) throws {
+        let syncer = LogSyncer(log.syncHandle, interval: settings.fsyncInterval, logger: logger)
+        syncer.start()
         defer {
+            syncer.stop()
             do {
                 try log.sync()
             } catch {
@@ -191,10 +194,10 @@ public final class Broker: SocketLoop, @unchecked Sendable {
         let backIndex = poller.add(backend)
         let replayIndex = poller.add(replaySocket)
         let stopIndex = poller.add(stopper.receiver)
-        var lastSync = monotonicSeconds()
         while true {
-            let untilSync = max(0, settings.fsyncInterval - (monotonicSeconds() - lastSync))
-            let ready = try poller.poll(timeoutMilliseconds: Int(untilSync * 1000) + 1)
+            let ready = try poller.poll(timeoutMilliseconds: 200)
+            // A failed fsync stops the broker: it can no longer promise what it logged is durable.
+            if let failure = syncer.failure { throw failure }
             for item in ready {
                 switch item.index {
                 case stopIndex: return
@@ -203,10 +206,6 @@ public final class Broker: SocketLoop, @unchecked Sendable {
                 case replayIndex: try answerReplayRequests()
                 default: break
                 }
-            }
-            if monotonicSeconds() - lastSync >= settings.fsyncInterval {
-                try lock.withLock { try log.sync() }
-                lastSync = monotonicSeconds()
             }
         }
     }
@@ -382,6 +381,67 @@ public final class Broker: SocketLoop, @unchecked Sendable {
 
     private func count(_ counter: WritableKeyPath<BrokerCounters, UInt64>) {
         lock.withLock { counters[keyPath: counter] += 1 }
+    }
+}
+
+/// Syncs the event log to disk every `interval` seconds on a thread of its own, so that the
+/// broker's loop never waits for the disk (an fsync can take milliseconds, and every message
+/// arriving meanwhile would wait with it). A power failure can lose at most the last interval.
+final class LogSyncer: @unchecked Sendable {
+    private let durability: EventLog.Durability
+    private let interval: Double
+    private let logger: Logger
+    private let condition = NSCondition()
+    private var stopping = false
+    private var running = false
+    private var syncFailure: StorageError?
+
+    init(_ durability: EventLog.Durability, interval: Double, logger: Logger) {
+        self.durability = durability
+        self.interval = max(0.001, interval)
+        self.logger = logger
+    }
+
+    /// The fsync error that stopped the syncer, if one did.
+    var failure: StorageError? { condition.withLock { syncFailure } }
+
+    func start() {
+        condition.withLock { running = true }
+        let thread = Thread { [self] in run() }
+        thread.name = "log-sync"
+        thread.start()
+    }
+
+    /// Stops the thread and waits for it (an fsync in progress finishes first).
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while running { condition.wait() }
+        condition.unlock()
+    }
+
+    private func run() {
+        condition.lock()
+        defer {
+            running = false
+            condition.broadcast()
+            condition.unlock()
+        }
+        while !stopping {
+            _ = condition.wait(until: Date(timeIntervalSinceNow: interval))
+            if stopping { return }
+            condition.unlock()
+            do {
+                try durability.sync()
+                condition.lock()
+            } catch {
+                logger.error("Could not sync the event log", metadata: ["log.path": "\(durability.path)", "error": "\(error)"])
+                condition.lock()
+                syncFailure = error
+                return
+            }
+        }
     }
 }
 

@@ -121,6 +121,30 @@ struct EventLogTests {
         #expect(throws: PipelineError.self) { try records(of: Array(bytes.prefix(9))) }
     }
 
+    @Test("The background syncer makes written records durable while appends go on, and stops at once when asked")
+    func backgroundSync() throws {
+        let folder = TemporaryFolder()
+        let log = try EventLog(folder: folder.path, logger: logger)
+        let syncer = LogSyncer(log.syncHandle, interval: 0.005, logger: logger)
+        syncer.start()
+        for index in 0..<200 {
+            _ = try append(log, index)
+            try log.flush()
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while log.syncHandle.isDirty, Date() < deadline { usleep(1_000) }
+        #expect(!log.syncHandle.isDirty, "everything written was synced by the background thread")
+        syncer.stop()
+        #expect(syncer.failure == nil)
+
+        // A syncer waiting out a long interval still stops promptly.
+        let idle = LogSyncer(log.syncHandle, interval: 3_600, logger: logger)
+        idle.start()
+        let started = Date()
+        idle.stop()
+        #expect(Date().timeIntervalSince(started) < 30)
+    }
+
     @Test("A torn tail is cut on open, and appends continue from the last whole record", arguments: [1, 7, 30])
     func tornTail(cut: Int) throws {
         let folder = TemporaryFolder()

@@ -48,7 +48,8 @@ public final class EventLog {
     private let fd: Int32
     private var sparseIndex: [Int64] = []
     private var pending: [UInt8] = []
-    private var dirty = false
+    /// Bytes written and bytes known synced, shared with a `LogSyncer` on another thread.
+    private let durability: Durability
     private var readCursors: [UInt64: Int64] = [:]
     private let logger: Logger
 
@@ -59,12 +60,14 @@ public final class EventLog {
         self.logger = logger
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StorageError(path: path, operation: "open") }
+        durability = Durability(fd: fd, path: path)
         do {
             try recover()
         } catch {
             close(fd)
             throw error
         }
+        durability.markSynced(upTo: fileSize)
     }
 
     deinit {
@@ -228,7 +231,7 @@ public final class EventLog {
             written += result
         }
         fileSize += Int64(pending.count)
-        dirty = true
+        durability.noteWritten(upTo: fileSize)
     }
 
     /// After a failed write, truncate the partial record and forget the unwritten ones, so the next
@@ -250,9 +253,47 @@ public final class EventLog {
     /// fsync, when anything was written since the last one.
     public func sync() throws(StorageError) {
         try flush()
-        guard dirty else { return }
-        if fsync(fd) != 0 { throw StorageError(path: path, operation: "fsync") }
-        dirty = false
+        try durability.sync()
+    }
+
+    /// What a `LogSyncer` needs to fsync this log from another thread while appends go on.
+    var syncHandle: Durability { durability }
+
+    /// How far the file was written and how far it is known durable. `sync()` may run on any
+    /// thread: fsync on Linux makes durable everything written before it started, and appends can
+    /// continue meanwhile, so the broker's loop never waits for the disk.
+    final class Durability: @unchecked Sendable {
+        private let fd: Int32
+        let path: String
+        private let lock = NSLock()
+        private var written: Int64 = 0
+        private var synced: Int64 = 0
+
+        init(fd: Int32, path: String) {
+            self.fd = fd
+            self.path = path
+        }
+
+        func noteWritten(upTo size: Int64) {
+            lock.withLock { written = size }
+        }
+
+        func markSynced(upTo size: Int64) {
+            lock.withLock {
+                written = size
+                synced = size
+            }
+        }
+
+        /// Whether bytes were written since the last sync.
+        var isDirty: Bool { lock.withLock { written != synced } }
+
+        func sync() throws(StorageError) {
+            let target = lock.withLock { written != synced ? written : nil }
+            guard let target else { return }
+            if fsync(fd) != 0 { throw StorageError(path: path, operation: "fsync") }
+            lock.withLock { synced = max(synced, target) }
+        }
     }
 
     /// Up to `maxCount` records after sequence `after`, at most about `maxBytes` of them.
