@@ -411,6 +411,78 @@ def pipeline_run(bench, events, with_monitor):
             bench.stop(daemon.process)
 
 
+def vm_rss_kib(pid):
+    """Resident set size (VmRSS) of a live process, in KiB; None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+def memory_run(bench, events, sample_interval=0.25):
+    """producer -> broker -> aggregator + monitor with `events` events, sampling the resident
+    memory of the three daemons as the events flow. Reports, per daemon, the resident memory once
+    ready (before the first event), at a quarter of the events, the peak, and at the end; and the
+    aggregator's growth per distinct event (end - ready) / events."""
+    broker, endpoints = bench.broker()
+    stats_req = Requester(bench.context, endpoints["replay"])
+    requesters = [stats_req]
+    daemons = [broker]
+    try:
+        aggregator = bench.aggregator(endpoints)
+        monitor = bench.monitor(endpoints)
+        daemons += [aggregator, monitor]
+        query = bench.wait_bound(aggregator)["query"]
+        status_req = Requester(bench.context, query)
+        requesters.append(status_req)
+        bench.wait_subscriptions(stats_req, 2)
+        wait_for(lambda: aggregator_status(status_req)["lag"] == 0, 30, "the aggregator to be ready")
+        names = ("broker", "aggregator", "monitor")
+        pids = {"broker": broker.pid, "aggregator": aggregator.pid, "monitor": monitor.pid}
+        ready = {name: vm_rss_kib(pid) for name, pid in pids.items()}
+        samples = []  # (seconds, events counted, {name: KiB})
+        start = time.monotonic()
+        process, log_path = bench.popen("produce", bench.produce_args(endpoints, events))
+        next_sample = start
+        counted = 0
+        deadline = start + 3600
+        while counted < events:
+            if time.monotonic() > deadline:
+                raise BenchError(f"memory run: {counted} of {events} events counted within the deadline")
+            for daemon in daemons:
+                if not daemon.alive():
+                    raise BenchError(f"memory run: {daemon.name} exited with {daemon.process.returncode}\n{daemon.log_tail()}")
+            if process.poll() not in (None, 0):
+                raise BenchError(f"memory run: produce exited with {process.returncode}\n{log_path.read_text(errors='replace')[-2000:]}")
+            counted = aggregator_status(status_req)["events"]
+            samples.append((time.monotonic() - start, counted, {name: vm_rss_kib(pid) for name, pid in pids.items()}))
+            next_sample += sample_interval
+            time.sleep(max(0.0, next_sample - time.monotonic()))
+        seconds = time.monotonic() - start
+        process.wait(timeout=120)
+        end = {name: vm_rss_kib(pid) for name, pid in pids.items()}
+        check_report(bench.report(query), events, "memory run")
+        result = {"events": events, "seconds": seconds, "events_per_second": events / seconds, "samples": len(samples)}
+        for name in names:
+            series = [s[2][name] for s in samples if s[2][name] is not None] + [end[name]]
+            quarter = next((s[2][name] for s in samples if s[1] >= events // 4), series[0])
+            result[name] = {"ready_mib": ready[name] / 1024, "quarter_mib": quarter / 1024,
+                            "peak_mib": max(series) / 1024, "end_mib": end[name] / 1024,
+                            "vm_hwm_mib": vm_hwm_kib(pids[name]) / 1024}
+        result["aggregator"]["growth_bytes_per_event"] = (end["aggregator"] - ready["aggregator"]) * 1024 / events
+        result["aggregator"]["peak_growth_bytes_per_event"] = (max(s[2]["aggregator"] or 0 for s in samples) - ready["aggregator"]) * 1024 / events
+        return result
+    finally:
+        for requester in requesters:
+            requester.close()
+        for daemon in reversed(daemons):
+            bench.stop(daemon.process)
+
+
 # --------------------------------------------------------------------------------------------
 # latency: helper processes (this script, run with --role)
 
@@ -658,6 +730,8 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--latency-rate", type=float, default=10000)
     parser.add_argument("--latency-seconds", type=float, default=5)
+    parser.add_argument("--memory-events", type=int, default=0,
+                        help="events for the memory run (broker, aggregator and monitor sampled as they flow); 0 skips it")
     parser.add_argument("--json", default=str(ROOT / ".build-bench/results.json"))
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (daemon logs)")
     parser.add_argument("--role", choices=["latency-sub", "status-poll"], help=argparse.SUPPRESS)
@@ -707,6 +781,10 @@ def main():
                 f"{name} {sum(t.values()):.2f} ({', '.join(f'{n} {s:.2f}' for n, s in list(t.items())[:3])})"
                 for name, t in pl["cpu_seconds"].items()), flush=True)
         latency = latency_run(bench, args.latency_rate, args.latency_seconds)
+        memory_flow = None
+        if args.memory_events > 0:
+            memory_flow = memory_run(bench, args.memory_events)
+            print(f"  memory run: {args.memory_events:,} events in {memory_flow['seconds']:.0f} s", flush=True)
     except BenchError as error:
         print(f"pipeline_bench: FAILED: {error}", file=sys.stderr)
         print(f"pipeline_bench: daemon logs kept in {base}", file=sys.stderr)
@@ -779,6 +857,13 @@ def main():
                         ("monitor", "peak RSS monitor --json (MiB)"), ("late_aggregator", "peak RSS late aggregator (MiB)"),
                         ("broker_no_consumer", "peak RSS broker, no consumer (MiB)")):
         rows.append((label, f"{memory[name]:.1f}", "-", "-"))
+    if memory_flow is not None:
+        for name in ("broker", "monitor", "aggregator"):
+            m = memory_flow[name]
+            rows.append((f"RSS {name} while {memory_flow['events']:,} events flow (MiB)",
+                         f"ready {m['ready_mib']:.1f}  1/4 {m['quarter_mib']:.1f}  peak {m['peak_mib']:.1f}  end {m['end_mib']:.1f}", "-", "-"))
+        rows.append(("  aggregator growth per distinct event (bytes)",
+                     f"end {memory_flow['aggregator']['growth_bytes_per_event']:.1f}  peak {memory_flow['aggregator']['peak_growth_bytes_per_event']:.1f}", "-", "-"))
     widths = [max(len(row[i]) for row in rows + [("figure", "value (median)", "vs raw 3f", "vs pyzmq")]) for i in range(4)]
     header = ("figure", "value (median)", "vs raw 3f", "vs pyzmq")
     print()
@@ -797,7 +882,7 @@ def main():
     output = {
         "events": events, "runs": args.runs, "body_bytes": body, "cpus": os.cpu_count(),
         "libzmq": zmq.zmq_version(), "pyzmq": zmq.__version__, "binary": args.binary,
-        "figures": figures, "latency": latency, "peak_rss_mib": memory,
+        "figures": figures, "latency": latency, "peak_rss_mib": memory, "memory_run": memory_flow,
         "cpu_seconds_pipeline_median": pl_cpu,
         "load_average_before": load_before, "load_average_after": os.getloadavg(), "runs_detail": runs, "wall_seconds": elapsed,
     }

@@ -15,8 +15,8 @@ public struct BrokerSettings: Sendable {
     public var maxMessageBytes: Int64 = 1 << 20
     /// Per-subscriber queue on the backend; a subscriber that falls this far behind loses live
     /// messages (and then replays them) instead of stalling everyone.
-    public var sendHighWaterMark: Int32 = 100_000
-    public var receiveHighWaterMark: Int32 = 100_000
+    public var sendHighWaterMark: Int32 = 10_000
+    public var receiveHighWaterMark: Int32 = 10_000
     public var fsyncInterval: Double = 1.0
     public var heartbeatMilliseconds: Int32 = 2_000
     /// Largest replay batch, in records.

@@ -84,7 +84,7 @@ public final class ConsumerStream {
     private var producerIDs = ProducerIDCache()
 
     public init(context: ZMQContext, endpoints: ConsumerEndpoints, topics: [String], position: StreamPosition,
-                receiveHighWaterMark: Int32 = 100_000, maxMessageBytes: Int64 = 1 << 20, security: Security? = nil, logger: Logger) throws {
+                receiveHighWaterMark: Int32 = 10_000, maxMessageBytes: Int64 = 1 << 20, security: Security? = nil, logger: Logger) throws {
         self.context = context
         self.security = security
         self.endpoints = endpoints

@@ -1,101 +1,333 @@
+import Foundation
 import Timeline
 
-/// The aggregator's set of counted event keys: open addressing with linear probing over one flat
-/// array of slots (two 64-bit words each, 16 bytes, no per-entry overhead), so a probe walks
-/// consecutive memory.
+/// The aggregator's set of counted event keys, kept at close to 16 bytes per key however many
+/// there are: the bulk of the keys sit in one sorted run of 16-byte entries, packed with no gaps,
+/// and only the keys added since the last merge sit in a small hash table.
 ///
-/// Keys are SHA-256 bits or ids' own hex digits; a multiplicative mix of both halves picks the
-/// first slot, so ids that differ only in a few digits do not cluster. The all-zero key marks an
-/// empty slot and is tracked on the side. The table doubles when it is 4/5 full, so it holds between
-/// 2/5 and 4/5 of its slots: 20 to 40 bytes per key.
-struct EventKeySet {
-    /// `words[2 * slot]` is the high half of the key in `slot`, `words[2 * slot + 1]` the low half.
-    private var words: [UInt64]
-    private var shift: UInt64
-    private var containsZero = false
-    private(set) var count = 0
+/// - Keys are stored scrambled by an invertible mix (a two-round Feistel network), so that even
+///   ids chosen by people (`…0001`, `…0002`) spread evenly over the 128-bit space.
+/// - The sorted run lives in memory mapped for it alone, inside an address range reserved up
+///   front, so it grows page by page where it is: no reallocation and copy, no second copy
+///   resident while it grows, nothing left to the allocator's fragmentation.
+/// - A lookup reads the recent table, then binary-searches the part of the run that shares the
+///   key's top 16 bits (an index of 65,536 starting points says where that part is).
+/// - When the recent table holds 1/32 of the run (at least 32,768 keys), its keys are sorted and
+///   merged into the run from the back, in place.
+///
+/// Memory: 16 bytes per merged key, plus the recent table (at most 1/32 of the run at load 3/4:
+/// under 1 byte per key) and the 256 KiB index.
+/// Sendable as a value: the storage is copied before any change when shared (copy on write), so a
+/// copy handed to another thread is never changed under it.
+struct EventKeySet: @unchecked Sendable {
+    private var storage: Storage
 
     init(minimumCapacity: Int = 0) {
-        var slots = 1024
-        while slots * 4 / 5 < minimumCapacity { slots *= 2 }
-        words = [UInt64](repeating: 0, count: 2 * slots)
-        shift = UInt64(64 - slots.trailingZeroBitCount)
+        storage = Storage(expected: minimumCapacity)
     }
 
-    /// Slots in the table.
-    var capacity: Int { words.count / 2 }
+    var count: Int { storage.run.count + storage.recent.count }
 
     /// Adds a key; false when it was already there.
     @discardableResult
     mutating func insert(_ key: EventKey) -> Bool {
-        if key.high == 0 && key.low == 0 {
-            defer { containsZero = true }
-            if containsZero { return false }
-            count += 1
-            return true
-        }
-        if (count + 1) * 5 > capacity * 4 { grow() }
-        let shift = shift
-        let inserted = words.withUnsafeMutableBufferPointer { Self.place(key, $0, shift) }
-        if inserted { count += 1 }
-        return inserted
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return storage.insert(Mixed(key))
     }
 
     func contains(_ key: EventKey) -> Bool {
-        if key.high == 0 && key.low == 0 { return containsZero }
-        let mask = capacity - 1
-        var slot = Self.slot(key, shift)
-        while true {
-            let high = words[2 * slot], low = words[2 * slot + 1]
-            if high == key.high && low == key.low { return true }
-            if high == 0 && low == 0 { return false }
-            slot = (slot + 1) & mask
-        }
+        storage.contains(Mixed(key))
     }
 
     /// Every key, in no particular order.
     func forEach(_ body: (EventKey) -> Void) {
-        if containsZero { body(EventKey(high: 0, low: 0)) }
-        for slot in 0..<capacity where words[2 * slot] != 0 || words[2 * slot + 1] != 0 {
-            body(EventKey(high: words[2 * slot], low: words[2 * slot + 1]))
+        storage.recent.forEach { body($0.key) }
+        for index in 0..<storage.run.count { body(storage.run[index].key) }
+    }
+
+    /// A key after the mix: `high` orders the sorted run and picks hash slots.
+    struct Mixed: Comparable {
+        var high: UInt64
+        var low: UInt64
+
+        init(high: UInt64, low: UInt64) {
+            self.high = high
+            self.low = low
+        }
+
+        init(_ key: EventKey) {
+            var a = key.high, b = key.low
+            b ^= Mixed.round(a)
+            a ^= Mixed.round(b)
+            high = a
+            low = b
+        }
+
+        /// The key this mixed value came from (the rounds undone in reverse order).
+        var key: EventKey {
+            var a = high, b = low
+            a ^= Mixed.round(b)
+            b ^= Mixed.round(a)
+            return EventKey(high: a, low: b)
+        }
+
+        var isZero: Bool { high == 0 && low == 0 }
+
+        static func < (lhs: Mixed, rhs: Mixed) -> Bool {
+            lhs.high != rhs.high ? lhs.high < rhs.high : lhs.low < rhs.low
+        }
+
+        /// The 64-bit finaliser of MurmurHash3.
+        @inline(__always)
+        static func round(_ value: UInt64) -> UInt64 {
+            var z = value
+            z = (z ^ (z >> 33)) &* 0xFF51_AFD7_ED55_8CCD
+            z = (z ^ (z >> 33)) &* 0xC4CE_B9FE_1A85_EC53
+            return z ^ (z >> 33)
         }
     }
 
-    @inline(__always)
-    private static func slot(_ key: EventKey, _ shift: UInt64) -> Int {
-        let mixed = ((key.high &* 0x9E37_79B9_7F4A_7C15) ^ key.low) &* 0xBF58_476D_1CE4_E5B9
-        return Int(truncatingIfNeeded: mixed >> shift)
+    final class Storage {
+        var run: SortedRun
+        var recent: RecentTable
+        /// `starts[b]` is the first position in `run` whose top 16 bits are `b` or more.
+        var starts: [Int32]
+
+        init(expected: Int) {
+            run = SortedRun(expected: expected)
+            recent = RecentTable(minimumKeys: 1 << 15)
+            starts = [Int32](repeating: 0, count: (1 << 16) + 1)
+        }
+
+        private init(run: SortedRun, recent: RecentTable, starts: [Int32]) {
+            self.run = run
+            self.recent = recent
+            self.starts = starts
+        }
+
+        func copy() -> Storage {
+            Storage(run: run.copy(), recent: recent, starts: starts)
+        }
+
+        func contains(_ key: Mixed) -> Bool {
+            recent.contains(key) || runContains(key)
+        }
+
+        func insert(_ key: Mixed) -> Bool {
+            if runContains(key) { return false }
+            guard recent.insert(key) else { return false }
+            if recent.count >= max(1 << 15, run.count / 32) { merge() }
+            return true
+        }
+
+        private func runContains(_ key: Mixed) -> Bool {
+            let bucket = Int(key.high >> 48)
+            var low = Int(starts[bucket]), high = Int(starts[bucket + 1])
+            while low < high {
+                let middle = (low + high) / 2
+                let entry = run[middle]
+                if entry == key { return true }
+                if entry < key { low = middle + 1 } else { high = middle }
+            }
+            return false
+        }
+
+        /// Moves the recent keys into the sorted run and rebuilds the index.
+        private func merge() {
+            var added = recent.keys()
+            added.sort()
+            run.merge(added)
+            recent.removeAll(minimumKeys: max(1 << 15, run.count / 32))
+            var counts = [Int32](repeating: 0, count: 1 << 16)
+            for index in 0..<run.count { counts[Int(run[index].high >> 48)] += 1 }
+            var position: Int32 = 0
+            for bucket in 0..<(1 << 16) {
+                starts[bucket] = position
+                position += counts[bucket]
+            }
+            starts[1 << 16] = position
+        }
     }
 
-    @inline(__always)
-    private static func place(_ key: EventKey, _ words: UnsafeMutableBufferPointer<UInt64>, _ shift: UInt64) -> Bool {
-        let mask = words.count / 2 - 1
-        var slot = slot(key, shift)
-        while true {
-            let high = words[2 * slot], low = words[2 * slot + 1]
-            if high == 0 && low == 0 {
-                words[2 * slot] = key.high
-                words[2 * slot + 1] = key.low
+    /// Sorted mixed keys, two words each, in an address range of their own.
+    struct SortedRun {
+        private(set) var count = 0
+        private var region: MappedRegion
+
+        init(expected: Int) {
+            region = MappedRegion(minimumBytes: max(1 << 20, expected * 16))
+        }
+
+        private init(count: Int, region: MappedRegion) {
+            self.count = count
+            self.region = region
+        }
+
+        func copy() -> SortedRun {
+            let copy = MappedRegion(minimumBytes: max(1 << 20, count * 16))
+            copy.commit(bytes: count * 16)
+            copy.words.update(from: region.words, count: 2 * count)
+            return SortedRun(count: count, region: copy)
+        }
+
+        subscript(index: Int) -> Mixed {
+            Mixed(high: region.words[2 * index], low: region.words[2 * index + 1])
+        }
+
+        /// Merges sorted keys (none of them present) in place, from the back.
+        mutating func merge(_ added: [Mixed]) {
+            let total = count + added.count
+            if !region.canHold(bytes: total * 16) {
+                let larger = MappedRegion(minimumBytes: total * 16 * 2)
+                larger.commit(bytes: count * 16)
+                larger.words.update(from: region.words, count: 2 * count)
+                region = larger
+            }
+            region.commit(bytes: total * 16)
+            let words = region.words
+            var from = count - 1, next = added.count - 1, to = total - 1
+            while next >= 0 {
+                if from >= 0, Mixed(high: words[2 * from], low: words[2 * from + 1]) > added[next] {
+                    words[2 * to] = words[2 * from]
+                    words[2 * to + 1] = words[2 * from + 1]
+                    from -= 1
+                } else {
+                    words[2 * to] = added[next].high
+                    words[2 * to + 1] = added[next].low
+                    next -= 1
+                }
+                to -= 1
+            }
+            count = total
+        }
+    }
+
+    /// Anonymous memory reserved (not committed) up front and made usable page by page: what is
+    /// resident is what was written.
+    final class MappedRegion {
+        let base: UnsafeMutableRawPointer
+        let reserved: Int
+        private(set) var committed = 0
+
+        init(minimumBytes: Int) {
+            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            // Room to grow without moving: at least 1 GiB of addresses (only addresses; nothing is
+            // resident or committed until used).
+            var size = max(minimumBytes, 1 << 30)
+            size = (size + page - 1) / page * page
+            guard let pointer = mmap(nil, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
+                  pointer != MAP_FAILED else {
+                fatalError("cannot reserve \(size) bytes of address space for the counted-key set: \(String(cString: strerror(errno)))")
+            }
+            base = pointer
+            reserved = size
+        }
+
+        deinit {
+            munmap(base, reserved)
+        }
+
+        var words: UnsafeMutablePointer<UInt64> { base.assumingMemoryBound(to: UInt64.self) }
+
+        func canHold(bytes: Int) -> Bool { bytes <= reserved }
+
+        /// Makes the first `bytes` (rounded up to 1 MiB) readable and writable.
+        func commit(bytes: Int) {
+            guard bytes > committed else { return }
+            let step = 1 << 20
+            let target = min(reserved, (bytes + step - 1) / step * step)
+            guard mprotect(base + committed, target - committed, PROT_READ | PROT_WRITE) == 0 else {
+                fatalError("cannot commit memory for the counted-key set: \(String(cString: strerror(errno)))")
+            }
+            committed = target
+        }
+    }
+
+    /// Open addressing with linear probing over mixed keys; the slot is the key's top bits (the mix
+    /// makes them uniform). The all-zero key marks an empty slot and is kept on the side.
+    struct RecentTable {
+        private var words: [UInt64]
+        private var shift: UInt64
+        private var containsZero = false
+        private(set) var count = 0
+
+        init(minimumKeys: Int) {
+            var slots = 1024
+            while slots * 3 / 4 < minimumKeys { slots *= 2 }
+            words = [UInt64](repeating: 0, count: 2 * slots)
+            shift = UInt64(64 - slots.trailingZeroBitCount)
+        }
+
+        private var capacity: Int { words.count / 2 }
+
+        func contains(_ key: Mixed) -> Bool {
+            if key.isZero { return containsZero }
+            let mask = capacity - 1
+            var slot = Int(truncatingIfNeeded: key.high >> shift)
+            while true {
+                let high = words[2 * slot], low = words[2 * slot + 1]
+                if high == key.high && low == key.low { return true }
+                if high == 0 && low == 0 { return false }
+                slot = (slot + 1) & mask
+            }
+        }
+
+        mutating func insert(_ key: Mixed) -> Bool {
+            if key.isZero {
+                defer { containsZero = true }
+                if containsZero { return false }
+                count += 1
                 return true
             }
-            if high == key.high && low == key.low { return false }
-            slot = (slot + 1) & mask
+            if (count + 1) * 4 > capacity * 3 { grow() }
+            let shift = shift
+            let inserted = words.withUnsafeMutableBufferPointer { RecentTable.place(key, $0, shift) }
+            if inserted { count += 1 }
+            return inserted
         }
-    }
 
-    private mutating func grow() {
-        let old = words
-        words = []
-        var grown = [UInt64](repeating: 0, count: 2 * old.count)
-        shift -= 1
-        let shift = shift
-        grown.withUnsafeMutableBufferPointer { grown in
-            old.withUnsafeBufferPointer { old in
-                for slot in 0..<(old.count / 2) where old[2 * slot] != 0 || old[2 * slot + 1] != 0 {
-                    _ = Self.place(EventKey(high: old[2 * slot], low: old[2 * slot + 1]), grown, shift)
+        @inline(__always)
+        private static func place(_ key: Mixed, _ words: UnsafeMutableBufferPointer<UInt64>, _ shift: UInt64) -> Bool {
+            let mask = words.count / 2 - 1
+            var slot = Int(truncatingIfNeeded: key.high >> shift)
+            while true {
+                let high = words[2 * slot], low = words[2 * slot + 1]
+                if high == 0 && low == 0 {
+                    words[2 * slot] = key.high
+                    words[2 * slot + 1] = key.low
+                    return true
                 }
+                if high == key.high && low == key.low { return false }
+                slot = (slot + 1) & mask
             }
         }
-        words = grown
+
+        private mutating func grow() {
+            let old = keys()
+            let zero = containsZero
+            self = RecentTable(minimumKeys: count * 2)
+            for key in old { _ = insert(key) }
+            if zero { _ = insert(Mixed(high: 0, low: 0)) }
+        }
+
+        func forEach(_ body: (Mixed) -> Void) {
+            if containsZero { body(Mixed(high: 0, low: 0)) }
+            for slot in 0..<capacity where words[2 * slot] != 0 || words[2 * slot + 1] != 0 {
+                body(Mixed(high: words[2 * slot], low: words[2 * slot + 1]))
+            }
+        }
+
+        /// The keys, in slot order (nearly sorted: slots follow the top bits).
+        func keys() -> [Mixed] {
+            var keys: [Mixed] = []
+            keys.reserveCapacity(count)
+            forEach { keys.append($0) }
+            return keys
+        }
+
+        /// Empties the table, sized for `minimumKeys` keys.
+        mutating func removeAll(minimumKeys: Int) {
+            self = RecentTable(minimumKeys: minimumKeys)
+        }
     }
 }

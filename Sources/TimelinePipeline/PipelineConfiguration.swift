@@ -38,7 +38,7 @@ public struct PipelineConfiguration: Sendable {
         ("endpoints.query", .string, .string("tcp://127.0.0.1:5604")),
         ("broker.fsyncIntervalSeconds", .number, .double(1.0)),
         ("broker.maxMessageBytes", .integer, .int(1 << 20)),
-        ("broker.sendHighWaterMark", .integer, .int(100_000)),
+        ("broker.sendHighWaterMark", .integer, .int(10_000)),
         ("producer.workers", .integer, .int(1)),
         ("producer.rate", .number, .double(0)),
         ("producer.connectTimeoutSeconds", .number, .double(10)),

@@ -5,27 +5,50 @@ import Timeline
 
 @Suite("The counted-key set")
 struct EventKeySetTests {
-    @Test("Inserts and lookups agree with the standard Set through several growths, the all-zero key included")
+    @Test("Inserts and lookups agree with the standard Set through many merges, the all-zero key included")
     func agreesWithSet() {
         var generator = SystemRandomNumberGenerator()
         var set = EventKeySet()
         var reference = Set<EventKey>()
-        // Random keys, keys differing in one low digit (hex ids in a row), and the all-zero key.
-        var keys = (0..<20_000).map { _ in EventKey(high: generator.next(), low: generator.next()) }
-        keys += (0..<5_000).map { EventKey(high: 0, low: UInt64($0)) }
-        keys += (0..<5_000).map { EventKey(high: UInt64($0) << 40, low: 0) }
-        keys += keys.prefix(3_000)
+        // Random keys, keys differing in one low digit (ids people number), the all-zero key, and
+        // the key that the mix turns into zero.
+        var keys = (0..<150_000).map { _ in EventKey(high: generator.next(), low: generator.next()) }
+        keys += (0..<60_000).map { EventKey(high: 0, low: UInt64($0)) }
+        keys += (0..<30_000).map { EventKey(high: UInt64($0) << 40, low: 0) }
+        keys.append(EventKeySet.Mixed(high: 0, low: 0).key)
+        keys += keys.prefix(20_000)
         keys.shuffle(using: &generator)
-        for key in keys {
+        for (index, key) in keys.enumerated() {
             #expect(set.insert(key) == reference.insert(key).inserted)
+            if index % 997 == 0 { #expect(set.contains(key)) }
         }
         #expect(set.count == reference.count)
-        #expect(set.capacity * 4 >= set.count * 5, "the table is never more than 4/5 full")
         for key in reference { #expect(set.contains(key)) }
-        for _ in 0..<2_000 { #expect(!set.contains(EventKey(high: generator.next() | 1 << 63, low: generator.next()))) }
+        for _ in 0..<5_000 { #expect(!set.contains(EventKey(high: generator.next() | 1 << 63, low: generator.next()))) }
         var listed = Set<EventKey>()
         set.forEach { listed.insert($0) }
         #expect(listed == reference)
+    }
+
+    @Test("The mix is undone exactly")
+    func mixIsInvertible() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<10_000 {
+            let key = EventKey(high: generator.next(), low: generator.next())
+            #expect(EventKeySet.Mixed(key).key == key)
+        }
+    }
+
+    @Test("A copy is independent of the set it was copied from")
+    func copiesAreValues() {
+        var original = EventKeySet()
+        for index in 0..<50_000 { original.insert(EventKey(high: UInt64(index), low: 7)) }
+        var copy = original
+        copy.insert(EventKey(high: 1, low: 1))
+        original.insert(EventKey(high: 2, low: 2))
+        #expect(copy.contains(EventKey(high: 1, low: 1)) && !original.contains(EventKey(high: 1, low: 1)))
+        #expect(original.contains(EventKey(high: 2, low: 2)) && !copy.contains(EventKey(high: 2, low: 2)))
+        #expect(copy.count == 50_001 && original.count == 50_001)
     }
 }
 
