@@ -78,7 +78,7 @@ public final class ConsumerStream {
     /// How long to wait for a replay answer before asking again.
     public var requestTimeout: Double = 2.0
     /// How long without live traffic before asking for the head.
-    public var idleCheckInterval: Double = 1.0
+    public var idleCheckInterval: Double = 0.1
     public var batchSize: UInt32 = 20_000
     private var lastLive = monotonicSeconds()
     private var producerIDs = ProducerIDCache()

@@ -92,6 +92,8 @@ struct EventKeySet: @unchecked Sendable {
         var recent: RecentTable
         /// `starts[b]` is the first position in `run` whose top 16 bits are `b` or more.
         var starts: [Int32]
+        /// Keys per top-16-bit bucket, kept between merges to avoid reallocating it.
+        private var counts = [Int32](repeating: 0, count: 1 << 16)
 
         init(expected: Int) {
             run = SortedRun(expected: expected)
@@ -106,7 +108,7 @@ struct EventKeySet: @unchecked Sendable {
         }
 
         func copy() -> Storage {
-            Storage(run: run.copy(), recent: recent, starts: starts)
+            Storage(run: run.copy(), recent: recent.copy(), starts: starts)
         }
 
         func contains(_ key: Mixed) -> Bool {
@@ -134,11 +136,9 @@ struct EventKeySet: @unchecked Sendable {
 
         /// Moves the recent keys into the sorted run and rebuilds the index.
         private func merge() {
-            var added = recent.keys()
-            added.sort()
-            run.merge(added)
-            recent.removeAll(minimumKeys: max(1 << 15, run.count / 32))
-            var counts = [Int32](repeating: 0, count: 1 << 16)
+            recent.drainSorted { added in run.merge(added) }
+            recent.resize(minimumKeys: max(1 << 15, run.count / 32))
+            for bucket in counts.indices { counts[bucket] = 0 }
             for index in 0..<run.count { counts[Int(run[index].high >> 48)] += 1 }
             var position: Int32 = 0
             for bucket in 0..<(1 << 16) {
@@ -175,7 +175,7 @@ struct EventKeySet: @unchecked Sendable {
         }
 
         /// Merges sorted keys (none of them present) in place, from the back.
-        mutating func merge(_ added: [Mixed]) {
+        mutating func merge(_ added: UnsafeBufferPointer<Mixed>) {
             let total = count + added.count
             if !region.canHold(bytes: total * 16) {
                 let larger = MappedRegion(minimumBytes: total * 16 * 2)
@@ -209,11 +209,11 @@ struct EventKeySet: @unchecked Sendable {
         let reserved: Int
         private(set) var committed = 0
 
-        init(minimumBytes: Int) {
+        /// Reserves at least `minimumBytes`, and `reserve` bytes of addresses (1 GiB unless told:
+        /// room to grow without moving; only addresses, nothing is resident until used).
+        init(minimumBytes: Int, reserve: Int = 1 << 30) {
             let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-            // Room to grow without moving: at least 1 GiB of addresses (only addresses; nothing is
-            // resident or committed until used).
-            var size = max(minimumBytes, 1 << 30)
+            var size = max(minimumBytes, reserve)
             size = (size + page - 1) / page * page
             guard let pointer = mmap(nil, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
                   pointer != MAP_FAILED else {
@@ -231,11 +231,17 @@ struct EventKeySet: @unchecked Sendable {
 
         func canHold(bytes: Int) -> Bool { bytes <= reserved }
 
+        /// Gives the pages of the first `bytes` back to the system; they read as zeros afterwards.
+        func discard(bytes: Int) {
+            _ = madvise(base, min(bytes, committed), MADV_DONTNEED)
+        }
+
         /// Makes the first `bytes` (rounded up to 1 MiB) readable and writable.
         func commit(bytes: Int) {
             guard bytes > committed else { return }
             let step = 1 << 20
             let target = min(reserved, (bytes + step - 1) / step * step)
+            guard target > committed else { return }
             guard mprotect(base + committed, target - committed, PROT_READ | PROT_WRITE) == 0 else {
                 fatalError("cannot commit memory for the counted-key set: \(String(cString: strerror(errno)))")
             }
@@ -244,25 +250,34 @@ struct EventKeySet: @unchecked Sendable {
     }
 
     /// Open addressing with linear probing over mixed keys; the slot is the key's top bits (the mix
-    /// makes them uniform). The all-zero key marks an empty slot and is kept on the side.
+    /// makes them uniform). The all-zero key marks an empty slot and is kept on the side. Its slots
+    /// are mapped memory too: emptying the table hands the pages back (`MADV_DONTNEED`) instead of
+    /// freeing and allocating megabytes through the allocator at every merge.
     struct RecentTable {
-        private var words: [UInt64]
+        private var region: MappedRegion
+        private var slots: Int
         private var shift: UInt64
         private var containsZero = false
         private(set) var count = 0
 
         init(minimumKeys: Int) {
-            var slots = 1024
-            while slots * 3 / 4 < minimumKeys { slots *= 2 }
-            words = [UInt64](repeating: 0, count: 2 * slots)
+            slots = RecentTable.slots(for: minimumKeys)
             shift = UInt64(64 - slots.trailingZeroBitCount)
+            region = MappedRegion(minimumBytes: slots * 16, reserve: slots * 16)
+            region.commit(bytes: slots * 16)
         }
 
-        private var capacity: Int { words.count / 2 }
+        private static func slots(for keys: Int) -> Int {
+            var slots = 1024
+            while slots * 3 / 4 < keys { slots *= 2 }
+            return slots
+        }
+
+        private var words: UnsafeMutablePointer<UInt64> { region.words }
 
         func contains(_ key: Mixed) -> Bool {
             if key.isZero { return containsZero }
-            let mask = capacity - 1
+            let words = words, mask = slots - 1
             var slot = Int(truncatingIfNeeded: key.high >> shift)
             while true {
                 let high = words[2 * slot], low = words[2 * slot + 1]
@@ -279,22 +294,15 @@ struct EventKeySet: @unchecked Sendable {
                 count += 1
                 return true
             }
-            if (count + 1) * 4 > capacity * 3 { grow() }
-            let shift = shift
-            let inserted = words.withUnsafeMutableBufferPointer { RecentTable.place(key, $0, shift) }
-            if inserted { count += 1 }
-            return inserted
-        }
-
-        @inline(__always)
-        private static func place(_ key: Mixed, _ words: UnsafeMutableBufferPointer<UInt64>, _ shift: UInt64) -> Bool {
-            let mask = words.count / 2 - 1
+            if (count + 1) * 4 > slots * 3 { grow() }
+            let words = words, mask = slots - 1
             var slot = Int(truncatingIfNeeded: key.high >> shift)
             while true {
                 let high = words[2 * slot], low = words[2 * slot + 1]
                 if high == 0 && low == 0 {
                     words[2 * slot] = key.high
                     words[2 * slot + 1] = key.low
+                    count += 1
                     return true
                 }
                 if high == key.high && low == key.low { return false }
@@ -312,7 +320,8 @@ struct EventKeySet: @unchecked Sendable {
 
         func forEach(_ body: (Mixed) -> Void) {
             if containsZero { body(Mixed(high: 0, low: 0)) }
-            for slot in 0..<capacity where words[2 * slot] != 0 || words[2 * slot + 1] != 0 {
+            let words = words
+            for slot in 0..<slots where words[2 * slot] != 0 || words[2 * slot + 1] != 0 {
                 body(Mixed(high: words[2 * slot], low: words[2 * slot + 1]))
             }
         }
@@ -325,9 +334,46 @@ struct EventKeySet: @unchecked Sendable {
             return keys
         }
 
-        /// Empties the table, sized for `minimumKeys` keys.
-        mutating func removeAll(minimumKeys: Int) {
-            self = RecentTable(minimumKeys: minimumKeys)
+        /// Moves the keys to the front of the table's own memory, sorts them there and hands them
+        /// to `body`; the table is empty afterwards. No memory is allocated.
+        mutating func drainSorted(_ body: (UnsafeBufferPointer<Mixed>) -> Void) {
+            let words = words
+            var filled = 0
+            for slot in 0..<slots where words[2 * slot] != 0 || words[2 * slot + 1] != 0 {
+                let high = words[2 * slot], low = words[2 * slot + 1]
+                words[2 * slot] = 0
+                words[2 * slot + 1] = 0
+                words[2 * filled] = high
+                words[2 * filled + 1] = low
+                filled += 1
+            }
+            if containsZero {
+                words[2 * filled] = 0
+                words[2 * filled + 1] = 0
+                filled += 1
+            }
+            UnsafeMutableRawPointer(words).withMemoryRebound(to: Mixed.self, capacity: filled) { keys in
+                var buffer = UnsafeMutableBufferPointer(start: keys, count: filled)
+                buffer.sort()
+                body(UnsafeBufferPointer(buffer))
+            }
+            region.discard(bytes: slots * 16)
+            containsZero = false
+            count = 0
+        }
+
+        /// A table of its own with the same keys.
+        func copy() -> RecentTable {
+            var copy = RecentTable(minimumKeys: count)
+            forEach { _ = copy.insert($0) }
+            return copy
+        }
+
+        /// Resizes an empty table for `minimumKeys` keys.
+        mutating func resize(minimumKeys: Int) {
+            precondition(count == 0)
+            let wanted = RecentTable.slots(for: minimumKeys)
+            if wanted != slots { self = RecentTable(minimumKeys: minimumKeys) }
         }
     }
 }
