@@ -21,7 +21,7 @@ public struct BrokerSettings: Sendable {
     public var heartbeatMilliseconds: Int32 = 2_000
     /// Largest replay batch, in records.
     public var maxReplayBatch: Int = 2_000
-    /// The most records one `CHUNK` reply carries (it also stops near 4 MiB).
+    /// The most records one `CHUNK` reply carries (it also stops near 1 MiB).
     public var maxChunkRecords: Int = 20_000
     /// CURVE on all three sockets when set (the ZAP handler must be running in the same context).
     public var security: Security?

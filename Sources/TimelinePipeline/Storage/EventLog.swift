@@ -317,9 +317,11 @@ public final class EventLog {
     /// starts with one of `prefixes` (every record when there are none), about `maxBytes` at most,
     /// and scans at most `maxScanned` records. Returns the bytes, how many records they hold, and
     /// the last sequence scanned: the reader's new position even when the filter took nothing.
-    public func readChunk(after: UInt64, maxCount: Int, prefixes: [[UInt8]] = [], maxBytes: Int = 4 << 20,
+    public func readChunk(after: UInt64, maxCount: Int, prefixes: [[UInt8]] = [], maxBytes: Int = 1 << 20,
                           maxScanned: Int = 100_000) throws(StorageError) -> (bytes: [UInt8], count: Int, scannedThrough: UInt64) {
         var bytes: [UInt8] = []
+        // One allocation for the whole reply (it stops at the first record that reaches maxBytes).
+        bytes.reserveCapacity(min(maxBytes, Int(fileSize)) + 64 << 10)
         var count = 0
         var scanned = after
         var scannedCount = 0
