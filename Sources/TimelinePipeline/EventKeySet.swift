@@ -10,13 +10,13 @@ import Timeline
 /// - The sorted run lives in memory mapped for it alone, inside an address range reserved up
 ///   front, so it grows page by page where it is: no reallocation and copy, no second copy
 ///   resident while it grows, nothing left to the allocator's fragmentation.
-/// - A lookup reads the recent table, then binary-searches the part of the run that shares the
-///   key's top 16 bits (an index of 65,536 starting points says where that part is).
+/// - A lookup reads the recent table, then binary-searches the few entries of the run that share
+///   the key's top bits (an index with one starting point per ~8 keys says where they are).
 /// - When the recent table holds 1/32 of the run (at least 32,768 keys), its keys are sorted and
 ///   merged into the run from the back, in place.
 ///
 /// Memory: 16 bytes per merged key, plus the recent table (at most 1/32 of the run at load 3/4:
-/// under 1 byte per key) and the 256 KiB index.
+/// under 1 byte per key) and the index (about half a byte per key).
 /// Sendable as a value: the storage is copied before any change when shared (copy on write), so a
 /// copy handed to another thread is never changed under it.
 struct EventKeySet: @unchecked Sendable {
@@ -90,25 +90,28 @@ struct EventKeySet: @unchecked Sendable {
     final class Storage {
         var run: SortedRun
         var recent: RecentTable
-        /// `starts[b]` is the first position in `run` whose top 16 bits are `b` or more.
+        /// `starts[b]` is the first position in `run` whose top `indexBits` bits are `b` or more.
+        /// The index has about one bucket per 8 keys (4 bits of index per 16-byte key: a quarter
+        /// byte a key), so a lookup searches a few neighbouring entries.
         var starts: [Int32]
-        /// Keys per top-16-bit bucket, kept between merges to avoid reallocating it.
-        private var counts = [Int32](repeating: 0, count: 1 << 16)
+        var indexBits: UInt64
 
         init(expected: Int) {
             run = SortedRun(expected: expected)
             recent = RecentTable(minimumKeys: 1 << 15)
-            starts = [Int32](repeating: 0, count: (1 << 16) + 1)
+            indexBits = 12
+            starts = [Int32](repeating: 0, count: (1 << 12) + 1)
         }
 
-        private init(run: SortedRun, recent: RecentTable, starts: [Int32]) {
+        private init(run: SortedRun, recent: RecentTable, starts: [Int32], indexBits: UInt64) {
             self.run = run
             self.recent = recent
             self.starts = starts
+            self.indexBits = indexBits
         }
 
         func copy() -> Storage {
-            Storage(run: run.copy(), recent: recent.copy(), starts: starts)
+            Storage(run: run.copy(), recent: recent.copy(), starts: starts, indexBits: indexBits)
         }
 
         func contains(_ key: Mixed) -> Bool {
@@ -123,7 +126,7 @@ struct EventKeySet: @unchecked Sendable {
         }
 
         private func runContains(_ key: Mixed) -> Bool {
-            let bucket = Int(key.high >> 48)
+            let bucket = Int(key.high >> (64 - indexBits))
             var low = Int(starts[bucket]), high = Int(starts[bucket + 1])
             while low < high {
                 let middle = (low + high) / 2
@@ -138,14 +141,23 @@ struct EventKeySet: @unchecked Sendable {
         private func merge() {
             recent.drainSorted { added in run.merge(added) }
             recent.resize(minimumKeys: max(1 << 15, run.count / 32))
-            for bucket in counts.indices { counts[bucket] = 0 }
-            for index in 0..<run.count { counts[Int(run[index].high >> 48)] += 1 }
-            var position: Int32 = 0
-            for bucket in 0..<(1 << 16) {
-                starts[bucket] = position
-                position += counts[bucket]
+            // One bucket per ~8 keys, 2^12 to 2^28 buckets; rebuilt by one pass over the run.
+            indexBits = UInt64(max(12, min(28, (max(1, run.count / 8)).bitWidth - (max(1, run.count / 8)).leadingZeroBitCount)))
+            let buckets = 1 << Int(indexBits)
+            if starts.count != buckets + 1 { starts = [Int32](repeating: 0, count: buckets + 1) }
+            let shift = 64 - indexBits
+            var bucket = 0
+            for index in 0..<run.count {
+                let keyBucket = Int(run[index].high >> shift)
+                while bucket <= keyBucket {
+                    starts[bucket] = Int32(index)
+                    bucket += 1
+                }
             }
-            starts[1 << 16] = position
+            while bucket <= buckets {
+                starts[bucket] = Int32(run.count)
+                bucket += 1
+            }
         }
     }
 

@@ -121,6 +121,31 @@ struct EventLogTests {
         #expect(throws: PipelineError.self) { try records(of: Array(bytes.prefix(9))) }
     }
 
+    @Test("A record damaged on disk after the log was opened is refused when read, naming the record")
+    func damageAfterOpening() throws {
+        let folder = TemporaryFolder()
+        let log = try EventLog(folder: folder.path, logger: logger)
+        for index in 0..<10 { _ = try append(log, index) }
+        try log.sync()
+        // Flip one byte inside the fifth record's body, behind the open log's back.
+        let chunk = try log.readChunk(after: 0, maxCount: 10).bytes
+        var offset = 0
+        for _ in 0..<4 { offset += 8 + (Int(chunk[offset]) << 24 | Int(chunk[offset + 1]) << 16 | Int(chunk[offset + 2]) << 8 | Int(chunk[offset + 3])) }
+        let handle = try #require(FileHandle(forUpdatingAtPath: folder.file(EventLog.fileName)))
+        handle.seek(toFileOffset: UInt64(offset + 40))
+        let byte = handle.readData(ofLength: 1)[0]
+        handle.seek(toFileOffset: UInt64(offset + 40))
+        handle.write(Data([byte ^ 0x20]))
+        handle.closeFile()
+        #expect(try log.readChunk(after: 0, maxCount: 4).count == 4, "the records before it are still served")
+        do {
+            _ = try log.readChunk(after: 0, maxCount: 10)
+            Issue.record("a damaged record was served")
+        } catch {
+            #expect("\(error)".contains("record 5 fails its checksum"))
+        }
+    }
+
     @Test("The background syncer makes written records durable while appends go on, and stops at once when asked")
     func backgroundSync() throws {
         let folder = TemporaryFolder()

@@ -423,6 +423,16 @@ public final class EventLog {
             let current = sequence
             sequence += 1
             if current > after {
+                // The disk may have changed under the log since it was opened: check what is sent.
+                let intact = chunk.withUnsafeBytes { bytes in
+                    CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[(start + 8)..<(start + 8 + length)])) == EventLog.u32(chunk, start + 4)
+                }
+                guard intact else {
+                    logger.error("A record of the event log fails its checksum; it is not served", metadata: [
+                        "log.path": "\(path)", "log.sequence": "\(current)", "log.offset": "\(offset - Int64(8 + length))",
+                    ])
+                    throw StorageError(path: path, operation: "read (record \(current) fails its checksum)", code: EIO)
+                }
                 bytes += 8 + length
                 let more = chunk.withUnsafeBytes { visit(current, UnsafeRawBufferPointer(rebasing: $0[start..<(start + 8 + length)])) }
                 if !more { break }
