@@ -6,7 +6,8 @@
 /// 1. **topic**: UTF-8 `kind.FROM.TO`, e.g. `visit.MN.KP`; subscribers filter on its prefix.
 /// 2. **header**: 19 bytes or more, big-endian:
 ///    - `u8` version, `1`;
-///    - `u8` body encoding, `0` for JSON (the `ingest --format jsonl` object);
+///    - `u8` body encoding, `0` for JSON (the `ingest --format jsonl` object), `1` for a producer's
+///      batch of JSON events (`WireBatch`, producer to broker only);
 ///    - `u64` sequence: assigned by the broker, `0` on messages a producer sends;
 ///    - `u64` producer sequence: `1, 2, 3…` per producer, `0` when the sender does not number them;
 ///    - `u8` length of the producer id, then that many bytes of UTF-8 producer id (may be empty).
@@ -16,7 +17,11 @@ public struct WireHeader: Hashable, Sendable {
     public static let minimumSize = 19
 
     public enum Encoding: UInt8, Sendable {
+        /// One event, the `ingest --format jsonl` object.
         case json = 0
+        /// Several events from one producer (see `WireBatch`); only producers send it, to the broker,
+        /// which logs and publishes each event as a message of its own.
+        case batch = 1
     }
 
     public var encoding: Encoding
@@ -117,6 +122,44 @@ public struct ProducerIDCache: Sendable {
     }
 }
 
+/// A producer's batch body (header encoding `1`): events back to back, each
+/// `u16 topic length | topic | u32 body length | JSON body` (big-endian). The header's producer
+/// sequence numbers the first event and the others follow one by one; the message's topic frame
+/// is empty. Batches spare the producer and the broker a ZeroMQ message per event; subscribers
+/// never see them, since the broker publishes every event on its own.
+public enum WireBatch {
+    /// Appends one event to a batch body.
+    public static func append(topic: [UInt8], body: [UInt8], to batch: inout [UInt8]) {
+        batch.append(UInt8(truncatingIfNeeded: topic.count >> 8))
+        batch.append(UInt8(truncatingIfNeeded: topic.count))
+        batch.append(contentsOf: topic)
+        for shift in stride(from: 24, through: 0, by: -8) { batch.append(UInt8(truncatingIfNeeded: body.count >> shift)) }
+        batch.append(contentsOf: body)
+    }
+
+    /// Calls `entry` with the topic and body of each event, in order. Throws when the framing is
+    /// broken; the events before the break have been handed over by then.
+    public static func forEachEvent(in batch: UnsafeRawBufferPointer,
+                                    _ entry: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws {
+        var offset = 0
+        var index = 0
+        while offset < batch.count {
+            guard batch.count - offset >= 2 else { throw WireError.malformed("batch event \(index): the topic length is cut off") }
+            let topicLength = Int(batch[offset]) << 8 | Int(batch[offset + 1])
+            offset += 2
+            guard batch.count - offset >= topicLength + 4 else { throw WireError.malformed("batch event \(index): the topic or body length is cut off") }
+            let topic = UnsafeRawBufferPointer(rebasing: batch[offset..<(offset + topicLength)])
+            offset += topicLength
+            let bodyLength = Int(batch[offset]) << 24 | Int(batch[offset + 1]) << 16 | Int(batch[offset + 2]) << 8 | Int(batch[offset + 3])
+            offset += 4
+            guard batch.count - offset >= bodyLength else { throw WireError.malformed("batch event \(index): the body is cut off") }
+            try entry(topic, UnsafeRawBufferPointer(rebasing: batch[offset..<(offset + bodyLength)]))
+            offset += bodyLength
+            index += 1
+        }
+    }
+}
+
 /// Why a message off the wire was rejected.
 public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case wrongFrameCount(Int)
@@ -163,6 +206,7 @@ public struct WireMessage: Sendable {
 
     /// Decodes the body of a message whose header is already read, and checks it against the topic.
     public static func decodeEvent(topic: [UInt8], header: WireHeader, body: [UInt8]) throws(WireError) -> TimelineEvent {
+        guard header.encoding == .json else { throw .malformed("a batch where one event was expected") }
         let fast = body.withUnsafeBufferPointer { body in
             topic.withUnsafeBytes { topic -> TimelineEvent? in
                 guard let fields = EventJSONFastPath.scan(body), EventJSONFastPath.topicMatches(topic, fields) else { return nil }
@@ -176,6 +220,7 @@ public struct WireMessage: Sendable {
     /// Checks a message's body and topic as `decodeEvent` does, and returns what the statistics
     /// count of it, without building the event: the aggregator's hot path.
     public static func summarise(topic: UnsafeRawBufferPointer, header: WireHeader, body: UnsafeRawBufferPointer) throws(WireError) -> EventSummary {
+        guard header.encoding == .json else { throw .malformed("a batch where one event was expected") }
         let bytes = body.assumingMemoryBound(to: UInt8.self)
         if let fields = EventJSONFastPath.scan(bytes), EventJSONFastPath.topicMatches(topic, fields) {
             return EventJSONFastPath.summary(bytes, fields)
@@ -186,6 +231,7 @@ public struct WireMessage: Sendable {
     /// Checks a message's body and topic as `decodeEvent` does, without building the event: what
     /// the broker does before it logs a message.
     public static func validate(topic: UnsafeRawBufferPointer, header: WireHeader, body: UnsafeRawBufferPointer) throws(WireError) {
+        guard header.encoding == .json else { throw .malformed("a batch where one event was expected") }
         let bytes = body.assumingMemoryBound(to: UInt8.self)
         if let fields = EventJSONFastPath.scan(bytes), EventJSONFastPath.topicMatches(topic, fields) { return }
         _ = try decodeSlowly(topic: topic, topicBytes: nil, header: header, body: Array(bytes))

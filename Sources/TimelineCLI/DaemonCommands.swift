@@ -63,6 +63,9 @@ struct ProduceCommand: AsyncParsableCommand {
     @Option(help: "Events per second for all workers together; 0 for no limit (producer.rate).")
     var rate: Double?
 
+    @Option(help: "Events per message when publishing without a rate limit; 1 sends each on its own (producer.eventsPerMessage).")
+    var eventsPerMessage: Int?
+
     @Flag(help: "Keep reading lines appended to the (single) JSON Lines file and publish them.")
     var follow = false
 
@@ -141,6 +144,11 @@ struct ProduceCommand: AsyncParsableCommand {
             var settings = ProducerSettings(frontend: try config.string("endpoints.frontend"), replay: try config.string("endpoints.replay"), producerID: producerID)
             let rate = try self.rate ?? config.double("producer.rate")
             settings.rate = rate > 0 ? rate : nil
+            let eventsPerMessage = try self.eventsPerMessage ?? config.int("producer.eventsPerMessage")
+            guard (1...1_000).contains(eventsPerMessage) else {
+                throw CLIError("producer.eventsPerMessage must be 1 to 1000 (got \(eventsPerMessage))", code: ExitStatus.configError)
+            }
+            settings.eventsPerMessage = eventsPerMessage
             settings.connectTimeout = try config.double("producer.connectTimeoutSeconds")
             settings.acknowledgeTimeout = try config.double("producer.acknowledgeTimeoutSeconds")
             settings.security = try options.security(config, server: false, client: true)

@@ -247,6 +247,38 @@ public final class Broker: SocketLoop, @unchecked Sendable {
             deadLetters.write(reason: "\(error)", sequence: 0, producer: "", body: Array(body))
             return
         }
+        guard header.encoding == .batch else {
+            return try admitEvent(topic: topic, headerBytes: parts[1], header: header, body: body)
+        }
+        // A batch: each event is checked, numbered and logged as if it had come on its own, under
+        // a header of its own (JSON encoding, its producer sequence).
+        var eventHeader = Array(parts[1])
+        eventHeader[1] = WireHeader.Encoding.json.rawValue
+        var single = header
+        single.encoding = .json
+        var index: UInt64 = 0
+        do {
+            try WireBatch.forEachEvent(in: body) { topic, body in
+                if header.producerSequence > 0 {
+                    single.producerSequence = header.producerSequence + index
+                    WireHeader.stamp(producerSequence: single.producerSequence, into: &eventHeader)
+                }
+                index += 1
+                try eventHeader.withUnsafeBytes { try admitEvent(topic: topic, headerBytes: $0, header: single, body: body) }
+            }
+        } catch let error as WireError {
+            count(\.malformedDropped)
+            warnings.warning("batch", "Dropped the rest of a batch whose framing is broken", metadata: [
+                "producer.id": "\(header.producer)", "batch.admitted": "\(index)", "error": "\(error)",
+            ])
+            deadLetters.write(reason: "\(error)", sequence: 0, producer: header.producer, body: Array(body))
+        }
+    }
+
+    /// Checks one event and appends it to the log's pending batch, or counts, reports and
+    /// dead-letters it.
+    private func admitEvent(topic: UnsafeRawBufferPointer, headerBytes: UnsafeRawBufferPointer, header: WireHeader,
+                            body: UnsafeRawBufferPointer) throws {
         // The body must be an event, on its own topic: the log holds nothing a consumer would reject.
         do {
             try WireMessage.validate(topic: topic, header: header, body: body)
@@ -279,7 +311,7 @@ public final class Broker: SocketLoop, @unchecked Sendable {
                 return
             }
         }
-        try log.append(topic: topic, header: parts[1], body: body, producer: header.producer, producerSequence: header.producerSequence)
+        try log.append(topic: topic, header: headerBytes, body: body, producer: header.producer, producerSequence: header.producerSequence)
         counters.accepted += 1
     }
 

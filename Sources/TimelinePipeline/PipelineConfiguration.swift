@@ -41,6 +41,7 @@ public struct PipelineConfiguration: Sendable {
         ("broker.sendHighWaterMark", .integer, .int(10_000)),
         ("producer.workers", .integer, .int(1)),
         ("producer.rate", .number, .double(0)),
+        ("producer.eventsPerMessage", .integer, .int(64)),
         ("producer.connectTimeoutSeconds", .number, .double(10)),
         ("producer.acknowledgeTimeoutSeconds", .number, .double(30)),
         ("aggregator.checkpointEvery", .integer, .int(50_000)),

@@ -17,6 +17,11 @@ public struct ProducerSettings: Sendable {
     /// How long to wait, after the last send, for the broker to have logged everything.
     public var acknowledgeTimeout: Double = 30
     public var sendHighWaterMark: Int32 = 10_000
+    /// Events per message when there is no rate limit (a `WireBatch`); 1 sends each on its own.
+    /// With a rate every event goes on its own, as soon as it is due.
+    public var eventsPerMessage = 64
+    /// The most body bytes a batch carries (a single event may be larger).
+    public var maxBatchBytes = 16 << 10
     /// CURVE client keys when security is on.
     public var security: Security?
 
@@ -121,8 +126,23 @@ public final class ProducerWorker: SocketLoop, @unchecked Sendable {
         let startIndex = Int(next)
         var highestSent = next
 
+        // Batch limits: halved whenever sent events go missing (a broker that restarted, or one
+        // whose maximum message size is below a batch: it drops the connection), grown back
+        // after a run of batches without a loss.
+        var batchLimit = settings.rate == nil ? max(1, settings.eventsPerMessage) : 1
+        var byteLimit = max(1, settings.maxBatchBytes)
+        var batchesSinceLoss = 0
+
         func resync(_ reason: String) throws -> Bool {
             guard let logged = try positions.position(of: settings.producerID, stopper: stopper) else { return false }
+            if logged < highestSent, batchLimit > 1 {
+                batchLimit = max(1, batchLimit / 2)
+                byteLimit = max(1, byteLimit / 2)
+                batchesSinceLoss = 0
+                logger.info("Sent events went missing; sending smaller batches", metadata: [
+                    "producer.id": "\(settings.producerID)", "producer.eventsPerMessage": "\(batchLimit)", "producer.batchBytes": "\(byteLimit)",
+                ])
+            }
             report.reconnects += 1
             logger.info("The broker reconnected; resuming from its log", metadata: [
                 "producer.id": "\(settings.producerID)", "producer.logged": "\(logged)", "producer.sent": "\(highestSent)", "reason": "\(reason)",
@@ -135,8 +155,35 @@ public final class ProducerWorker: SocketLoop, @unchecked Sendable {
         // One header and one body buffer, reused for every event: only the producer sequence in
         // the header changes, and the body is encoded over the last one.
         var header = WireHeader(producer: settings.producerID).encoded()
+        var batchHeader = WireHeader(encoding: .batch, producer: settings.producerID).encoded()
         var body: [UInt8] = []
         body.reserveCapacity(1024)
+        var batchBody: [UInt8] = []
+
+        enum Sent { case sent, rewound, stopped }
+        /// Sends one message, waiting out a full queue; a broker that reconnects meanwhile rewinds
+        /// the producer to the broker's position.
+        func send(_ topic: [UInt8], _ header: [UInt8], _ body: [UInt8]) throws -> Sent {
+            while true {
+                if try publisher.send(topic, header, body) { return .sent }
+                // Send timed out: the broker is slow or gone. Look for a reconnect, or a stop.
+                if stopper.isStopped { return .stopped }
+                if try drainSubscriptions(publisher) {
+                    guard try resync("subscription while blocked") else { return .stopped }
+                    return .rewound
+                }
+            }
+        }
+
+        /// Counts events `first...last` as sent, or as resent when sent before.
+        func record(_ first: UInt64, _ last: UInt64) {
+            let repeated = highestSent >= first ? min(last, highestSent) - first + 1 : 0
+            report.resent += repeated
+            report.sent += (last - first + 1) - repeated
+            highestSent = max(highestSent, last)
+            next = last
+        }
+
         while true {
             if stopper.isStopped { return false }
             // A new subscription means a (re)connected broker: ask where its log stands.
@@ -155,6 +202,46 @@ public final class ProducerWorker: SocketLoop, @unchecked Sendable {
                 guard try resync("missing after the last send") else { return false }
                 continue
             }
+            if batchLimit > 1 {
+                // As fast as possible: several events a message, within the batch limits.
+                var first = next + 1
+                var count = 0
+                var rewound = false
+                batchBody.removeAll(keepingCapacity: true)
+                func flush() throws -> Bool {
+                    guard count > 0 else { return true }
+                    WireHeader.stamp(producerSequence: first, into: &batchHeader)
+                    let outcome = try send([], batchHeader, batchBody)
+                    if outcome == .stopped { throw CancellationError() }
+                    if outcome == .rewound { return false }
+                    record(first, first + UInt64(count) - 1)
+                    batchesSinceLoss += 1
+                    if batchesSinceLoss >= 256, batchLimit < settings.eventsPerMessage {
+                        batchLimit = min(settings.eventsPerMessage, batchLimit * 2)
+                        byteLimit = min(settings.maxBatchBytes, byteLimit * 2)
+                        batchesSinceLoss = 0
+                    }
+                    first = next + 1
+                    count = 0
+                    batchBody.removeAll(keepingCapacity: true)
+                    return true
+                }
+                do {
+                    for event in batch {
+                        EventJSON.encode(event, into: &body)
+                        let topic = Array(event.topic.utf8)
+                        if count > 0, count >= batchLimit || batchBody.count + topic.count + body.count + 6 > byteLimit {
+                            guard try flush() else { rewound = true; break }
+                        }
+                        WireBatch.append(topic: topic, body: body, to: &batchBody)
+                        count += 1
+                    }
+                    if !rewound { _ = try flush() }
+                } catch is CancellationError {
+                    return false
+                }
+                continue
+            }
             for event in batch {
                 if let rate = settings.rate, rate > 0 {
                     let due = start + Double(Int(next) - startIndex) / rate
@@ -162,26 +249,12 @@ public final class ProducerWorker: SocketLoop, @unchecked Sendable {
                     if wait > 0, try waitOrStop(stopper, seconds: wait) { return false }
                 }
                 let sequence = next + 1
-                let topic = Array(event.topic.utf8)
                 WireHeader.stamp(producerSequence: sequence, into: &header)
                 EventJSON.encode(event, into: &body)
-                var sent = false
-                var rewound = false
-                while !sent {
-                    sent = try publisher.send(topic, header, body)
-                    if sent { break }
-                    // Send timed out: the broker is slow or gone. Look for a reconnect, or a stop.
-                    if stopper.isStopped { return false }
-                    if try drainSubscriptions(publisher) {
-                        guard try resync("subscription while blocked") else { return false }
-                        rewound = true
-                        break
-                    }
-                }
-                if rewound { break }
-                next = sequence
-                if sequence <= highestSent { report.resent += 1 } else { report.sent += 1 }
-                highestSent = max(highestSent, sequence)
+                let outcome = try send(Array(event.topic.utf8), header, body)
+                if outcome == .stopped { return false }
+                if outcome == .rewound { break }
+                record(sequence, sequence)
             }
         }
         logger.info("Producer finished: the broker logged every event", metadata: [

@@ -62,4 +62,27 @@ struct WireFormatTests {
         notUTF8[2] = [0xFF, 0xFE]
         #expect(throws: WireError.malformed("the body is not UTF-8")) { try WireMessage.decode(notUTF8) }
     }
+
+    @Test("A batch body gives back each event's topic and body in order, and a cut-off batch is an error after the whole events")
+    func batches() throws {
+        let events = (0..<5).map { SyntheticEvents.event($0, seed: 2) }
+        var batch: [UInt8] = []
+        for event in events { WireBatch.append(topic: Array(event.topic.utf8), body: Array(EventJSON.encode(event).utf8), to: &batch) }
+        var seen: [(String, TimelineEvent)] = []
+        try batch.withUnsafeBytes { bytes in
+            try WireBatch.forEachEvent(in: bytes) { topic, body in
+                seen.append((String(decoding: topic, as: UTF8.self), try EventJSON.decode(String(decoding: body, as: UTF8.self), fallbackSource: Provenance(document: "x"))))
+            }
+        }
+        #expect(seen.map(\.0) == events.map(\.topic))
+        #expect(seen.map(\.1) == events)
+        var whole = 0
+        #expect(throws: WireError.self) {
+            try Array(batch.dropLast(3)).withUnsafeBytes { bytes in try WireBatch.forEachEvent(in: bytes) { _, _ in whole += 1 } }
+        }
+        #expect(whole == 4)
+        #expect(try WireHeader.decode(WireHeader(encoding: .batch, producerSequence: 9, producer: "p").encoded()).encoding == .batch)
+        let single = WireMessage(header: WireHeader(encoding: .batch), event: events[0]).frames()
+        #expect(throws: WireError.self) { try WireMessage.decode(single) }
+    }
 }

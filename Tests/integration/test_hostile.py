@@ -72,6 +72,48 @@ def test_bad_messages_are_counted_dead_lettered_and_good_ones_around_them_all_co
         context.destroy(linger=0)
 
 
+def batch_entry(topic: bytes, body: bytes) -> bytes:
+    return struct.pack(">H", len(topic)) + topic + struct.pack(">I", len(body)) + body
+
+
+def test_a_batch_is_logged_event_by_event_and_its_bad_events_are_dropped_alone(pipeline):
+    """A producer batch (encoding 1) whose third event does not decode and whose framing breaks
+    after the fifth: the broker logs the good events under their own producer sequences, drops
+    the bad one and the broken tail, and a numbered producer then goes on from where it stood."""
+    broker, endpoints = pipeline.broker()
+    _, query = pipeline.aggregator(endpoints)
+    context = zmq.Context()
+    try:
+        publisher = context.socket(zmq.XPUB)
+        publisher.setsockopt(zmq.LINGER, 2000)
+        publisher.connect(endpoints["frontend"])
+        assert publisher.poll(10_000) and publisher.recv()[0] == 1
+        events = [good(n) for n in range(1, 6)]
+        entries = [batch_entry(topic, body) for topic, _, body in events]
+        entries[2] = batch_entry(b"visit.MN.KP", b"{not json")
+        body = b"".join(entries) + b"\x00\x0bvisit.MN.KP\x00\x00\xff"  # a sixth entry cut short
+        publisher.send_multipart([b"", header(b"hand-batch", 1, encoding=1), body])
+        # Numbered 6 and 7, sent one by one: the broker expects 6 next, whatever happened in the batch.
+        for number in (6, 7):
+            topic, _, event = good(number)
+            publisher.send_multipart([topic, header(b"hand-batch", number), event])
+        wait_for(lambda: aggregator_status(query)["events"] == 6, 30, "the six good events")
+        stats = broker_stats(endpoints["replay"])
+        assert stats["accepted"] == 6
+        assert stats["malformedDropped"] == 2, "the bad event and the broken tail"
+        position = control_request(endpoints["replay"], [b"POSITION", b"hand-batch"])
+        assert struct.unpack(">Q", position[1])[0] == 7
+        # Subscribers see single events (encoding 0) with consecutive producer sequences.
+        replayed = control_request(endpoints["replay"], [b"REPLAY", struct.pack(">Q", 1), struct.pack(">Q", 0), struct.pack(">I", 100)])
+        headers = [replayed[i] for i in range(5, len(replayed), 3)]
+        assert [h[1] for h in headers] == [0] * 6
+        assert [struct.unpack(">Q", h[10:18])[0] for h in headers] == [1, 2, 4, 5, 6, 7]
+        assert "Dropped the rest of a batch whose framing is broken" in broker.log()
+        publisher.close()
+    finally:
+        context.destroy(linger=0)
+
+
 def test_an_oversize_message_is_refused_and_the_broker_goes_on(pipeline):
     broker, endpoints = pipeline.broker(None, "--set", "broker.maxMessageBytes=10000")
     _, query = pipeline.aggregator(endpoints)
