@@ -138,9 +138,15 @@ enum EventJSONFastPath {
 
     private static func isValidID(_ bytes: UnsafeBufferPointer<UInt8>, _ span: Span) -> Bool {
         guard !span.escaped, !span.isEmpty else { return false }
-        for index in span.start..<span.end where !EventID.isIDByte(bytes[index]) { return false }
-        return true
+        return idBytes.withUnsafeBufferPointer { allowed in
+            var valid = true
+            for index in span.start..<span.end { valid = valid && allowed[Int(bytes[index])] }
+            return valid
+        }
     }
+
+    /// Which bytes an id may hold (`EventID.isIDByte`), as a table.
+    private static let idBytes: [Bool] = (0..<256).map { EventID.isIDByte(UInt8($0)) }
 
     private static func eventKind(_ bytes: UnsafeBufferPointer<UInt8>, _ span: Span) -> EventKind? {
         guard !span.escaped else { return nil }

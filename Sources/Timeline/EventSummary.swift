@@ -25,18 +25,25 @@ public struct EventKey: Hashable, Sendable {
     }
 
     private static func hex(_ digits: UnsafeBufferPointer<UInt8>, from start: Int) -> UInt64? {
-        var value: UInt64 = 0
-        for index in start..<(start + 16) {
-            let digit = digits[index]
-            let nibble: UInt8
-            switch digit {
-            case 0x30...0x39: nibble = digit - 0x30
-            case 0x61...0x66: nibble = digit - 0x61 + 10
-            default: return nil
+        nibbles.withUnsafeBufferPointer { nibbles in
+            var value: UInt64 = 0
+            var invalid: UInt8 = 0
+            for index in start..<(start + 16) {
+                let nibble = nibbles[Int(digits[index])]
+                invalid |= nibble
+                value = value << 4 | UInt64(nibble & 0x0F)
             }
-            value = value << 4 | UInt64(nibble)
+            return invalid & 0x80 == 0 ? value : nil
         }
-        return value
+    }
+
+    /// The value of each lower-case hex digit; 0x80 for any other byte.
+    private static let nibbles: [UInt8] = (0..<256).map { byte in
+        switch byte {
+        case 0x30...0x39: UInt8(byte - 0x30)
+        case 0x61...0x66: UInt8(byte - 0x61 + 10)
+        default: 0x80
+        }
     }
 }
 

@@ -65,7 +65,19 @@ public struct StreamMessage {
 public final class ConsumerStream {
     public let endpoints: ConsumerEndpoints
     public let topics: [String]
-    public private(set) var position: StreamPosition
+    /// Where the stream stands: the last sequence applied and the highest producer sequence seen
+    /// per producer.
+    public var position: StreamPosition {
+        var position = applied
+        if !lastProducer.isEmpty { position.producers[lastProducer] = max(position.producers[lastProducer] ?? 0, lastProducerSequence) }
+        return position
+    }
+    /// The position, except the latest producer's sequence, kept aside while the same producer
+    /// goes on (most messages in a row come from one producer) so applying a message does not
+    /// touch the dictionary.
+    private var applied: StreamPosition
+    private var lastProducer = ""
+    private var lastProducerSequence: UInt64 = 0
     public private(set) var counters = StreamCounters()
     let logger: Logger
 
@@ -89,7 +101,7 @@ public final class ConsumerStream {
         self.security = security
         self.endpoints = endpoints
         self.topics = topics
-        self.position = position
+        self.applied = position
         self.logger = logger
         subscriber = try ZMQSocket(context: context, type: .sub)
         try subscriber.setReceiveHighWaterMark(receiveHighWaterMark)
@@ -133,7 +145,7 @@ public final class ConsumerStream {
     /// Starts at the broker's current head, skipping history (a live-only monitor).
     public func startAtHead(stopper: LoopStopper) throws -> Bool {
         guard let head = try requestHead(stopper: stopper) else { return false }
-        position.sequence = max(position.sequence, head)
+        applied.sequence = max(applied.sequence, head)
         counters.head = head
         return true
     }
@@ -161,7 +173,7 @@ public final class ConsumerStream {
         lastLive = monotonicSeconds()
         guard let head = try requestHead(stopper: stopper) else { return !stopper.isStopped }
         counters.head = max(counters.head, head)
-        if head > position.sequence {
+        if head > applied.sequence {
             return try catchUp(through: head, stopper: stopper, deliver: deliver)
         }
         return true
@@ -170,45 +182,45 @@ public final class ConsumerStream {
     /// Fetches from the log until the position reaches `target` (the broker's head when nil).
     /// Logs what it recovered: a repaired gap, or the history a new consumer caught up on.
     public func catchUp(through target: UInt64? = nil, stopper: LoopStopper, deliver: (StreamMessage) throws -> Void) throws -> Bool {
-        let start = position.sequence
+        let start = applied.sequence
         let replayedBefore = counters.replayed
         var goal = target
         // The request for the next chunk, sent before the current one is applied so that the
         // broker reads it meanwhile: catching up keeps both processes busy.
         var prefetched: ChunkRequest?
-        while goal == nil || position.sequence < goal! {
+        while goal == nil || applied.sequence < goal! {
             let reply: Chunk?
-            if let ahead = prefetched, ahead.after == position.sequence {
+            if let ahead = prefetched, ahead.after == applied.sequence {
                 reply = try awaitChunk(ahead, stopper: stopper)
             } else {
-                reply = try requestChunk(after: position.sequence, stopper: stopper)
+                reply = try requestChunk(after: applied.sequence, stopper: stopper)
             }
             prefetched = nil
             guard let chunk = reply else { return false }
             counters.head = max(counters.head, chunk.head)
             if goal == nil { goal = chunk.head }
-            if chunk.scannedThrough > position.sequence, chunk.scannedThrough < goal! {
+            if chunk.scannedThrough > applied.sequence, chunk.scannedThrough < goal! {
                 let ahead = makeChunkRequest(after: chunk.scannedThrough)
                 if try requester.send(ahead.frames, dontWait: true) { prefetched = ahead }
             }
-            let before = position.sequence
+            let before = applied.sequence
             try chunk.records.withUnsafeBytes { records in
                 // The broker checks each record's checksum as it reads it from disk; TCP and
                 // ZeroMQ carry it intact from there.
                 try EventLog.forEachRecord(in: records, verify: false) { topic, header, body, _ in
-                    guard let message = decode(topic: topic, header: header, body: body), message.sequence > position.sequence else { return }
+                    guard let message = decode(topic: topic, header: header, body: body), message.sequence > applied.sequence else { return }
                     try apply(message, replayed: true, deliver: deliver)
                 }
             }
-            position.sequence = max(position.sequence, chunk.scannedThrough)
+            applied.sequence = max(applied.sequence, chunk.scannedThrough)
             // The log holds nothing further (the target lies beyond what it has).
-            if position.sequence == before { break }
+            if applied.sequence == before { break }
         }
         let recovered = counters.replayed - replayedBefore
         if recovered > 0 {
             if target != nil { counters.gapsRepaired += 1 }
             logger.info(target == nil ? "Caught up from the broker's log" : "Repaired a gap from the broker's log", metadata: [
-                "stream.from": "\(start + 1)", "stream.through": "\(position.sequence)",
+                "stream.from": "\(start + 1)", "stream.through": "\(applied.sequence)",
                 "stream.recovered": "\(recovered)", "stream.head": "\(counters.head)",
             ])
         }
@@ -222,14 +234,14 @@ public final class ConsumerStream {
         }
         guard let message = decode(topic: parts[0], header: parts[1], body: parts[2]) else { return true }
         counters.head = max(counters.head, message.sequence)
-        if message.sequence <= position.sequence {
+        if message.sequence <= applied.sequence {
             counters.duplicates += 1
             return true
         }
-        if message.sequence > position.sequence + 1 {
+        if message.sequence > applied.sequence + 1 {
             // Either messages were lost, or (with a topic filter) they were on other topics: the log knows.
             guard try catchUp(through: message.sequence - 1, stopper: stopper, deliver: deliver) else { return false }
-            if message.sequence <= position.sequence { return true }
+            if message.sequence <= applied.sequence { return true }
         }
         try apply(message, replayed: false, deliver: deliver)
         return true
@@ -239,9 +251,16 @@ public final class ConsumerStream {
         var message = message
         message.replayed = replayed
         try deliver(message)
-        position.sequence = message.sequence
-        if !message.header.producer.isEmpty {
-            position.producers[message.header.producer] = max(position.producers[message.header.producer] ?? 0, message.header.producerSequence)
+        applied.sequence = message.sequence
+        let producer = message.header.producer
+        if !producer.isEmpty {
+            if producer == lastProducer {
+                lastProducerSequence = max(lastProducerSequence, message.header.producerSequence)
+            } else {
+                if !lastProducer.isEmpty { applied.producers[lastProducer] = max(applied.producers[lastProducer] ?? 0, lastProducerSequence) }
+                lastProducer = producer
+                lastProducerSequence = max(applied.producers[producer] ?? 0, message.header.producerSequence)
+            }
         }
         if replayed { counters.replayed += 1 } else { counters.live += 1 }
     }

@@ -3,7 +3,7 @@
 import json
 import time
 
-from harness import wait_for
+from harness import aggregator_status, wait_for
 
 
 def visit_line(guest: str, year: int) -> str:
@@ -44,6 +44,9 @@ def test_workers_split_the_events_and_each_is_published_once(pipeline):
     assert report["totalEvents"] == 3001
     status = json.loads(pipeline.run("report", "--format", "json", "--query", query).stdout)
     assert status["totalVisits"] == 3001
+    # The aggregator's position names every worker, each at the last of its own sequence numbers.
+    producers = aggregator_status(query)["producers"]
+    assert len(producers) == 4 and sum(producers.values()) == 3001
 
 
 def test_environment_variables_override_the_file_and_flags_override_both(pipeline, tmp_path):
