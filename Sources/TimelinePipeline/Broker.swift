@@ -18,7 +18,12 @@ public struct BrokerSettings: Sendable {
     public var sendHighWaterMark: Int32 = 10_000
     public var receiveHighWaterMark: Int32 = 10_000
     public var fsyncInterval: Double = 1.0
-    public var heartbeatMilliseconds: Int32 = 2_000
+    /// Dead peers on the data sockets are found by TCP keepalive: probes after this many idle
+    /// seconds, every 2 s, three unanswered and the connection is dropped. Not ZMTP heartbeats:
+    /// with libzmq 4.3.4 a heartbeat timeout on a connection whose reader has stopped reading (a
+    /// full receive queue, a consumer busy catching up) leads to an assertion failure,
+    /// `_input_stopped` in stream_engine_base.cpp (libzmq issues 3937 and 4767).
+    public var keepaliveIdleSeconds: Int32 = 10
     /// Largest replay batch, in records.
     public var maxReplayBatch: Int = 2_000
     /// The most records one `CHUNK` reply carries (it also stops near 1 MiB).
@@ -116,12 +121,12 @@ public final class Broker: SocketLoop, @unchecked Sendable {
         frontend = try ZMQSocket(context: context, type: .xsub)
         try frontend.setReceiveHighWaterMark(settings.receiveHighWaterMark)
         try frontend.setMaxMessageSize(settings.maxMessageBytes)
-        try frontend.setHeartbeat(interval: settings.heartbeatMilliseconds, timeout: settings.heartbeatMilliseconds * 3, ttl: settings.heartbeatMilliseconds * 3)
+        try frontend.setTCPKeepalive(idle: settings.keepaliveIdleSeconds, interval: 2, count: 3)
         backend = try ZMQSocket(context: context, type: .xpub)
         try backend.setSendHighWaterMark(settings.sendHighWaterMark)
         try backend.setXPubVerbose(true)
         try backend.setMaxMessageSize(4096)
-        try backend.setHeartbeat(interval: settings.heartbeatMilliseconds, timeout: settings.heartbeatMilliseconds * 3, ttl: settings.heartbeatMilliseconds * 3)
+        try backend.setTCPKeepalive(idle: settings.keepaliveIdleSeconds, interval: 2, count: 3)
         replaySocket = try ZMQSocket(context: context, type: .router)
         try replaySocket.setMaxMessageSize(64 << 10)
         try replaySocket.setSendHighWaterMark(1_000)

@@ -106,7 +106,9 @@ public final class ConsumerStream {
         subscriber = try ZMQSocket(context: context, type: .sub)
         try subscriber.setReceiveHighWaterMark(receiveHighWaterMark)
         try subscriber.setMaxMessageSize(maxMessageBytes)
-        try subscriber.setHeartbeat(interval: 2_000, timeout: 6_000, ttl: 6_000)
+        // TCP keepalive, not ZMTP heartbeats: see `BrokerSettings.keepaliveIdleSeconds`. A consumer
+        // catching up from the log stops reading this socket for as long as that takes.
+        try subscriber.setTCPKeepalive(idle: 10, interval: 2, count: 3)
         try secureClient(subscriber, security)
         for topic in topics.isEmpty ? [""] : topics { try subscriber.subscribe(topic) }
         do {

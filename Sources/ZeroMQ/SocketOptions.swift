@@ -178,6 +178,26 @@ extension ZMQSocket {
         }
     }
 
+    /// Turns on TCP keepalive for the socket's TCP connections (`ZMQ_TCP_KEEPALIVE` and its
+    /// `_IDLE`, `_INTVL` and `_CNT` settings): the kernel probes a connection idle for `idle`
+    /// seconds every `interval` seconds and drops it after `count` unanswered probes, and libzmq
+    /// then reconnects. Unlike ZMTP heartbeats it does not depend on the socket reading its input.
+    public func setTCPKeepalive(idle: Int32, interval: Int32, count: Int32) throws(ZMQError) {
+        try setOption(ZMQ_TCP_KEEPALIVE, Int32(1))
+        try setOption(ZMQ_TCP_KEEPALIVE_IDLE, idle)
+        try setOption(ZMQ_TCP_KEEPALIVE_INTVL, interval)
+        try setOption(ZMQ_TCP_KEEPALIVE_CNT, count)
+    }
+
+    /// The TCP keepalive settings: whether on (`ZMQ_TCP_KEEPALIVE` 1; -1 is the system's default),
+    /// idle seconds, interval seconds, probe count.
+    public var tcpKeepalive: (on: Int32, idle: Int32, interval: Int32, count: Int32) {
+        get throws(ZMQError) {
+            (try int32Option(ZMQ_TCP_KEEPALIVE), try int32Option(ZMQ_TCP_KEEPALIVE_IDLE),
+             try int32Option(ZMQ_TCP_KEEPALIVE_INTVL), try int32Option(ZMQ_TCP_KEEPALIVE_CNT))
+        }
+    }
+
     /// Waits `milliseconds` before reconnecting (`ZMQ_RECONNECT_IVL`), doubling each time up to
     /// `max` (`ZMQ_RECONNECT_IVL_MAX`; 0 = no doubling).
     public func setReconnectInterval(milliseconds: Int32, max: Int32 = 0) throws(ZMQError) {

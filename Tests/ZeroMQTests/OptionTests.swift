@@ -29,6 +29,9 @@ struct OptionTests {
         try socket.setHeartbeat(interval: 1000, timeout: 3000, ttl: 2500)
         let heartbeat = try socket.heartbeat
         #expect(heartbeat.interval == 1000 && heartbeat.timeout == 3000 && heartbeat.ttl == 2500)
+        try socket.setTCPKeepalive(idle: 11, interval: 3, count: 4)
+        let keepalive = try socket.tcpKeepalive
+        #expect(keepalive.on == 1 && keepalive.idle == 11 && keepalive.interval == 3 && keepalive.count == 4)
         try socket.setReconnectInterval(milliseconds: 50, max: 2000)
         let reconnect = try socket.reconnectInterval
         #expect(reconnect.milliseconds == 50 && reconnect.max == 2000)
