@@ -16,7 +16,9 @@ public struct BrokerSettings: Sendable {
     /// Per-subscriber queue on the backend; a subscriber that falls this far behind loses live
     /// messages (and then replays them) instead of stalling everyone.
     public var sendHighWaterMark: Int32 = 10_000
-    public var receiveHighWaterMark: Int32 = 10_000
+    /// Messages from producers queued before they are made to wait (producers never drop). A
+    /// message may be a batch of up to 16 KiB, so this bounds the queue near 4 MiB.
+    public var receiveHighWaterMark: Int32 = 256
     public var fsyncInterval: Double = 1.0
     /// Dead peers on the data sockets are found by TCP keepalive: probes after this many idle
     /// seconds, every 2 s, three unanswered and the connection is dropped. Not ZMTP heartbeats:
@@ -219,8 +221,10 @@ public final class Broker: SocketLoop, @unchecked Sendable {
     /// the good ones to the log, write the batch (one `write(2)`), then publish it from the log's
     /// buffer. Nothing is published before it is in the file.
     private func forwardFromProducers() throws {
+        // Up to 1024 messages or about 1 MiB of log records a round (a message may be a batch):
+        // the write buffer, and what is then published at once, stay small.
         var received = 0
-        while received < 1024 {
+        while received < 1024, lock.withLock({ log.pendingBytes }) < 1 << 20 {
             guard try frontend.receiveParts(dontWait: true, { parts in try admit(parts) }) != nil else { break }
             received += 1
         }

@@ -16,7 +16,9 @@ public struct ProducerSettings: Sendable {
     public var connectTimeout: Double = 10
     /// How long to wait, after the last send, for the broker to have logged everything.
     public var acknowledgeTimeout: Double = 30
-    public var sendHighWaterMark: Int32 = 10_000
+    /// Messages queued towards the broker before sends wait; with batches of up to 16 KiB, about
+    /// 16 MiB at most.
+    public var sendHighWaterMark: Int32 = 1_000
     /// Events per message when there is no rate limit (a `WireBatch`); 1 sends each on its own.
     /// With a rate every event goes on its own, as soon as it is due.
     public var eventsPerMessage = 64

@@ -192,6 +192,9 @@ public final class EventLog {
         return sequence
     }
 
+    /// Bytes appended and not yet written.
+    public var pendingBytes: Int { pending.count }
+
     /// Records that a producer's message was seen and rejected, so its position moves past it. Kept
     /// in memory only: after a restart the producer resends it, and it is rejected again.
     public func skip(producer: String, producerSequence: UInt64) {
