@@ -183,7 +183,8 @@ public enum EventJSON {
             }
             return number.intValue
         }
-        let section = object["section"] as? String
+        // An empty section is no section, as an empty guest is no guest.
+        let section = (object["section"] as? String).flatMap { $0.isEmpty ? nil : $0 }
         return Provenance(document: document, section: section, line: try integer("line"), row: try integer("row"))
     }
 
