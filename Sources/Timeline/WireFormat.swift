@@ -246,8 +246,13 @@ public struct WireMessage: Sendable {
         } catch {
             throw .badBody(error)
         }
-        let topicText = topicBytes.map { String(decoding: $0, as: UTF8.self) } ?? String(decoding: topic, as: UTF8.self)
-        guard topicText == event.topic else { throw .topicMismatch(expected: event.topic, actual: topicText) }
+        // Byte for byte: subscribers filter topics by bytes, so a topic that is only canonically
+        // equivalent (a Kelvin sign for a K) is another topic.
+        let matches = topicBytes.map { $0.elementsEqual(event.topic.utf8) } ?? topic.elementsEqual(event.topic.utf8)
+        guard matches else {
+            let topicText = topicBytes.map { String(decoding: $0, as: UTF8.self) } ?? String(decoding: topic, as: UTF8.self)
+            throw .topicMismatch(expected: event.topic, actual: topicText)
+        }
         return event
     }
 }

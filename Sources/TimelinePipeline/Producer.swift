@@ -204,8 +204,9 @@ public final class ProducerWorker: SocketLoop, @unchecked Sendable {
                 guard try resync("missing after the last send") else { return false }
                 continue
             }
-            if batchLimit > 1 {
-                // As fast as possible: several events a message, within the batch limits.
+            if settings.rate == nil, settings.eventsPerMessage > 1 {
+                // As fast as possible: several events a message, within the batch limits (down to
+                // one after losses, growing back after a run without).
                 var first = next + 1
                 var count = 0
                 var rewound = false

@@ -73,8 +73,11 @@ public final class ZMQProxy: @unchecked Sendable {
     /// Sends a command, then `STATISTICS`, and waits (up to 5 s) for the statistics reply: the proxy
     /// reads its control socket in order, so the reply means the command was applied.
     private func steer(_ command: String) {
-        guard isRunning, (try? commands.send([Frame(command)])) == true,
-              (try? commands.send([Frame("STATISTICS")])) == true else { return }
+        // A statistics reply that came after an earlier wait gave up must not stand for this one.
+        while (try? commands.receive(dontWait: true)) != nil {}
+        guard (try? commands.send([Frame(command)])) == true else { return }
+        // A proxy not started yet reads the command when it starts; nothing to wait for.
+        guard isRunning, (try? commands.send([Frame("STATISTICS")])) == true else { return }
         var poller = Poller()
         _ = poller.add(commands)
         let deadline = Date().addingTimeInterval(5)

@@ -63,6 +63,19 @@ struct HotPathTests {
                 try topic.withUnsafeBytes { topic in try body.withUnsafeBytes { try WireMessage.summarise(topic: topic, header: WireHeader(), body: $0) } }
             }
         }
+        // A topic only canonically equivalent to the event's (a Kelvin sign for the K of KP) is
+        // another topic to a subscriber filtering bytes: refused on every path.
+        let toKP = TimelineEvent(kind: .visit, date: EDTFDate(edtf: "1956")!, from: CountryCode("MN")!, to: CountryCode("KP")!,
+                                 source: Provenance(document: "d"))
+        let kelvin = Array("visit.MN.\u{212A}P".utf8), kpBody = Array(EventJSON.encode(toKP).utf8)
+        #expect(throws: WireError.self) { try WireMessage.decodeEvent(topic: kelvin, header: WireHeader(), body: kpBody) }
+        #expect(throws: WireError.self) {
+            try kelvin.withUnsafeBytes { topic in try kpBody.withUnsafeBytes { try WireMessage.validate(topic: topic, header: WireHeader(), body: $0) } }
+        }
+        let spaced = Array(" ".utf8) + kpBody  // off the fast path's layout: the general decoder must refuse it too
+        #expect(throws: WireError.self) {
+            try kelvin.withUnsafeBytes { topic in try spaced.withUnsafeBytes { try WireMessage.validate(topic: topic, header: WireHeader(), body: $0) } }
+        }
         let topic = Array(event.topic.utf8)
         for bad in [Array(body.dropLast()), Array("{}".utf8), [0xC3, 0x28]] {
             #expect(throws: WireError.self) {

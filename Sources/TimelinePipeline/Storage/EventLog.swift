@@ -192,6 +192,9 @@ public final class EventLog {
         return sequence
     }
 
+    /// Records found damaged (failing their checksum) while serving reads, and skipped.
+    public private(set) var damagedRecordsSkipped: UInt64 = 0
+
     /// Bytes appended and not yet written.
     public var pendingBytes: Int { pending.count }
 
@@ -304,6 +307,7 @@ public final class EventLog {
         var records: [LogRecord] = []
         var failure: StorageError?
         try walk(after: after, maxBytes: maxBytes) { _, record in
+            guard let record else { return true }
             guard let parsed = EventLog.parsePayload(record[8...]) else {
                 failure = StorageError(path: path, operation: "read (malformed record)", code: EIO)
                 return false
@@ -331,6 +335,7 @@ public final class EventLog {
         try walk(after: after, maxBytes: maxBytes) { sequence, record in
             scanned = sequence
             scannedCount += 1
+            guard let record else { return scannedCount < maxScanned }
             if prefixes.isEmpty || prefixes.contains(where: { EventLog.topic(of: record).starts(with: $0) }) {
                 bytes.append(contentsOf: record)
                 count += 1
@@ -382,8 +387,9 @@ public final class EventLog {
     }
 
     /// Calls `visit` with each record after sequence `after` (its bytes with the 8-byte prefix,
-    /// valid during the call) until it returns false, the log ends, or about `maxBytes` were read.
-    private func walk(after: UInt64, maxBytes: Int, _ visit: (UInt64, UnsafeRawBufferPointer) -> Bool) throws(StorageError) {
+    /// valid during the call; nil for a record that fails its checksum) until it returns false,
+    /// the log ends, or about `maxBytes` were read.
+    private func walk(after: UInt64, maxBytes: Int, _ visit: (UInt64, UnsafeRawBufferPointer?) -> Bool) throws(StorageError) {
         try flush()
         guard after < lastSequence else { return }
         var sequence: UInt64
@@ -431,10 +437,15 @@ public final class EventLog {
                     CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[(start + 8)..<(start + 8 + length)])) == EventLog.u32(chunk, start + 4)
                 }
                 guard intact else {
-                    logger.error("A record of the event log fails its checksum; it is not served", metadata: [
+                    // Serving it would hand out damaged data, and refusing the whole read would stop
+                    // every consumer at this point for good: skip it, loudly. The framing (its length)
+                    // still leads to the next record, whose own checksum vouches for it.
+                    damagedRecordsSkipped += 1
+                    logger.error("A record of the event log fails its checksum; it is skipped, not served", metadata: [
                         "log.path": "\(path)", "log.sequence": "\(current)", "log.offset": "\(offset - Int64(8 + length))",
                     ])
-                    throw StorageError(path: path, operation: "read (record \(current) fails its checksum)", code: EIO)
+                    if !visit(current, nil) { break }
+                    continue
                 }
                 bytes += 8 + length
                 let more = chunk.withUnsafeBytes { visit(current, UnsafeRawBufferPointer(rebasing: $0[start..<(start + 8 + length)])) }
