@@ -214,7 +214,7 @@ public struct WireMessage: Sendable {
             }
         }
         if let fast { return fast }
-        return try decodeSlowly(topic: UnsafeRawBufferPointer(start: nil, count: 0), topicBytes: topic, header: header, body: body)
+        return try decodeSlowly(topic: topic, header: header, body: body)
     }
 
     /// Checks a message's body and topic as `decodeEvent` does, and returns what the statistics
@@ -225,7 +225,7 @@ public struct WireMessage: Sendable {
         if let fields = EventJSONFastPath.scan(bytes), EventJSONFastPath.topicMatches(topic, fields) {
             return EventJSONFastPath.summary(bytes, fields)
         }
-        return EventSummary(try decodeSlowly(topic: topic, topicBytes: nil, header: header, body: Array(bytes)))
+        return EventSummary(try decodeSlowly(topic: Array(topic), header: header, body: Array(bytes)))
     }
 
     /// Checks a message's body and topic as `decodeEvent` does, without building the event: what
@@ -234,11 +234,11 @@ public struct WireMessage: Sendable {
         guard header.encoding == .json else { throw .malformed("a batch where one event was expected") }
         let bytes = body.assumingMemoryBound(to: UInt8.self)
         if let fields = EventJSONFastPath.scan(bytes), EventJSONFastPath.topicMatches(topic, fields) { return }
-        _ = try decodeSlowly(topic: topic, topicBytes: nil, header: header, body: Array(bytes))
+        _ = try decodeSlowly(topic: Array(topic), header: header, body: Array(bytes))
     }
 
     /// The general decoder, with its precise error messages.
-    private static func decodeSlowly(topic: UnsafeRawBufferPointer, topicBytes: [UInt8]?, header: WireHeader, body: [UInt8]) throws(WireError) -> TimelineEvent {
+    private static func decodeSlowly(topic: [UInt8], header: WireHeader, body: [UInt8]) throws(WireError) -> TimelineEvent {
         guard let text = String(validating: body, as: UTF8.self) else { throw .malformed("the body is not UTF-8") }
         let event: TimelineEvent
         do {
@@ -248,10 +248,8 @@ public struct WireMessage: Sendable {
         }
         // Byte for byte: subscribers filter topics by bytes, so a topic that is only canonically
         // equivalent (a Kelvin sign for a K) is another topic.
-        let matches = topicBytes.map { $0.elementsEqual(event.topic.utf8) } ?? topic.elementsEqual(event.topic.utf8)
-        guard matches else {
-            let topicText = topicBytes.map { String(decoding: $0, as: UTF8.self) } ?? String(decoding: topic, as: UTF8.self)
-            throw .topicMismatch(expected: event.topic, actual: topicText)
+        guard topic.elementsEqual(event.topic.utf8) else {
+            throw .topicMismatch(expected: event.topic, actual: String(decoding: topic, as: UTF8.self))
         }
         return event
     }

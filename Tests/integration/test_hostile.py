@@ -15,6 +15,15 @@ def header(producer: bytes, number: int, version: int = 1, encoding: int = 0, id
     return struct.pack(">BBQQB", version, encoding, 0, number, len(producer) if id_length is None else id_length) + producer
 
 
+def connected_publisher(context, endpoints, linger: int = 2000):
+    """An XPUB on the broker's frontend that has seen the broker's subscription: the connection is up."""
+    publisher = context.socket(zmq.XPUB)
+    publisher.setsockopt(zmq.LINGER, linger)
+    publisher.connect(endpoints["frontend"])
+    assert publisher.poll(10_000) and publisher.recv()[0] == 1
+    return publisher
+
+
 def good(number: int) -> list[bytes]:
     event = {"kind": "visit", "date": str(1900 + number), "from": "MN", "to": "KP", "guest": f"Guest {number}", "place": "Pyongyang"}
     return [b"visit.MN.KP", header(b"", 0), json.dumps(event).encode()]
@@ -44,10 +53,7 @@ def test_bad_messages_are_counted_dead_lettered_and_good_ones_around_them_all_co
     _, query = pipeline.aggregator(endpoints)
     context = zmq.Context()
     try:
-        publisher = context.socket(zmq.XPUB)
-        publisher.setsockopt(zmq.LINGER, 2000)
-        publisher.connect(endpoints["frontend"])
-        assert publisher.poll(10_000) and publisher.recv()[0] == 1
+        publisher = connected_publisher(context, endpoints)
         sent_good = 0
         for bad in BAD_MESSAGES.values():
             sent_good += 1
@@ -84,10 +90,7 @@ def test_a_batch_is_logged_event_by_event_and_its_bad_events_are_dropped_alone(p
     _, query = pipeline.aggregator(endpoints)
     context = zmq.Context()
     try:
-        publisher = context.socket(zmq.XPUB)
-        publisher.setsockopt(zmq.LINGER, 2000)
-        publisher.connect(endpoints["frontend"])
-        assert publisher.poll(10_000) and publisher.recv()[0] == 1
+        publisher = connected_publisher(context, endpoints)
         events = [good(n) for n in range(1, 6)]
         entries = [batch_entry(topic, body) for topic, _, body in events]
         entries[2] = batch_entry(b"visit.MN.KP", b"{not json")
@@ -119,10 +122,7 @@ def test_an_oversize_message_is_refused_and_the_broker_goes_on(pipeline):
     _, query = pipeline.aggregator(endpoints)
     context = zmq.Context()
     try:
-        big = context.socket(zmq.XPUB)
-        big.setsockopt(zmq.LINGER, 0)
-        big.connect(endpoints["frontend"])
-        assert big.poll(10_000) and big.recv()[0] == 1
+        big = connected_publisher(context, endpoints, linger=0)
         event = {"kind": "visit", "date": "1956", "from": "MN", "to": "KP", "description": "x" * 3000}
         big.send_multipart([b"visit.MN.KP", header(b"", 0), json.dumps(event).encode() + b" " * 20000])
         pipeline.produce(endpoints)
