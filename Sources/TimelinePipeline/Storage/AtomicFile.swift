@@ -1,20 +1,5 @@
 import Foundation
 
-/// A file-system failure, naming the path and the call.
-public struct StorageError: Error, CustomStringConvertible, Sendable {
-    public let path: String
-    public let operation: String
-    public let code: Int32
-
-    public init(path: String, operation: String, code: Int32 = errno) {
-        self.path = path
-        self.operation = operation
-        self.code = code
-    }
-
-    public var description: String { "\(operation) \(path): \(String(cString: strerror(code)))" }
-}
-
 /// Whole-file writes that a reader never sees half done: write a temporary file beside the target,
 /// fsync it, rename it over the target, then fsync the folder so the rename itself is durable.
 /// A crash at any instant leaves either the old file or the new one.

@@ -1,8 +1,30 @@
 import Foundation
-import Logging
-import ServiceLifecycle
 import Timeline
 import ZeroMQ
+
+/// Where a producer worker takes its events from: a fixed list, or a list that grows (a followed file).
+public protocol EventSupply: AnyObject, Sendable {
+    /// The events at `index` and after that are available now, at most `limit` of them.
+    func events(from index: Int, limit: Int) -> [TimelineEvent]
+    /// Whether more events may come later (a followed file): the worker then waits instead of finishing.
+    var isOpenEnded: Bool { get }
+    /// Blocks up to `timeout` seconds for more events; returns how many there are in all.
+    func waitForMore(beyond count: Int, timeout: Double) -> Int
+    var count: Int { get }
+}
+
+/// A fixed list of events.
+public final class FixedSupply: EventSupply, @unchecked Sendable {
+    let all: [TimelineEvent]
+    public init(_ events: [TimelineEvent]) { all = events }
+    public func events(from index: Int, limit: Int) -> [TimelineEvent] {
+        guard index < all.count else { return [] }
+        return Array(all[index..<min(all.count, index + limit)])
+    }
+    public var isOpenEnded: Bool { false }
+    public func waitForMore(beyond count: Int, timeout: Double) -> Int { all.count }
+    public var count: Int { all.count }
+}
 
 /// Synthetic visits made on demand, so that millions of them need no memory.
 public final class SyntheticSupply: EventSupply, @unchecked Sendable {
@@ -132,46 +154,5 @@ public final class FollowedFileSupply: EventSupply, @unchecked Sendable {
                 report(Diagnostic(.error, file: path, line: lineNumber, "\(error)"))
             }
         }
-    }
-}
-
-/// Runs a producer's workers side by side, each on its own thread with its own socket and its own
-/// producer id, and finishes when all have finished (or on graceful shutdown).
-public struct ProducerGroup: Service {
-    public let workers: [ProducerWorker]
-    let context: ZMQContext
-
-    public init(workers: [ProducerWorker], context: ZMQContext) {
-        self.workers = workers
-        self.context = context
-    }
-
-    public func run() async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for worker in workers {
-                group.addTask {
-                    try await SocketLoopService(name: "producer", loop: worker, context: context).run()
-                }
-            }
-            try await group.waitForAll()
-        }
-    }
-
-    /// What each worker did.
-    public var reports: [ProducerReport] { workers.map(\.report) }
-
-    /// Splits `supply` among `count` workers (worker k takes events k, k+count, k+2·count…), each
-    /// publishing as `<producerID>.w<k>`; a single worker publishes as `producerID` itself.
-    public static func split(_ supply: any EventSupply, count: Int, settings: ProducerSettings, context: ZMQContext, logger: Logger) -> ProducerGroup {
-        if count <= 1 {
-            return ProducerGroup(workers: [ProducerWorker(settings: settings, supply: supply, context: context, logger: logger)], context: context)
-        }
-        var workerSettings = settings
-        if let rate = settings.rate { workerSettings.rate = rate / Double(count) }
-        return ProducerGroup(workers: (0..<count).map { index in
-            var own = workerSettings
-            own.producerID = "\(settings.producerID).w\(index)"
-            return ProducerWorker(settings: own, supply: StridedSupply(supply, offset: index, stride: count), context: context, logger: logger)
-        }, context: context)
     }
 }

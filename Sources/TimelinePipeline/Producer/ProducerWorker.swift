@@ -3,61 +3,6 @@ import Logging
 import Timeline
 import ZeroMQ
 
-public struct ProducerSettings: Sendable {
-    /// The broker's frontend (XSUB) and replay (ROUTER) endpoints.
-    public var frontend: String
-    public var replay: String
-    /// A stable name: the broker tracks each producer's position under it, so a producer restarted
-    /// with the same id resumes where the broker's log ends instead of publishing twice.
-    public var producerID: String
-    /// Events per second for the whole producer (all workers together); nil for as fast as possible.
-    public var rate: Double?
-    /// How long to wait for the broker to show up before giving up.
-    public var connectTimeout: Double = 10
-    /// How long to wait, after the last send, for the broker to have logged everything.
-    public var acknowledgeTimeout: Double = 30
-    /// Messages queued towards the broker before sends wait; with batches of up to 16 KiB, about
-    /// 16 MiB at most.
-    public var sendHighWaterMark: Int32 = 1_000
-    /// Events per message when there is no rate limit (a `WireBatch`); 1 sends each on its own.
-    /// With a rate every event goes on its own, as soon as it is due.
-    public var eventsPerMessage = 64
-    /// The most body bytes a batch carries (a single event may be larger).
-    public var maxBatchBytes = 16 << 10
-    /// CURVE client keys when security is on.
-    public var security: Security?
-
-    public init(frontend: String, replay: String, producerID: String) {
-        self.frontend = frontend
-        self.replay = replay
-        self.producerID = producerID
-    }
-}
-
-/// Where a producer worker takes its events from: a fixed list, or a list that grows (a followed file).
-public protocol EventSupply: AnyObject, Sendable {
-    /// The events at `index` and after that are available now, at most `limit` of them.
-    func events(from index: Int, limit: Int) -> [TimelineEvent]
-    /// Whether more events may come later (a followed file): the worker then waits instead of finishing.
-    var isOpenEnded: Bool { get }
-    /// Blocks up to `timeout` seconds for more events; returns how many there are in all.
-    func waitForMore(beyond count: Int, timeout: Double) -> Int
-    var count: Int { get }
-}
-
-/// A fixed list of events.
-public final class FixedSupply: EventSupply, @unchecked Sendable {
-    let all: [TimelineEvent]
-    public init(_ events: [TimelineEvent]) { all = events }
-    public func events(from index: Int, limit: Int) -> [TimelineEvent] {
-        guard index < all.count else { return [] }
-        return Array(all[index..<min(all.count, index + limit)])
-    }
-    public var isOpenEnded: Bool { false }
-    public func waitForMore(beyond count: Int, timeout: Double) -> Int { all.count }
-    public var count: Int { all.count }
-}
-
 /// What a producer worker did.
 public struct ProducerReport: Sendable, Equatable {
     public var producerID: String

@@ -1,0 +1,22 @@
+import Foundation
+
+/// Errors of the pipeline's daemons that a user can act on.
+public enum PipelineError: Error, CustomStringConvertible {
+    case endpoint(role: String, endpoint: String, reason: String)
+    case noBroker(endpoint: String, seconds: Double)
+    case notAcknowledged(producer: String, acknowledged: UInt64, sent: UInt64, seconds: Double)
+    case brokerError(String)
+    case state(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .endpoint(let role, let endpoint, let reason): return "cannot use \(role) = \(endpoint): \(reason)"
+        case .noBroker(let endpoint, let seconds):
+            return "no broker answered at \(endpoint) within \(seconds) s (is it running? does it require CURVE security?)"
+        case .notAcknowledged(let producer, let acknowledged, let sent, let seconds):
+            return "producer \(producer): the broker logged \(acknowledged) of \(sent) events within \(seconds) s"
+        case .brokerError(let message): return "the broker answered with an error: \(message)"
+        case .state(let path, let reason): return "\(path): \(reason)"
+        }
+    }
+}
