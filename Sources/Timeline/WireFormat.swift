@@ -43,11 +43,11 @@ public struct WireHeader: Hashable, Sendable {
         if id.count > 255 { id = Array(String(decoding: id.prefix(255), as: UTF8.self).utf8.prefix(255)) }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(WireHeader.minimumSize + id.count)
-        bytes.append(WireHeader.version)
-        bytes.append(encoding.rawValue)
-        WireHeader.append(sequence, to: &bytes)
-        WireHeader.append(producerSequence, to: &bytes)
-        bytes.append(UInt8(id.count))
+        bytes.appendInteger(WireHeader.version)
+        bytes.appendInteger(encoding.rawValue)
+        bytes.appendInteger(sequence)
+        bytes.appendInteger(producerSequence)
+        bytes.appendInteger(UInt8(id.count))
         bytes.append(contentsOf: id)
         return bytes
     }
@@ -70,8 +70,8 @@ public struct WireHeader: Hashable, Sendable {
         guard bytes.count >= minimumSize else { throw .malformed("the header has \(bytes.count) bytes, fewer than \(minimumSize)") }
         guard bytes[0] == version else { throw .unsupportedVersion(bytes[0]) }
         guard let encoding = Encoding(rawValue: bytes[1]) else { throw .malformed("unknown body encoding \(bytes[1])") }
-        let sequence = read(bytes, at: 2)
-        let producerSequence = read(bytes, at: 10)
+        let sequence = ByteReader.integer(bytes, at: 2, as: UInt64.self)
+        let producerSequence = ByteReader.integer(bytes, at: 10, as: UInt64.self)
         let idLength = Int(bytes[18])
         guard bytes.count == minimumSize + idLength else {
             throw .malformed("the header says the producer id has \(idLength) bytes but \(bytes.count - minimumSize) follow")
@@ -84,24 +84,18 @@ public struct WireHeader: Hashable, Sendable {
     /// Writes a new broker sequence into encoded header bytes in place.
     public static func stamp(sequence: UInt64, into bytes: inout [UInt8]) {
         precondition(bytes.count >= minimumSize)
-        for index in 0..<8 { bytes[2 + index] = UInt8(truncatingIfNeeded: sequence >> (56 - 8 * UInt64(index))) }
+        bytes.setInteger(sequence, at: sequenceOffset)
     }
 
     /// Writes a new producer sequence into encoded header bytes in place.
     public static func stamp(producerSequence: UInt64, into bytes: inout [UInt8]) {
         precondition(bytes.count >= minimumSize)
-        for index in 0..<8 { bytes[10 + index] = UInt8(truncatingIfNeeded: producerSequence >> (56 - 8 * UInt64(index))) }
+        bytes.setInteger(producerSequence, at: producerSequenceOffset)
     }
 
-    private static func append(_ value: UInt64, to bytes: inout [UInt8]) {
-        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
-    }
-
-    private static func read(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt64 {
-        var value: UInt64 = 0
-        for index in offset..<(offset + 8) { value = value << 8 | UInt64(bytes[index]) }
-        return value
-    }
+    /// Where the broker sequence and the producer sequence lie in an encoded header.
+    public static let sequenceOffset = 2
+    public static let producerSequenceOffset = 10
 }
 
 /// The last producer id read, as bytes and as a string, so that reading the same id again makes no
@@ -130,10 +124,9 @@ public struct ProducerIDCache: Sendable {
 public enum WireBatch {
     /// Appends one event to a batch body.
     public static func append(topic: [UInt8], body: [UInt8], to batch: inout [UInt8]) {
-        batch.append(UInt8(truncatingIfNeeded: topic.count >> 8))
-        batch.append(UInt8(truncatingIfNeeded: topic.count))
+        batch.appendInteger(UInt16(truncatingIfNeeded: topic.count))
         batch.append(contentsOf: topic)
-        for shift in stride(from: 24, through: 0, by: -8) { batch.append(UInt8(truncatingIfNeeded: body.count >> shift)) }
+        batch.appendInteger(UInt32(truncatingIfNeeded: body.count))
         batch.append(contentsOf: body)
     }
 
@@ -141,20 +134,17 @@ public enum WireBatch {
     /// broken; the events before the break have been handed over by then.
     public static func forEachEvent(in batch: UnsafeRawBufferPointer,
                                     _ entry: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws {
-        var offset = 0
+        var reader = ByteReader(batch)
         var index = 0
-        while offset < batch.count {
-            guard batch.count - offset >= 2 else { throw WireError.malformed("batch event \(index): the topic length is cut off") }
-            let topicLength = Int(batch[offset]) << 8 | Int(batch[offset + 1])
-            offset += 2
-            guard batch.count - offset >= topicLength + 4 else { throw WireError.malformed("batch event \(index): the topic or body length is cut off") }
-            let topic = UnsafeRawBufferPointer(rebasing: batch[offset..<(offset + topicLength)])
-            offset += topicLength
-            let bodyLength = Int(batch[offset]) << 24 | Int(batch[offset + 1]) << 16 | Int(batch[offset + 2]) << 8 | Int(batch[offset + 3])
-            offset += 4
-            guard batch.count - offset >= bodyLength else { throw WireError.malformed("batch event \(index): the body is cut off") }
-            try entry(topic, UnsafeRawBufferPointer(rebasing: batch[offset..<(offset + bodyLength)]))
-            offset += bodyLength
+        while !reader.isAtEnd {
+            let topic: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer
+            do {
+                topic = try reader.readLengthPrefixed(UInt16.self, "topic")
+                body = try reader.readLengthPrefixed(UInt32.self, "body")
+            } catch {
+                throw WireError.malformed("batch event \(index): \(error)")
+            }
+            try entry(topic, body)
             index += 1
         }
     }

@@ -78,8 +78,8 @@ public struct AggregatorState: Sendable {
         var keys: [UInt8] = []
         keys.reserveCapacity(unsavedKeys.count * 16)
         for key in unsavedKeys {
-            ControlProtocol.append(key.high, to: &keys)
-            ControlProtocol.append(key.low, to: &keys)
+            keys.appendInteger(key.high)
+            keys.appendInteger(key.low)
         }
         let checksum = keys.withUnsafeBytes { CRC32C.checksum($0, seed: savedKeysChecksum) }
         let count = savedKeyCount + UInt64(unsavedKeys.count)
@@ -131,9 +131,9 @@ public struct AggregatorState: Sendable {
     private func encodedStateFile(keyCount: UInt64, keysChecksum: UInt32) -> [UInt8] {
         let json = summaryJSON(extra: ",\"keyCount\":\(keyCount),\"keysChecksum\":\(keysChecksum)")
         var bytes = AggregatorState.magic
-        bytes += ControlProtocol.u32(UInt32(json.count))
+        bytes.appendInteger(UInt32(json.count))
         bytes += json
-        bytes += ControlProtocol.u32(CRC32C.checksum(bytes))
+        bytes.appendInteger(CRC32C.checksum(bytes))
         return bytes
     }
 
@@ -159,14 +159,14 @@ public struct AggregatorState: Sendable {
     func encodedVersion1() -> [UInt8] {
         let json = summaryJSON(extra: "")
         var bytes = AggregatorState.magicV1
-        bytes += ControlProtocol.u32(UInt32(json.count))
+        bytes.appendInteger(UInt32(json.count))
         bytes += json
-        bytes += ControlProtocol.u64(UInt64(counted.count))
+        bytes.appendInteger(UInt64(counted.count))
         counted.forEach { key in
-            bytes += ControlProtocol.u64(key.high)
-            bytes += ControlProtocol.u64(key.low)
+            bytes.appendInteger(key.high)
+            bytes.appendInteger(key.low)
         }
-        bytes += ControlProtocol.u32(CRC32C.checksum(bytes))
+        bytes.appendInteger(CRC32C.checksum(bytes))
         return bytes
     }
 
@@ -178,10 +178,10 @@ public struct AggregatorState: Sendable {
             throw StateError("not an aggregator state file")
         }
         let body = bytes[..<(bytes.count - 4)]
-        guard ControlProtocol.readU32(Array(bytes.suffix(4))) == CRC32C.checksum(Array(body)) else {
+        guard ByteReader.integer(exactly: Array(bytes.suffix(4)), as: UInt32.self) == CRC32C.checksum(Array(body)) else {
             throw StateError("the checksum does not match (the file is damaged)")
         }
-        let jsonLength = Int(ControlProtocol.readU32(Array(bytes[8..<12]))!)
+        let jsonLength = Int(ByteReader.integer(exactly: Array(bytes[8..<12]), as: UInt32.self)!)
         guard 12 + jsonLength <= body.count else { throw StateError("truncated") }
         let jsonData = Data(bytes[12..<(12 + jsonLength)])
         guard let object = try? JSONSerialization.jsonObject(with: jsonData) as? [String: Any],
@@ -223,13 +223,13 @@ public struct AggregatorState: Sendable {
         }
         var offset = 12 + jsonLength
         guard offset + 8 <= body.count else { throw StateError("truncated") }
-        let keyCount = Int(ControlProtocol.readU64(Array(bytes[offset..<(offset + 8)]))!)
+        let keyCount = Int(ByteReader.integer(exactly: Array(bytes[offset..<(offset + 8)]), as: UInt64.self)!)
         offset += 8
         guard offset + keyCount * 16 == body.count else { throw StateError("the key count does not match the file size") }
         counted = EventKeySet(minimumCapacity: keyCount)
         for _ in 0..<keyCount {
-            let key = EventKey(high: ControlProtocol.readU64(Array(bytes[offset..<(offset + 8)]))!,
-                               low: ControlProtocol.readU64(Array(bytes[(offset + 8)..<(offset + 16)]))!)
+            let key = EventKey(high: ByteReader.integer(exactly: Array(bytes[offset..<(offset + 8)]), as: UInt64.self)!,
+                               low: ByteReader.integer(exactly: Array(bytes[(offset + 8)..<(offset + 16)]), as: UInt64.self)!)
             counted.insert(key)
             // Not yet in a keys file: the next checkpoint writes them all.
             unsavedKeys.append(key)
@@ -251,7 +251,7 @@ public struct AggregatorState: Sendable {
         bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < needed {
-                counted.insert(EventKey(high: ControlProtocol.readU64(raw, at: offset), low: ControlProtocol.readU64(raw, at: offset + 8)))
+                counted.insert(EventKey(high: ByteReader.integer(raw, at: offset, as: UInt64.self), low: ByteReader.integer(raw, at: offset + 8, as: UInt64.self)))
                 offset += 16
             }
         }
