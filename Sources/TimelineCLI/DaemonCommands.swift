@@ -149,8 +149,8 @@ struct ProduceCommand: AsyncParsableCommand {
                 throw CLIError("producer.eventsPerMessage must be 1 to 1000 (got \(eventsPerMessage))", code: ExitStatus.configError)
             }
             settings.eventsPerMessage = eventsPerMessage
-            settings.connectTimeout = try config.double("producer.connectTimeoutSeconds")
-            settings.acknowledgeTimeout = try config.double("producer.acknowledgeTimeoutSeconds")
+            settings.connectTimeout = try config.duration("producer.connectTimeoutSeconds")
+            settings.acknowledgeTimeout = try config.duration("producer.acknowledgeTimeoutSeconds")
             settings.security = try options.security(config, server: false, client: true)
             let workerCount = try follow ? 1 : (workers ?? config.int("producer.workers"))
             let context = try ZMQContext.forDaemon()
@@ -182,7 +182,7 @@ struct AggregateCommand: AsyncParsableCommand {
             var settings = AggregatorSettings(endpoints: try config.consumerEndpoints(), query: try config.string("endpoints.query"),
                                               dataDirectory: options.dataDirectory(for: "aggregator"))
             settings.checkpointEvery = try config.int("aggregator.checkpointEvery")
-            settings.checkpointInterval = try config.double("aggregator.checkpointIntervalSeconds")
+            settings.checkpointInterval = try config.duration("aggregator.checkpointIntervalSeconds")
             settings.countryNames = (try? sources.loadGazetteer()).map(CountryNames.from) ?? [:]
             settings.security = try options.security(config, server: true, client: true)
             let context = try ZMQContext.forDaemon()
@@ -226,7 +226,7 @@ struct SnapshotCommand: AsyncParsableCommand {
             let logger = Logger(label: "timeline.snapshot")
             var settings = SnapshotSettings(endpoints: try config.consumerEndpoints(), dataDirectory: options.dataDirectory(for: "snapshot"))
             settings.everyEvents = try everyEvents ?? config.int("snapshot.everyEvents")
-            settings.everySeconds = try everySeconds ?? config.double("snapshot.everySeconds")
+            settings.everySeconds = .seconds(try everySeconds ?? config.double("snapshot.everySeconds"))
             settings.keep = try keep ?? config.int("snapshot.keep")
             settings.countryNames = (try? sources.loadGazetteer()).map(CountryNames.from) ?? [:]
             settings.security = try options.security(config, server: false, client: true)
@@ -278,7 +278,7 @@ struct MonitorCommand: AsyncParsableCommand {
             settings.fromStart = fromStart
             settings.json = json
             settings.count = count
-            settings.statsInterval = try statsInterval ?? config.double("monitor.statsIntervalSeconds")
+            settings.statsInterval = .seconds(try statsInterval ?? config.double("monitor.statsIntervalSeconds"))
             settings.colour = colour ?? (isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil)
             settings.security = try options.security(config, server: false, client: true)
             let context = try ZMQContext.forDaemon()

@@ -85,14 +85,14 @@ struct DemoCommand: AsyncParsableCommand {
             let snapshot = try SnapshotWriter(settings: snapshotSettings, context: context, logger: Logger(label: "timeline.snapshot"))
             var monitorSettings = MonitorSettings(endpoints: endpoints)
             monitorSettings.fromStart = true
-            monitorSettings.statsInterval = 0
+            monitorSettings.statsInterval = .zero
             monitorSettings.colour = text && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
             let feed = FeedBuffer()
             let monitor = Monitor(settings: monitorSettings, context: context, logger: Logger(label: "timeline.monitor"),
                                   output: { line in feed.append(line) }, statsOutput: { _ in })
             var producerSettings = ProducerSettings(frontend: broker.bound.endpoints["frontend"]!, replay: broker.bound.endpoints["replay"]!,
                                                     producerID: "demo-producer")
-            producerSettings.connectTimeout = 10
+            producerSettings.connectTimeout = .seconds(10)
             let producers = ProducerGroup.split(FixedSupply(events), count: workers, settings: producerSettings, context: context,
                                                 logger: Logger(label: "timeline.producer"))
 
@@ -116,13 +116,12 @@ struct DemoCommand: AsyncParsableCommand {
                 // order a matter of taste, not of correctness: late consumers catch up from it.
                 try await producers.run()
                 let counted = try await runOnDedicatedThread(name: "timeline.demo.wait") { () -> Int in
-                    let client = try QueryClient(context: context, endpoint: queryEndpoint)
+                    let client = try AggregatorClient(context: context, endpoint: queryEndpoint)
                     defer { client.close() }
                     let deadline = monotonicSeconds() + timeout
                     var counted = 0
                     while monotonicSeconds() < deadline {
-                        let status = try client.status()
-                        counted = (status["events"] as? NSNumber)?.intValue ?? 0
+                        counted = try client.status().events
                         if counted >= expected, monitor.shownCount >= expected { break }
                         // Poll the aggregator's status at a short interval until the count is reached.
                         Thread.sleep(forTimeInterval: 0.02)

@@ -52,9 +52,9 @@ struct ReportCommand: AsyncParsableCommand {
                 text = try await runOnDedicatedThread(name: "timeline.report") {
                     let context = try ZMQContext()
                     defer { context.terminate() }
-                    let client = try QueryClient(context: context, endpoint: endpoint, security: security)
+                    let client = try AggregatorClient(context: context, endpoint: endpoint, security: security, timeout: .seconds(timeout))
                     defer { client.close() }
-                    return try client.report(format: format.rawValue, timeout: timeout)
+                    return try client.report(format: format.rawValue)
                 }
             }
             if let output {

@@ -1,11 +1,39 @@
-import Foundation
-
-/// Counters a daemon keeps about what went through it.
-public struct BrokerCounters: Sendable, Equatable {
+/// What went through the broker since it started.
+public struct BrokerCounters: Codable, Sendable, Equatable {
     public var accepted: UInt64 = 0
     public var duplicatesDropped: UInt64 = 0
     public var outOfOrderDropped: UInt64 = 0
     public var malformedDropped: UInt64 = 0
     public var replayRequests: UInt64 = 0
     public var recordsReplayed: UInt64 = 0
+
+    public init() {}
+}
+
+/// The broker's answer to `STATS`: its log's extent, who is attached, and its counters, as one
+/// JSON object (`{"accepted":…,"lastSequence":…,…}`).
+public struct BrokerStatistics: Codable, Sendable, Equatable {
+    public var lastSequence: UInt64
+    /// Producers with a position in the log.
+    public var producers: Int
+    /// Subscriptions consumers hold now (each subscriber's prefixes counted).
+    public var subscriptions: Int
+    public var accepted: UInt64
+    public var duplicatesDropped: UInt64
+    public var outOfOrderDropped: UInt64
+    public var malformedDropped: UInt64
+    public var replayRequests: UInt64
+    public var recordsReplayed: UInt64
+
+    public init(lastSequence: UInt64, producers: Int, subscriptions: Int, counters: BrokerCounters) {
+        self.lastSequence = lastSequence
+        self.producers = producers
+        self.subscriptions = subscriptions
+        accepted = counters.accepted
+        duplicatesDropped = counters.duplicatesDropped
+        outOfOrderDropped = counters.outOfOrderDropped
+        malformedDropped = counters.malformedDropped
+        replayRequests = counters.replayRequests
+        recordsReplayed = counters.recordsReplayed
+    }
 }

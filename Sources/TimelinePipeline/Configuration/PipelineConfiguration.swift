@@ -219,6 +219,11 @@ public struct PipelineConfiguration: Sendable {
         }
     }
 
+    /// A key in seconds (`…Seconds`), as a duration.
+    public func duration(_ key: String) throws -> Duration {
+        .seconds(try double(key))
+    }
+
     private func wrap<T>(_ key: String, _ body: () throws -> T) throws -> T {
         do {
             return try body()

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import Timeline
 import ZeroMQ
 
@@ -10,8 +11,8 @@ public struct AggregatorSettings: Sendable {
     public var dataDirectory: String
     /// Checkpoint after this many new events…
     public var checkpointEvery: Int = 50_000
-    /// …or this many seconds after the first unsaved one.
-    public var checkpointInterval: Double = 2.0
+    /// …or this long after the first unsaved one.
+    public var checkpointInterval: Duration = .seconds(2)
     public var title: String = "Timeline statistics"
     public var countryNames: [CountryCode: String] = [:]
     /// CURVE: server on the query endpoint, client towards the broker.
@@ -24,106 +25,131 @@ public struct AggregatorSettings: Sendable {
     }
 }
 
+/// The aggregator's answer to `STATUS`: its position, the broker's head as last heard, the lag,
+/// what it counted, and its counters (`{"events":…,"head":…,"lag":…,…}`).
+public struct AggregatorStatus: Codable, Sendable, Equatable {
+    public var sequence: UInt64
+    public var head: UInt64
+    public var lag: UInt64
+    public var events: Int
+    public var visits: Int
+    public var live: UInt64
+    public var replayed: UInt64
+    public var duplicateSequences: UInt64
+    public var duplicateEvents: UInt64
+    public var rejected: UInt64
+    public var malformed: UInt64
+    public var gapsRepaired: UInt64
+    /// The last producer sequence applied, per producer id.
+    public var producers: [String: UInt64]
+}
+
 /// The statistics daemon: counts every event once, persists its state with the position it
 /// reflects, and answers report and status queries while it runs.
 ///
-/// It runs two loops on two threads: the stream (`runLoop`) and the query server (`queryServer`),
-/// so that reports and status are answered even while it catches up on a long history.
-public final class Aggregator: SocketLoop, @unchecked Sendable {
+/// Threads: the stream (`runLoop`) owns the consumer stream and applies events; the query server
+/// (`queryServer`) answers reports and status on a thread of its own, so they are answered even
+/// while a long history is caught up on. What both read, the state and the stream's counters,
+/// lives in one `Shared` value behind one lock.
+public final class Aggregator: SocketLoop {
     public let settings: AggregatorSettings
-    let context: ZMQContext
-    let logger: Logger
-    private let lock = NSLock()
-    private var state: AggregatorState
-    private var streamCounters = StreamCounters()
-    /// The highest sequence seen while catching up, before the stream's counters are synced.
-    private var streamHead: UInt64 = 0
-    private let querySocket: ZMQSocket
-    private let stream: ConsumerStream
-    private let warnings: RateLimitedLog
-    private let deadLetters: DeadLetterFile
     public let bound: BoundEndpoints
+    let logger: Logger
+    private let shared: Mutex<Shared>
+    private let querySocket: ZMQSocket
+    /// The stream, opened in `init` (so a bad endpoint fails at start) and owned by `runLoop`.
+    private let openedStream: HandOff<ConsumerStream>
+
+    private struct Shared {
+        var state: AggregatorState
+        /// The stream's counters as last copied by the stream thread.
+        var stream = StreamCounters()
+    }
 
     public init(settings: AggregatorSettings, context: ZMQContext, logger: Logger) throws {
         self.settings = settings
-        self.context = context
         self.logger = logger
-        warnings = RateLimitedLog(logger: logger)
         try AtomicFile.prepareFolder(settings.dataDirectory)
-        state = try AggregatorState.load(from: settings.dataDirectory)
-        deadLetters = DeadLetterFile(folder: settings.dataDirectory, logger: logger)
-        stream = try ConsumerStream(context: context, endpoints: settings.endpoints, topics: [], position: state.position,
-                                    security: settings.security, logger: logger)
+        let state = try AggregatorState.load(from: settings.dataDirectory)
+        let stream = try ConsumerStream(context: context, endpoints: settings.endpoints, topics: [], position: state.position,
+                                        security: settings.security, logger: logger)
+        openedStream = HandOff(stream)
         querySocket = try ZMQSocket(context: context, type: .router)
         try querySocket.setMaxMessageSize(64 << 10)
         try secureServer(querySocket, settings.security)
-        try Broker.bind(querySocket, settings.query, role: "endpoints.query")
+        try bindEndpoint(querySocket, settings.query, role: "endpoints.query")
         bound = BoundEndpoints(["query": try querySocket.lastEndpoint ?? settings.query])
         try bound.write(to: settings.dataDirectory)
         logger.info("Aggregator started", metadata: [
             "zmq.query": "\(bound.endpoints["query"]!)", "stream.position": "\(state.position.sequence)",
             "state.events": "\(state.statistics.totalEvents)",
         ])
+        shared = Mutex(Shared(state: state))
     }
 
     /// A copy of the statistics as they stand.
     public var statistics: Statistics {
-        lock.withLock { state.statistics }
+        shared.withLock { $0.state.statistics }
     }
 
     public var position: StreamPosition {
-        lock.withLock { state.position }
+        shared.withLock { $0.state.position }
     }
 
     public func runLoop(stopper: LoopStopper) throws {
+        guard let stream = openedStream.take() else { return }
+        let warnings = RateLimitedLog(logger: logger)
+        let deadLetters = DeadLetterFile(folder: settings.dataDirectory, logger: logger)
         var unsaved = 0
-        var firstUnsaved: Double?
+        var firstUnsaved: ContinuousClock.Instant?
         defer {
             do {
-                try checkpoint()
+                try checkpoint(position: stream.position)
             } catch {
                 logger.error("Could not save the aggregator state at shutdown", metadata: ["error": "\(error)"])
             }
             stream.close()
-            logger.info("Aggregator stopped", metadata: ["stream.position": "\(state.position.sequence)", "state.events": "\(state.statistics.totalEvents)"])
+            let (sequence, events) = shared.withLock { ($0.state.position.sequence, $0.state.statistics.totalEvents) }
+            logger.info("Aggregator stopped", metadata: ["stream.position": "\(sequence)", "state.events": "\(events)"])
         }
         let deliver: (StreamMessage) throws -> Void = { [self] message in
-            defer { lock.withLock { streamHead = max(streamHead, message.sequence) } }
-            lock.lock()
-            defer { lock.unlock() }
+            let summary: EventSummary?
             do {
-                let summary = try WireMessage.summarise(topic: message.topicBytes, header: message.header, body: message.bodyBytes)
-                state.apply(summary)
+                summary = try WireMessage.summarise(topic: message.topicBytes, header: message.header, body: message.bodyBytes)
             } catch {
-                state.rejected += 1
+                summary = nil
                 warnings.warning("body", "Rejected a message whose event does not decode", metadata: [
                     "stream.sequence": "\(message.sequence)", "producer.id": "\(message.header.producer)", "error": "\(error)",
                 ])
                 deadLetters.write(reason: "\(error)", sequence: message.sequence, producer: message.header.producer, body: message.body)
             }
-            state.position.sequence = message.sequence
-            if message.replayed { state.replayed += 1 } else { state.live += 1 }
+            shared.withLock { shared in
+                if let summary { shared.state.apply(summary) } else { shared.state.rejected += 1 }
+                shared.state.position.sequence = message.sequence
+                if message.replayed { shared.state.replayed += 1 } else { shared.state.live += 1 }
+                shared.stream.head = max(shared.stream.head, message.sequence)
+            }
             unsaved += 1
-            if firstUnsaved == nil { firstUnsaved = monotonicSeconds() }
+            if firstUnsaved == nil { firstUnsaved = .now }
         }
 
         guard try stream.catchUp(stopper: stopper, deliver: deliver) else { return }
-        syncPosition()
+        sync(stream)
         var poller = Poller()
         let liveIndex = poller.add(stream.liveSocket)
         let stopIndex = poller.add(stopper.receiver)
         while true {
-            let ready = try poller.poll(timeoutMilliseconds: Int(stream.idleCheckInterval * 1000))
+            let ready = try poller.poll(timeoutMilliseconds: stream.idleCheckInterval.pollMilliseconds)
             if ready.contains(where: { $0.index == stopIndex }) { return }
             if ready.contains(where: { $0.index == liveIndex }) {
                 guard try stream.drainLive(stopper: stopper, deliver: deliver) else { return }
             } else {
                 guard try stream.checkIdle(stopper: stopper, deliver: deliver) else { return }
             }
-            syncPosition()
-            if unsaved >= settings.checkpointEvery || (firstUnsaved.map { monotonicSeconds() - $0 >= settings.checkpointInterval } ?? false) {
+            sync(stream)
+            if unsaved >= settings.checkpointEvery || (firstUnsaved.map { $0.duration(to: .now) >= settings.checkpointInterval } ?? false) {
                 do {
-                    try checkpoint()
+                    try checkpoint(position: stream.position)
                     unsaved = 0
                     firstUnsaved = nil
                 } catch {
@@ -132,38 +158,41 @@ public final class Aggregator: SocketLoop, @unchecked Sendable {
                     warnings.warning("checkpoint", "Could not save the aggregator state; the previous checkpoint stays", metadata: [
                         "file.path": "\(settings.dataDirectory)/\(AggregatorState.fileName)", "error": "\(error)",
                     ])
-                    firstUnsaved = monotonicSeconds()
+                    firstUnsaved = .now
                 }
             }
         }
     }
 
-    /// Copies the stream's position and counters into the state, under the lock.
-    private func syncPosition() {
-        lock.withLock {
-            state.position = stream.position
-            state.duplicateSequences += stream.counters.duplicates - streamCounters.duplicates
-            streamCounters = stream.counters
+    /// Copies the stream's position and counters into the shared state.
+    private func sync(_ stream: ConsumerStream) {
+        let position = stream.position, counters = stream.counters
+        shared.withLock { shared in
+            shared.state.position = position
+            shared.state.duplicateSequences += counters.duplicates - shared.stream.duplicates
+            let head = max(shared.stream.head, counters.head)
+            shared.stream = counters
+            shared.stream.head = head
         }
     }
 
     /// Saves statistics, counted ids and position together: the ids counted since the last
-    /// checkpoint are appended to the keys file, then the state file is replaced atomically. Called
-    /// from the stream's thread only (the one that changes the state), so nothing changes between
-    /// taking the checkpoint and recording it saved; the query thread keeps answering meanwhile.
-    public func checkpoint() throws {
-        let checkpoint = lock.withLock {
-            state.position = stream.position
-            return state.checkpoint()
+    /// checkpoint are appended to the keys file, then the state file is replaced atomically. Runs
+    /// on the stream's thread (the one that changes the state), so nothing changes between taking
+    /// the checkpoint and recording it saved; the query thread keeps answering meanwhile.
+    private func checkpoint(position: StreamPosition) throws {
+        let checkpoint = shared.withLock { shared in
+            shared.state.position = position
+            return shared.state.checkpoint()
         }
         try AggregatorState.write(checkpoint, to: settings.dataDirectory)
-        lock.withLock { state.saved(checkpoint) }
+        shared.withLock { $0.state.saved(checkpoint) }
     }
 
     /// The loop that answers queries, on its own thread.
     public var queryServer: any SocketLoop { QueryServer(aggregator: self) }
 
-    final class QueryServer: SocketLoop, @unchecked Sendable {
+    final class QueryServer: SocketLoop {
         let aggregator: Aggregator
 
         init(aggregator: Aggregator) {
@@ -176,6 +205,7 @@ public final class Aggregator: SocketLoop, @unchecked Sendable {
                 socket.close()
                 BoundEndpoints.remove(from: aggregator.settings.dataDirectory)
             }
+            let control = ControlResponder<AggregatorCommand, AggregatorAnswer>(socket: socket)
             var poller = Poller()
             let queryIndex = poller.add(socket)
             let stopIndex = poller.add(stopper.receiver)
@@ -183,57 +213,40 @@ public final class Aggregator: SocketLoop, @unchecked Sendable {
                 let ready = try poller.poll(timeoutMilliseconds: -1)
                 if ready.contains(where: { $0.index == stopIndex }) { return }
                 if ready.contains(where: { $0.index == queryIndex }) {
-                    while let message = try socket.receive(dontWait: true) {
-                        let (envelope, request) = ControlProtocol.splitEnvelope(message.map(\.bytes))
-                        _ = try socket.send(envelope + aggregator.answer(request), dontWait: true)
-                    }
+                    try control.answerWaiting { aggregator.answer($0) }
                 }
             }
         }
     }
 
-    func answer(_ request: [[UInt8]]) -> [[UInt8]] {
-        let command = request.first.map { String(decoding: $0, as: UTF8.self) } ?? ""
+    func answer(_ command: AggregatorCommand) -> AggregatorAnswer {
         switch command {
-        case "REPORT":
-            let formatName = request.count > 1 ? String(decoding: request[1], as: UTF8.self) : "json"
-            guard let format = ReportFormat(rawValue: formatName) else {
-                return [Array("ERROR".utf8), Array("unknown report format '\(formatName)'".utf8)]
-            }
-            return [Array("OK".utf8), Array(report().render(format).utf8)]
-        case "STATUS":
-            return [Array("OK".utf8), Array(statusJSON().utf8)]
-        default:
-            return [Array("ERROR".utf8), Array("unknown command '\(command)'".utf8)]
+        case .report(let formatName):
+            guard let format = ReportFormat(rawValue: formatName) else { return .error("unknown report format '\(formatName)'") }
+            return .ok(Array(report().render(format).utf8))
+        case .status:
+            return .ok(JSONCoding.encode(status))
         }
     }
 
     public func report(generatedAt: String? = ISO8601DateFormatter().string(from: Date())) -> Report {
-        lock.withLock {
-            Report(title: settings.title, statistics: state.statistics, generatedAt: generatedAt,
-                   position: ["sequence": Int(state.position.sequence)], countryNames: settings.countryNames)
-        }
+        let (statistics, sequence) = shared.withLock { ($0.state.statistics, $0.state.position.sequence) }
+        return Report(title: settings.title, statistics: statistics, generatedAt: generatedAt,
+                      position: ["sequence": Int(sequence)], countryNames: settings.countryNames)
     }
 
-    /// Position per producer and overall, lag behind the broker, and counters, as JSON.
-    public func statusJSON() -> String {
-        lock.withLock {
-            let counters = streamCounters
-            let head = max(counters.head, streamHead, state.position.sequence)
-            var producers = "{"
-            producers += state.position.producers.keys.sorted().map { key in
-                var entry = ""
-                EventJSON.appendString(key, to: &entry)
-                return entry + ":\(state.position.producers[key]!)"
-            }.joined(separator: ",")
-            producers += "}"
-            return """
-            {"sequence":\(state.position.sequence),"head":\(head),"lag":\(head - state.position.sequence),\
-            "events":\(state.statistics.totalEvents),"visits":\(state.statistics.totalVisits),\
-            "live":\(state.live),"replayed":\(state.replayed),"duplicateSequences":\(state.duplicateSequences),\
-            "duplicateEvents":\(state.duplicateEvents),"rejected":\(state.rejected),"malformed":\(counters.malformed),\
-            "gapsRepaired":\(counters.gapsRepaired),"producers":\(producers)}
-            """
+    /// Position per producer and overall, lag behind the broker, and counters.
+    public var status: AggregatorStatus {
+        // Read in place: a copy of the state would share its key set and make the next insert copy it.
+        shared.withLock { shared in
+            let position = shared.state.position
+            let head = max(shared.stream.head, position.sequence)
+            return AggregatorStatus(
+                sequence: position.sequence, head: head, lag: head - position.sequence,
+                events: shared.state.statistics.totalEvents, visits: shared.state.statistics.totalVisits,
+                live: shared.state.live, replayed: shared.state.replayed, duplicateSequences: shared.state.duplicateSequences,
+                duplicateEvents: shared.state.duplicateEvents, rejected: shared.state.rejected, malformed: shared.stream.malformed,
+                gapsRepaired: shared.stream.gapsRepaired, producers: position.producers)
         }
     }
 }

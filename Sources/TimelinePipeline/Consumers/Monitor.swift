@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import Timeline
 import ZeroMQ
 
@@ -13,8 +14,8 @@ public struct MonitorSettings: Sendable {
     public var json = false
     /// ANSI colour (a terminal, and NO_COLOR unset).
     public var colour = false
-    /// Seconds between two lines of rates and totals (0 for none).
-    public var statsInterval: Double = 10
+    /// Time between two lines of rates and totals (zero for none).
+    public var statsInterval: Duration = .seconds(10)
     /// Exit after this many events.
     public var count: Int?
     public var security: Security?
@@ -26,7 +27,7 @@ public struct MonitorSettings: Sendable {
 
 /// A live feed of events: one readable line per event, or JSON Lines for piping, with a periodic
 /// line of rates and totals.
-public final class Monitor: SocketLoop, @unchecked Sendable {
+public final class Monitor: SocketLoop {
     public let settings: MonitorSettings
     let context: ZMQContext
     let logger: Logger
@@ -34,9 +35,8 @@ public final class Monitor: SocketLoop, @unchecked Sendable {
     let output: @Sendable (String) -> Void
     /// Where the periodic statistics go: standard output in text mode, standard error in JSON mode.
     let statsOutput: @Sendable (String) -> Void
-    private let lock = NSLock()
-    private var shown = 0
-    private var rejected = 0
+    /// Events shown and skipped, read by other threads.
+    private let counts = Mutex((shown: 0, rejected: 0))
 
     public init(settings: MonitorSettings, context: ZMQContext, logger: Logger,
                 output: @escaping @Sendable (String) -> Void, statsOutput: @escaping @Sendable (String) -> Void) {
@@ -48,7 +48,7 @@ public final class Monitor: SocketLoop, @unchecked Sendable {
     }
 
     /// How many events the monitor has shown.
-    public var shownCount: Int { lock.withLock { shown } }
+    public var shownCount: Int { counts.withLock { $0.shown } }
 
     public func runLoop(stopper: LoopStopper) throws {
         let stream = try ConsumerStream(context: context, endpoints: settings.endpoints, topics: settings.topics,
@@ -58,8 +58,7 @@ public final class Monitor: SocketLoop, @unchecked Sendable {
             "zmq.backend": "\(settings.endpoints.backend)", "monitor.topics": "\(settings.topics.isEmpty ? "everything" : settings.topics.joined(separator: ","))",
             "monitor.fromStart": "\(settings.fromStart)",
         ])
-        let start = monotonicSeconds()
-        var lastStats = start
+        var lastStats = ContinuousClock.now
         var shownAtLastStats = 0
         var done = false
         let deliver: (StreamMessage) throws -> Void = { [self] message in
@@ -68,14 +67,14 @@ public final class Monitor: SocketLoop, @unchecked Sendable {
             do {
                 event = try WireMessage.decodeEvent(topic: message.topic, header: message.header, body: message.body)
             } catch {
-                lock.withLock { rejected += 1 }
+                counts.withLock { $0.rejected += 1 }
                 logger.warning("Skipped a message whose event does not decode", metadata: ["stream.sequence": "\(message.sequence)", "error": "\(error)"])
                 return
             }
             output(settings.json ? EventJSON.encode(event) + "\n" : Monitor.line(for: event, colour: settings.colour) + "\n")
-            let count = lock.withLock { () -> Int in
-                shown += 1
-                return shown
+            let count = counts.withLock { counts -> Int in
+                counts.shown += 1
+                return counts.shown
             }
             if let limit = settings.count, count >= limit { done = true }
         }
@@ -87,23 +86,25 @@ public final class Monitor: SocketLoop, @unchecked Sendable {
         var poller = Poller()
         let liveIndex = poller.add(stream.liveSocket)
         let stopIndex = poller.add(stopper.receiver)
+        let statsEnabled = settings.statsInterval > .zero
         while !done {
-            let untilStats = settings.statsInterval > 0 ? max(0, settings.statsInterval - (monotonicSeconds() - lastStats)) : stream.idleCheckInterval
-            let ready = try poller.poll(timeoutMilliseconds: Int(min(untilStats, stream.idleCheckInterval) * 1000) + 1)
+            let untilStats = statsEnabled ? max(.zero, settings.statsInterval - lastStats.duration(to: .now)) : stream.idleCheckInterval
+            let ready = try poller.poll(timeoutMilliseconds: min(untilStats, stream.idleCheckInterval).pollMilliseconds + 1)
             if ready.contains(where: { $0.index == stopIndex }) { break }
             if ready.contains(where: { $0.index == liveIndex }) {
                 guard try stream.drainLive(stopper: stopper, deliver: deliver) else { break }
             } else {
                 guard try stream.checkIdle(stopper: stopper, deliver: deliver) else { break }
             }
-            if settings.statsInterval > 0, monotonicSeconds() - lastStats >= settings.statsInterval {
-                let now = monotonicSeconds()
+            if statsEnabled, lastStats.duration(to: .now) >= settings.statsInterval {
+                let now = ContinuousClock.now
                 let total = shownCount
-                let rate = Double(total - shownAtLastStats) / (now - lastStats)
+                let rate = Double(total - shownAtLastStats) / lastStats.duration(to: now).inSeconds
                 let counters = stream.counters
+                let position = stream.position.sequence
                 statsOutput(String(format: "-- events %d (%.1f/s), replayed %llu, gaps repaired %llu, position %llu, lag %llu\n",
-                                   total, rate, counters.replayed, counters.gapsRepaired, stream.position.sequence,
-                                   counters.head > stream.position.sequence ? counters.head - stream.position.sequence : 0))
+                                   total, rate, counters.replayed, counters.gapsRepaired, position,
+                                   counters.head > position ? counters.head - position : 0))
                 lastStats = now
                 shownAtLastStats = total
             }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import Timeline
 import ZeroMQ
 
@@ -8,8 +9,8 @@ public struct SnapshotSettings: Sendable {
     public var dataDirectory: String
     /// Write a snapshot after this many new events…
     public var everyEvents: Int = 1_000
-    /// …and this many seconds after the first event not yet in a snapshot…
-    public var everySeconds: Double = 30
+    /// …and this long after the first event not yet in a snapshot…
+    public var everySeconds: Duration = .seconds(30)
     /// …and at shutdown. Keep this many snapshot files.
     public var keep: Int = 5
     public var title: String = "Timeline statistics"
@@ -24,101 +25,125 @@ public struct SnapshotSettings: Sendable {
     public var snapshotFolder: String { (dataDirectory as NSString).appendingPathComponent("snapshots") }
 }
 
+/// What `latest.json` in the snapshot folder says: which snapshot is the latest, and what it holds.
+public struct SnapshotPointer: Codable, Sendable, Equatable {
+    public var file: String
+    public var sequence: UInt64
+    public var eventCount: Int
+    public var createdAt: String
+}
+
 /// Writes JSON snapshots of the event set and its statistics.
 ///
 /// A snapshot is `snapshots/snapshot-<sequence>.json`:
 /// `{"version":1,"createdAt":…,"sequence":…,"eventCount":…,"statistics":{…the JSON report…},"events":[…]}`,
-/// written atomically (temporary file, fsync, rename). `snapshots/latest.json` then names it:
-/// `{"file":"snapshot-….json","sequence":…,"eventCount":…,"createdAt":…}`. On start the writer reloads
-/// the snapshot `latest.json` names and continues from its sequence.
-public final class SnapshotWriter: SocketLoop, @unchecked Sendable {
+/// written atomically (temporary file, fsync, rename). `snapshots/latest.json` then names it
+/// (`SnapshotPointer`). On start the writer reloads the snapshot `latest.json` names and continues
+/// from its sequence.
+///
+/// Threads: `runLoop` owns the stream and the events; other threads read only `progress`, which
+/// sits behind its own lock.
+public final class SnapshotWriter: SocketLoop {
     public let settings: SnapshotSettings
-    let context: ZMQContext
     let logger: Logger
-    private let lock = NSLock()
-    private var events: [TimelineEvent] = []
-    private var ids = Set<String>()
-    private var statistics = Statistics()
-    private var rejected: UInt64 = 0
-    private let stream: ConsumerStream
-    private let warnings: RateLimitedLog
-    private var writtenSequence: UInt64 = 0
-    private var snapshotsWritten = 0
+    /// The stream and the events loaded from the latest snapshot, opened in `init` and owned by
+    /// `runLoop`.
+    private let opened: HandOff<Content>
+    private let published: Mutex<Progress>
+
+    /// How many snapshots this writer has written, the sequence of the last one, and how many
+    /// events it held.
+    public struct Progress: Sendable, Equatable {
+        public var written = 0
+        public var sequence: UInt64 = 0
+        public var events = 0
+    }
+
+    /// The events so far, and the stream that brings more.
+    private struct Content {
+        var stream: ConsumerStream
+        var events: [TimelineEvent] = []
+        var ids = Set<String>()
+        var statistics = Statistics()
+        var writtenSequence: UInt64 = 0
+    }
 
     public init(settings: SnapshotSettings, context: ZMQContext, logger: Logger) throws {
         self.settings = settings
-        self.context = context
         self.logger = logger
-        warnings = RateLimitedLog(logger: logger)
         try AtomicFile.prepareFolder(settings.snapshotFolder)
         var position = StreamPosition()
-        if let latest = try SnapshotWriter.loadLatest(folder: settings.snapshotFolder) {
-            events = latest.events
-            ids = Set(latest.events.map(\.id))
-            statistics = Statistics(events: latest.events)
+        let latest = try SnapshotWriter.loadLatest(folder: settings.snapshotFolder)
+        if let latest {
             position.sequence = latest.sequence
-            writtenSequence = latest.sequence
             logger.info("Continuing from the latest snapshot", metadata: ["snapshot.sequence": "\(latest.sequence)", "snapshot.events": "\(latest.events.count)"])
         }
-        stream = try ConsumerStream(context: context, endpoints: settings.endpoints, topics: [], position: position,
-                                    security: settings.security, logger: logger)
+        var content = Content(stream: try ConsumerStream(context: context, endpoints: settings.endpoints, topics: [], position: position,
+                                                         security: settings.security, logger: logger))
+        if let latest {
+            content.events = latest.events
+            content.ids = Set(latest.events.map(\.id))
+            content.statistics = Statistics(events: latest.events)
+            content.writtenSequence = latest.sequence
+        }
+        published = Mutex(Progress(written: 0, sequence: content.writtenSequence, events: content.events.count))
+        opened = HandOff(content)
         logger.info("Snapshot writer started", metadata: [
             "snapshot.folder": "\(settings.snapshotFolder)", "stream.position": "\(position.sequence)",
             "snapshot.everyEvents": "\(settings.everyEvents)", "snapshot.everySeconds": "\(settings.everySeconds)",
         ])
     }
 
-    /// How many snapshots this writer has written, and the sequence of the last one.
-    public var progress: (written: Int, sequence: UInt64, events: Int) {
-        lock.withLock { (snapshotsWritten, writtenSequence, events.count) }
+    public var progress: Progress {
+        published.withLock { $0 }
     }
 
     public func runLoop(stopper: LoopStopper) throws {
+        guard var content = opened.take() else { return }
+        let stream = content.stream
+        let warnings = RateLimitedLog(logger: logger)
         var pending = 0
-        var firstPending: Double?
+        var firstPending: ContinuousClock.Instant?
         defer {
             do {
-                if pending > 0 || writtenSequence == 0 { try write() }
+                if pending > 0 || content.writtenSequence == 0 { try write(&content) }
             } catch {
                 logger.error("Could not write the final snapshot; the previous one stays", metadata: ["error": "\(error)"])
             }
             stream.close()
-            logger.info("Snapshot writer stopped", metadata: ["snapshot.sequence": "\(writtenSequence)"])
+            logger.info("Snapshot writer stopped", metadata: ["snapshot.sequence": "\(content.writtenSequence)"])
         }
-        let deliver: (StreamMessage) throws -> Void = { [self] message in
-            lock.lock()
-            defer { lock.unlock() }
+        let deliver: (StreamMessage) throws -> Void = { message in
             do {
                 let event = try WireMessage.decodeEvent(topic: message.topic, header: message.header, body: message.body)
-                if ids.insert(event.id).inserted {
-                    events.append(event)
-                    statistics.add(event)
+                if content.ids.insert(event.id).inserted {
+                    content.events.append(event)
+                    content.statistics.add(event)
                 }
             } catch {
-                rejected += 1
                 warnings.warning("body", "Skipped a message whose event does not decode", metadata: ["stream.sequence": "\(message.sequence)", "error": "\(error)"])
             }
             pending += 1
-            if firstPending == nil { firstPending = monotonicSeconds() }
+            if firstPending == nil { firstPending = .now }
         }
         guard try stream.catchUp(stopper: stopper, deliver: deliver) else { return }
         var poller = Poller()
         let liveIndex = poller.add(stream.liveSocket)
         let stopIndex = poller.add(stopper.receiver)
         while true {
-            if pending >= settings.everyEvents || (firstPending.map { monotonicSeconds() - $0 >= settings.everySeconds } ?? false) {
+            if pending >= settings.everyEvents || (firstPending.map { $0.duration(to: .now) >= settings.everySeconds } ?? false) {
                 do {
-                    try write()
+                    try write(&content)
                     pending = 0
                     firstPending = nil
                 } catch {
                     // Keep running and keep the events; the next trigger tries again.
                     logger.error("Could not write a snapshot; the previous one stays", metadata: ["error": "\(error)"])
-                    firstPending = monotonicSeconds()
+                    firstPending = .now
                 }
             }
-            let waitSeconds = firstPending.map { max(0, settings.everySeconds - (monotonicSeconds() - $0)) } ?? stream.idleCheckInterval
-            let ready = try poller.poll(timeoutMilliseconds: Int(min(waitSeconds, stream.idleCheckInterval) * 1000) + 1)
+            let untilDue = firstPending.map { settings.everySeconds - $0.duration(to: .now) } ?? stream.idleCheckInterval
+            let ready = try poller.poll(timeoutMilliseconds: min(untilDue, stream.idleCheckInterval).pollMilliseconds + 1)
             if ready.contains(where: { $0.index == stopIndex }) { return }
             if ready.contains(where: { $0.index == liveIndex }) {
                 guard try stream.drainLive(stopper: stopper, deliver: deliver) else { return }
@@ -128,27 +153,29 @@ public final class SnapshotWriter: SocketLoop, @unchecked Sendable {
         }
     }
 
-    /// Writes one snapshot and `latest.json`, then prunes old snapshots.
-    public func write() throws {
-        let (json, sequence, count) = lock.withLock { () -> (String, UInt64, Int) in
-            let sequence = stream.position.sequence
-            let createdAt = ISO8601DateFormatter().string(from: Date())
-            let report = Report(title: settings.title, statistics: statistics, generatedAt: createdAt,
-                                position: ["sequence": Int(sequence)], countryNames: settings.countryNames)
-            var json = "{\"version\":1,\"createdAt\":\"\(createdAt)\",\"sequence\":\(sequence),\"eventCount\":\(events.count),"
-            json += "\"statistics\":" + report.render(.json).trimmingCharacters(in: .whitespacesAndNewlines)
-            json += ",\"events\":[\n"
-            json += events.map(EventJSON.encode).joined(separator: ",\n")
-            json += "\n]}\n"
-            return (json, sequence, events.count)
-        }
+    /// Writes one snapshot of `content` at the stream's position and `latest.json`, then prunes
+    /// old snapshots.
+    private func write(_ content: inout Content) throws {
+        let sequence = content.stream.position.sequence
+        let createdAt = ISO8601DateFormatter().string(from: Date())
+        let report = Report(title: settings.title, statistics: content.statistics, generatedAt: createdAt,
+                            position: ["sequence": Int(sequence)], countryNames: settings.countryNames)
+        var json = "{\"version\":1,\"createdAt\":\"\(createdAt)\",\"sequence\":\(sequence),\"eventCount\":\(content.events.count),"
+        json += "\"statistics\":" + report.render(.json).trimmingCharacters(in: .whitespacesAndNewlines)
+        // Events in the JSON Lines contract's own key order, one a line.
+        json += ",\"events\":[\n"
+        json += content.events.map(EventJSON.encode).joined(separator: ",\n")
+        json += "\n]}\n"
         let name = String(format: "snapshot-%012llu.json", sequence)
         try AtomicFile.write(json, to: (settings.snapshotFolder as NSString).appendingPathComponent(name))
-        let latest = "{\"file\":\"\(name)\",\"sequence\":\(sequence),\"eventCount\":\(count),\"createdAt\":\"\(ISO8601DateFormatter().string(from: Date()))\"}\n"
-        try AtomicFile.write(latest, to: (settings.snapshotFolder as NSString).appendingPathComponent("latest.json"))
-        lock.withLock {
-            writtenSequence = sequence
-            snapshotsWritten += 1
+        let pointer = SnapshotPointer(file: name, sequence: sequence, eventCount: content.events.count, createdAt: createdAt)
+        try AtomicFile.write(JSONCoding.encode(pointer) + [0x0A], to: (settings.snapshotFolder as NSString).appendingPathComponent("latest.json"))
+        content.writtenSequence = sequence
+        let count = content.events.count
+        published.withLock { progress in
+            progress.written += 1
+            progress.sequence = sequence
+            progress.events = count
         }
         logger.info("Wrote a snapshot", metadata: ["snapshot.file": "\(name)", "snapshot.events": "\(count)", "snapshot.sequence": "\(sequence)"])
         prune(keeping: name)
@@ -171,11 +198,10 @@ public final class SnapshotWriter: SocketLoop, @unchecked Sendable {
     public static func loadLatest(folder: String) throws -> (sequence: UInt64, events: [TimelineEvent])? {
         let latestPath = (folder as NSString).appendingPathComponent("latest.json")
         guard let latestBytes = try AtomicFile.read(latestPath) else { return nil }
-        guard let pointer = try? JSONSerialization.jsonObject(with: Data(latestBytes)) as? [String: Any], let file = pointer["file"] as? String,
-              !file.contains("/") else {
+        guard let pointer = try? JSONCoding.decode(SnapshotPointer.self, from: latestBytes), !pointer.file.contains("/") else {
             throw PipelineError.state(path: latestPath, reason: "does not name a snapshot file")
         }
-        let path = (folder as NSString).appendingPathComponent(file)
+        let path = (folder as NSString).appendingPathComponent(pointer.file)
         guard let bytes = try AtomicFile.read(path),
               let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
               let sequence = (object["sequence"] as? NSNumber)?.uint64Value,

@@ -1,5 +1,3 @@
-import Foundation
-
 public struct ProducerSettings: Sendable {
     /// The broker's frontend (XSUB) and replay (ROUTER) endpoints.
     public var frontend: String
@@ -10,9 +8,9 @@ public struct ProducerSettings: Sendable {
     /// Events per second for the whole producer (all workers together); nil for as fast as possible.
     public var rate: Double?
     /// How long to wait for the broker to show up before giving up.
-    public var connectTimeout: Double = 10
+    public var connectTimeout: Duration = .seconds(10)
     /// How long to wait, after the last send, for the broker to have logged everything.
-    public var acknowledgeTimeout: Double = 30
+    public var acknowledgeTimeout: Duration = .seconds(30)
     /// Messages queued towards the broker before sends wait; with batches of up to 16 KiB, about
     /// 16 MiB at most.
     public var sendHighWaterMark: Int32 = 1_000

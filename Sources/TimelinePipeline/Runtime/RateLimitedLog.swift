@@ -25,8 +25,3 @@ final class RateLimitedLog {
         logger.warning(message, metadata: metadata)
     }
 }
-
-/// Monotonic time in seconds, for intervals and rates.
-public func monotonicSeconds() -> Double {
-    Double(DispatchTime.now().uptimeNanoseconds) / 1e9
-}

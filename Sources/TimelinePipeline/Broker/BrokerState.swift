@@ -1,0 +1,178 @@
+import Logging
+import Timeline
+import ZeroMQ
+
+/// Everything of the broker that changes, kept behind the broker's one lock: the log, the
+/// counters, the subscriptions, and what admitting messages needs (the last producer id read,
+/// the rate-limited warnings, the dead-letter file).
+struct BrokerState {
+    let log: EventLog
+    let settings: BrokerSettings
+    let logger: Logger
+    var counters = BrokerCounters()
+    var subscriptions = 0
+    /// The last producer id read from a header, reused while the same producer keeps sending.
+    var producerIDs = ProducerIDCache()
+    let warnings: RateLimitedLog
+    let deadLetters: DeadLetterFile
+
+    init(log: EventLog, settings: BrokerSettings, logger: Logger) {
+        self.log = log
+        self.settings = settings
+        self.logger = logger
+        warnings = RateLimitedLog(logger: logger)
+        deadLetters = DeadLetterFile(folder: settings.dataDirectory, logger: logger)
+    }
+
+    var statistics: BrokerStatistics {
+        BrokerStatistics(lastSequence: log.lastSequence, producers: log.producerPositions.count, subscriptions: subscriptions, counters: counters)
+    }
+
+    // MARK: - Admitting producer messages
+
+    /// Checks one producer message and appends it to the log's pending batch, or counts, reports
+    /// and dead-letters it.
+    mutating func admit(_ parts: ReceivedParts) throws {
+        guard parts.count == 3 else {
+            reject("frames", "Dropped a message with the wrong number of frames", error: WireError.wrongFrameCount(parts.count),
+                   producer: "", body: parts[parts.count - 1], metadata: ["message.frames": "\(parts.count)"])
+            return
+        }
+        let topic = parts[0], body = parts[2]
+        let header: WireHeader
+        do {
+            header = try WireHeader.decode(parts[1], cache: &producerIDs)
+        } catch {
+            reject("header", "Dropped a message with a bad header", error: error, producer: "", body: body)
+            return
+        }
+        guard header.encoding == .batch else {
+            return try admitEvent(topic: topic, headerBytes: parts[1], header: header, body: body)
+        }
+        // A batch: each event is checked, numbered and logged as if it had come on its own, under
+        // a header of its own (JSON encoding, its producer sequence).
+        var eventHeader = Array(parts[1])
+        eventHeader[1] = WireHeader.Encoding.json.rawValue
+        var single = header
+        single.encoding = .json
+        var index: UInt64 = 0
+        do {
+            try WireBatch.forEachEvent(in: body) { topic, body in
+                if header.producerSequence > 0 {
+                    single.producerSequence = header.producerSequence + index
+                    WireHeader.stamp(producerSequence: single.producerSequence, into: &eventHeader)
+                }
+                index += 1
+                try eventHeader.withUnsafeBytes { try admitEvent(topic: topic, headerBytes: $0, header: single, body: body) }
+            }
+        } catch let error as WireError {
+            reject("batch", "Dropped the rest of a batch whose framing is broken", error: error, producer: header.producer, body: body,
+                   metadata: ["batch.admitted": "\(index)"])
+        }
+    }
+
+    /// Checks one event and appends it to the log's pending batch, or counts, reports and
+    /// dead-letters it.
+    private mutating func admitEvent(topic: UnsafeRawBufferPointer, headerBytes: UnsafeRawBufferPointer, header: WireHeader,
+                                     body: UnsafeRawBufferPointer) throws {
+        // The body must be an event, on its own topic: the log holds nothing a consumer would reject.
+        do {
+            try WireMessage.validate(topic: topic, header: header, body: body)
+        } catch {
+            reject("body", "Dropped a message whose event does not decode", error: error, producer: header.producer, body: body,
+                   metadata: ["producer.sequence": "\(header.producerSequence)"])
+            // A numbered producer's sequence moves on past the rejected message, so its next
+            // good message is not taken for a gap.
+            if !header.producer.isEmpty, header.producerSequence > 0 {
+                log.skip(producer: header.producer, producerSequence: header.producerSequence)
+            }
+            return
+        }
+        if !header.producer.isEmpty, header.producerSequence > 0 {
+            let logged = log.producerPositions[header.producer] ?? 0
+            if header.producerSequence <= logged {
+                counters.duplicatesDropped += 1
+                return
+            }
+            if header.producerSequence != logged + 1 {
+                counters.outOfOrderDropped += 1
+                warnings.warning("order.\(header.producer)", "Dropped a producer message that skips ahead; the producer will resend", metadata: [
+                    "producer.id": "\(header.producer)", "producer.sequence": "\(header.producerSequence)", "producer.logged": "\(logged)",
+                ])
+                return
+            }
+        }
+        try log.append(topic: topic, header: headerBytes, body: body, producer: header.producer, producerSequence: header.producerSequence)
+        counters.accepted += 1
+    }
+
+    /// Counts a malformed message, logs it (at most once per five seconds per kind) and keeps it
+    /// in the dead-letter file.
+    private mutating func reject(_ kind: String, _ message: Logger.Message, error: any Error, producer: String,
+                                 body: UnsafeRawBufferPointer, metadata: Logger.Metadata = [:]) {
+        counters.malformedDropped += 1
+        var metadata = metadata
+        metadata["error"] = "\(error)"
+        if !producer.isEmpty { metadata["producer.id"] = "\(producer)" }
+        warnings.warning(kind, message, metadata: metadata)
+        deadLetters.write(reason: "\(error)", sequence: 0, producer: producer, body: Array(body))
+    }
+
+    // MARK: - Answering control requests
+
+    /// The answer to one request on the replay endpoint.
+    mutating func answer(_ command: BrokerCommand) -> BrokerAnswer {
+        switch command {
+        case .head:
+            return .head(last: log.lastSequence)
+        case .stats:
+            return .stats(json: JSONCoding.encode(statistics))
+        case .position(let producer):
+            return .position(producerSequence: log.producerPositions[producer] ?? 0, last: log.lastSequence)
+        case .replay(let query):
+            counters.replayRequests += 1
+            do {
+                let (frames, collected, scanned) = try replayFrames(query)
+                counters.recordsReplayed += UInt64(collected)
+                return .batch(last: log.lastSequence, scannedThrough: scanned, frames: frames)
+            } catch {
+                logger.error("Could not read the event log for a replay", metadata: ["error": "\(error)"])
+                return .error("the broker could not read its log")
+            }
+        case .chunk(let query):
+            counters.replayRequests += 1
+            do {
+                let chunk = try log.readChunk(after: query.after, maxCount: min(Int(query.maxCount), settings.maxChunkRecords), prefixes: query.prefixes)
+                counters.recordsReplayed += UInt64(chunk.count)
+                return .chunk(last: log.lastSequence, scannedThrough: chunk.scannedThrough, records: chunk.bytes)
+            } catch {
+                logger.error("Could not read the event log for a replay", metadata: ["error": "\(error)"])
+                return .error("the broker could not read its log")
+            }
+        }
+    }
+
+    /// The records of a `REPLAY`, as topic, header and body frames, how many, and the last
+    /// sequence looked at. A filtered reader may skip many records: it scans on until the batch
+    /// fills or the log ends.
+    private func replayFrames(_ query: ReplayQuery) throws -> (frames: [[UInt8]], count: Int, scannedThrough: UInt64) {
+        let limit = min(Int(query.maxCount), settings.maxReplayBatch)
+        var frames: [[UInt8]] = []
+        var scanned = query.after
+        var collected = 0
+        while collected < limit, scanned < log.lastSequence {
+            let records = try log.read(after: scanned, maxCount: limit)
+            if records.isEmpty { break }
+            for record in records {
+                scanned = record.sequence
+                if query.prefixes.isEmpty || query.prefixes.contains(where: { record.topic.starts(with: $0) }) {
+                    frames += record.frames
+                    collected += 1
+                    if collected == limit { break }
+                }
+            }
+            if query.prefixes.isEmpty { break }
+        }
+        return (frames, collected, scanned)
+    }
+}
