@@ -1,0 +1,101 @@
+import Testing
+import Timeline
+
+@Suite("Control protocol codecs")
+struct ControlProtocolTests {
+    static let brokerCommands: [BrokerCommand] = [
+        .head, .stats, .position(producer: "bundled.w0"),
+        .replay(ReplayQuery(after: 7, maxCount: 100)),
+        .chunk(ReplayQuery(after: 1 << 40, maxCount: 20_000, prefixes: [Array("visit.MN".utf8), Array("aid".utf8)])),
+    ]
+
+    static let brokerAnswers: [BrokerAnswer] = [
+        .head(last: 42), .stats(json: Array("{\"accepted\":1}".utf8)), .position(producerSequence: 3, last: 9),
+        .batch(last: 9, scannedThrough: 8, frames: [Array("visit.MN.KP".utf8), [1, 0], Array("{}".utf8)]),
+        .chunk(last: 9, scannedThrough: 9, records: [0, 1, 2, 3]), .error("the broker could not read its log"),
+    ]
+
+    @Test("Every broker request round-trips, with a request id and, where the first version allows, without",
+          arguments: brokerCommands)
+    func brokerRequestsRoundTrip(_ command: BrokerCommand) throws {
+        let request = ControlRequest(id: 77, command)
+        #expect(try ControlRequest<BrokerCommand>.decode(request.frames()) == request)
+        switch command {
+        case .replay, .chunk: break
+        default:
+            let plain = ControlRequest<BrokerCommand>(id: nil, command)
+            #expect(try ControlRequest<BrokerCommand>.decode(plain.frames()) == plain)
+        }
+    }
+
+    @Test("Every broker reply round-trips and carries the id of its request", arguments: brokerAnswers)
+    func brokerRepliesRoundTrip(_ answer: BrokerAnswer) throws {
+        let reply = ControlReply(id: 9_000, answer)
+        let frames = reply.frames()
+        #expect(ControlProtocol.requestID(ofReply: frames) == 9_000)
+        #expect(try ControlReply<BrokerAnswer>.decode(frames) == reply)
+    }
+
+    @Test("First-version requests read as before: HEAD alone, POSITION with only a producer id")
+    func firstVersionRequests() throws {
+        #expect(try BrokerCommand.decode([Array("HEAD".utf8)]) == (nil, .head))
+        let position = try BrokerCommand.decode([Array("POSITION".utf8), Array("p1".utf8)])
+        #expect(position.id == nil && position.message == .position(producer: "p1"))
+        // The reply to a request without an id has none either, and keeps the first version's frames.
+        #expect(ControlReply(id: nil, BrokerAnswer.head(last: 5)).frames() == [Array("HEAD".utf8), [0, 0, 0, 0, 0, 0, 0, 5]])
+    }
+
+    @Test("A REPLAY or CHUNK whose prefixes include an empty one asks for every topic, as no prefix does")
+    func emptyPrefixMeansEverything() throws {
+        let frames = ControlRequest(id: 1, BrokerCommand.chunk(ReplayQuery(after: 0, maxCount: 5, prefixes: [Array("visit".utf8), []]))).frames()
+        #expect(try BrokerCommand.decode(frames).message == .chunk(ReplayQuery(after: 0, maxCount: 5, prefixes: [])))
+    }
+
+    @Test("Malformed requests are refused with a reason, keeping the request id when they got that far")
+    func malformedRequests() {
+        let id = [UInt8](bigEndian: UInt64(12))
+        #expect(throws: ControlProtocolError("unknown command 'NOPE'", requestID: 12)) {
+            try BrokerCommand.decode([Array("NOPE".utf8), id])
+        }
+        #expect(throws: ControlProtocolError("CHUNK takes a u64 request id, a u64 sequence and a u32 count", requestID: 12)) {
+            try BrokerCommand.decode([Array("CHUNK".utf8), id, [1, 2]])
+        }
+        #expect(throws: ControlProtocolError.self) { try BrokerCommand.decode([]) }
+        #expect(throws: ControlProtocolError.self) { try BrokerCommand.decode([Array("HEAD".utf8), [1, 2, 3]]) }
+        #expect(throws: ControlProtocolError.self) { try BrokerCommand.decode([Array("POSITION".utf8), id, [0xFF, 0xFE]]) }
+    }
+
+    @Test("Replies that break the protocol are errors, not guesses")
+    func malformedReplies() {
+        #expect(throws: ControlProtocolError.self) { try BrokerAnswer.decode([Array("HEAD".utf8), [1]]) }
+        #expect(throws: ControlProtocolError.self) { try BrokerAnswer.decode([Array("CHUNK".utf8), [UInt8](bigEndian: UInt64(1))]) }
+        #expect(throws: ControlProtocolError.self) { try BrokerAnswer.decode([Array("WHAT".utf8)]) }
+        // BATCH frames come in threes: topic, header, body.
+        let batch = [Array("BATCH".utf8)] + [UInt64(1), 2, 3].map { [UInt8](bigEndian: $0) } + [[1], [2]]
+        #expect(throws: ControlProtocolError.self) { try BrokerAnswer.decode(batch) }
+    }
+
+    @Test("Aggregator requests and replies round-trip; REPORT alone asks for JSON")
+    func aggregatorMessages() throws {
+        for command in [AggregatorCommand.report(format: "markdown"), .status] {
+            let request = ControlRequest(id: 3, command)
+            #expect(try ControlRequest<AggregatorCommand>.decode(request.frames()) == request)
+            let plain = ControlRequest<AggregatorCommand>(id: nil, command)
+            #expect(try ControlRequest<AggregatorCommand>.decode(plain.frames()) == plain)
+        }
+        #expect(try AggregatorCommand.decode([Array("REPORT".utf8)]) == (nil, .report(format: "json")))
+        for answer in [AggregatorAnswer.ok(Array("{}".utf8)), .error("unknown report format 'pdf'")] {
+            let reply = ControlReply(id: 3, answer)
+            #expect(try ControlReply<AggregatorAnswer>.decode(reply.frames()) == reply)
+        }
+    }
+
+    @Test("A ROUTER message splits into the routing envelope and the request, with or without a REQ delimiter")
+    func envelopes() {
+        let identity: [UInt8] = [0, 1, 2, 3, 4]
+        let dealer = ControlProtocol.splitEnvelope([identity, Array("HEAD".utf8)])
+        #expect(dealer.envelope == [identity] && dealer.request == [Array("HEAD".utf8)])
+        let req = ControlProtocol.splitEnvelope([identity, [], Array("HEAD".utf8)])
+        #expect(req.envelope == [identity, []] && req.request == [Array("HEAD".utf8)])
+    }
+}
