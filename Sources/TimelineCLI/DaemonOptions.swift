@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Synchronization
 import ServiceLifecycle
 import UnixSignals
 import Timeline
@@ -93,12 +94,11 @@ struct DaemonOptions: ParsableArguments {
 }
 
 enum LoggingBootstrap {
-    nonisolated(unsafe) private static var done = false
-    private static let lock = NSLock()
+    private static let done = Mutex(false)
 
     /// Log lines go to standard error, so standard output stays for data (feeds, reports).
     static func once(level: Logger.Level) {
-        lock.withLock {
+        done.withLock { done in
             guard !done else { return }
             done = true
             LoggingSystem.bootstrap { label in

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Synchronization
 import ServiceLifecycle
 import UnixSignals
 import Timeline
@@ -154,13 +155,12 @@ struct DemoCommand: AsyncParsableCommand {
 }
 
 /// Collects the monitor's lines while the demo runs, to print them in one piece.
-final class FeedBuffer: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
+final class FeedBuffer: Sendable {
+    private let lines = Mutex<[String]>([])
 
     func append(_ line: String) {
-        lock.withLock { lines.append(line) }
+        lines.withLock { $0.append(line) }
     }
 
-    var text: String { lock.withLock { lines.joined() } }
+    var text: String { lines.withLock { $0.joined() } }
 }

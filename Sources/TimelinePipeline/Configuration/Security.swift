@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import Timeline
 import ZeroMQ
 
@@ -108,7 +109,7 @@ public struct SecuritySettings: Sendable {
 
 /// CURVE for one daemon: loaded and checked at start, so a daemon that cannot have the security it
 /// is configured for refuses to start, saying which file and why.
-public final class Security: @unchecked Sendable {
+public final class Security: Sendable {
     public static let zapDomain = "timeline"
 
     public let serverKeys: CurveKeyPair?
@@ -178,13 +179,12 @@ func secureClient(_ socket: ZMQSocket, _ security: Security?) throws {
 
 /// The ZAP handler (RFC 27) of a daemon's context: lets in CURVE clients whose public key is on
 /// the allow list, and logs every client it turns away with its key and address.
-public final class ZAPAuthenticator: SocketLoop, @unchecked Sendable {
+public final class ZAPAuthenticator: SocketLoop {
     let allowed: [CurveKey: String]
     let logger: Logger
     let socket: ZMQSocket
-    private let lock = NSLock()
-    private var rejectedCount = 0
-    private var acceptedCount = 0
+    /// Handshakes let in and turned away, read by other threads.
+    private let tally = Mutex((accepted: 0, rejected: 0))
 
     /// Binds `inproc://zeromq.zap.01`; call before the server sockets bind.
     public init(context: ZMQContext, allowed: [CurveKey: String], logger: Logger) throws {
@@ -195,7 +195,7 @@ public final class ZAPAuthenticator: SocketLoop, @unchecked Sendable {
         try socket.bind("inproc://zeromq.zap.01")
     }
 
-    public var counts: (accepted: Int, rejected: Int) { lock.withLock { (acceptedCount, rejectedCount) } }
+    public var counts: (accepted: Int, rejected: Int) { tally.withLock { $0 } }
 
     public func runLoop(stopper: LoopStopper) throws {
         defer { socket.close() }
@@ -224,16 +224,16 @@ public final class ZAPAuthenticator: SocketLoop, @unchecked Sendable {
             [Array("1.0".utf8), requestID, Array(code.utf8), Array(text.utf8), Array(user.utf8), []]
         }
         guard mechanism == "CURVE", frames.count >= 7, let key = CurveKey(bytes: frames[6]) else {
-            lock.withLock { rejectedCount += 1 }
+            tally.withLock { $0.rejected += 1 }
             logger.warning("Rejected a client that does not use CURVE", metadata: ["client.address": "\(address)", "zap.mechanism": "\(mechanism)"])
             return reply("400", "CURVE required")
         }
         if let name = allowed[key] {
-            lock.withLock { acceptedCount += 1 }
+            tally.withLock { $0.accepted += 1 }
             logger.debug("Accepted a client", metadata: ["client.address": "\(address)", "client.key": "\(key.z85)", "client.name": "\(name)"])
             return reply("200", "OK", user: name)
         }
-        lock.withLock { rejectedCount += 1 }
+        tally.withLock { $0.rejected += 1 }
         logger.warning("Rejected a client whose key is not on the allow list", metadata: [
             "client.address": "\(address)", "client.key": "\(key.z85)",
         ])
@@ -243,7 +243,7 @@ public final class ZAPAuthenticator: SocketLoop, @unchecked Sendable {
 
 /// Watches a client socket's handshakes, so that a rejected client says so instead of waiting in
 /// silence for a server that will never let it in.
-public final class HandshakeWatch: @unchecked Sendable {
+public final class HandshakeWatch: Sendable {
     let monitor: SocketMonitor
     let endpoint: String
 

@@ -14,7 +14,7 @@ public protocol EventSupply: AnyObject, Sendable {
 }
 
 /// A fixed list of events.
-public final class FixedSupply: EventSupply, @unchecked Sendable {
+public final class FixedSupply: EventSupply {
     let all: [TimelineEvent]
     public init(_ events: [TimelineEvent]) { all = events }
     public func events(from index: Int, limit: Int) -> [TimelineEvent] {
@@ -27,7 +27,7 @@ public final class FixedSupply: EventSupply, @unchecked Sendable {
 }
 
 /// Synthetic visits made on demand, so that millions of them need no memory.
-public final class SyntheticSupply: EventSupply, @unchecked Sendable {
+public final class SyntheticSupply: EventSupply {
     public let count: Int
     let seed: UInt64
 
@@ -46,7 +46,7 @@ public final class SyntheticSupply: EventSupply, @unchecked Sendable {
 }
 
 /// Every `stride`-th event of another supply, starting at `offset`: one worker's share.
-public final class StridedSupply: EventSupply, @unchecked Sendable {
+public final class StridedSupply: EventSupply {
     let base: any EventSupply
     let offset: Int
     let stride: Int

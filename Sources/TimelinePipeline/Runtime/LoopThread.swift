@@ -1,5 +1,6 @@
 import Foundation
 import ServiceLifecycle
+import Synchronization
 import ZeroMQ
 
 /// Runs `body` on a thread of its own, so that blocking libzmq calls never hold one of the few
@@ -17,12 +18,12 @@ public func runOnDedicatedThread<T: Sendable>(name: String, _ body: @escaping @S
 
 /// Tells a socket loop on another thread to stop, through an inproc PAIR socket that the loop polls
 /// alongside its own sockets: the loop wakes at once, and no flag is polled on a timer.
-public final class LoopStopper: @unchecked Sendable {
+public final class LoopStopper: Sendable {
     private let sender: ZMQSocket
     /// The end the loop polls; readable once `stop()` was called.
     public let receiver: ZMQSocket
-    private let lock = NSLock()
-    private var stopped = false
+    /// Whether `stop()` was called; the sender is used under the same lock.
+    private let stopped = Mutex(false)
 
     public init(context: ZMQContext, name: String) throws {
         let endpoint = "inproc://timeline-stop-\(name)-\(UUID().uuidString)"
@@ -34,24 +35,22 @@ public final class LoopStopper: @unchecked Sendable {
 
     /// Asks the loop to stop; safe from any thread, and more than once.
     public func stop() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !stopped else { return }
-        stopped = true
-        _ = try? sender.send([Frame("stop")], dontWait: true)
+        stopped.withLock { stopped in
+            guard !stopped else { return }
+            stopped = true
+            _ = try? sender.send([Frame("stop")], dontWait: true)
+        }
     }
 
     public var isStopped: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return stopped
+        stopped.withLock { $0 }
     }
 
     public func close() {
-        lock.lock()
-        defer { lock.unlock() }
-        sender.close()
-        receiver.close()
+        stopped.withLock { _ in
+            sender.close()
+            receiver.close()
+        }
     }
 }
 
