@@ -9,14 +9,14 @@ public struct BrokerSettings: Sendable {
     /// Replays and producer positions (ROUTER).
     public var replay: String
     public var dataDirectory: String
-    public var maxMessageBytes: Int64 = 1 << 20
+    public var maxMessageBytes = Int64(PipelineDefaults.maxMessageBytes)
     /// Per-subscriber queue on the backend; a subscriber that falls this far behind loses live
     /// messages (and then replays them) instead of stalling everyone.
-    public var sendHighWaterMark: Int32 = 10_000
+    public var sendHighWaterMark = Int32(PipelineDefaults.sendHighWaterMark)
     /// Messages from producers queued before they are made to wait (producers never drop). A
     /// message may be a batch of up to 16 KiB, so this bounds the queue near 4 MiB.
     public var receiveHighWaterMark: Int32 = 256
-    public var fsyncInterval: Double = 1.0
+    public var fsyncInterval = PipelineDefaults.fsyncIntervalSeconds
     /// Dead peers on the data sockets are found by TCP keepalive: probes after this many idle
     /// seconds, every 2 s, three unanswered and the connection is dropped. Not ZMTP heartbeats:
     /// with libzmq 4.3.4 a heartbeat timeout on a connection whose reader has stopped reading (a

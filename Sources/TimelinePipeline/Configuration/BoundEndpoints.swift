@@ -1,9 +1,9 @@
 import Foundation
-import Timeline
 
 /// Endpoints a daemon actually bound (wildcard ports resolved), written to `endpoints.json` in its
-/// data folder so scripts and tests can find a daemon started on `tcp://127.0.0.1:*`.
-public struct BoundEndpoints: Sendable, Equatable {
+/// data folder so scripts and tests can find a daemon started on `tcp://127.0.0.1:*`: one JSON
+/// object from role (`frontend`, `backend`, `replay`, `query`) to endpoint.
+public struct BoundEndpoints: Codable, Sendable, Equatable {
     public var endpoints: [String: String]
 
     public static let fileName = "endpoints.json"
@@ -12,15 +12,16 @@ public struct BoundEndpoints: Sendable, Equatable {
         self.endpoints = endpoints
     }
 
+    public init(from decoder: any Decoder) throws {
+        endpoints = try [String: String](from: decoder)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try endpoints.encode(to: encoder)
+    }
+
     public func write(to folder: String) throws {
-        let object = endpoints.keys.sorted().map { key in
-            var line = "  "
-            EventJSON.appendString(key, to: &line)
-            line += ": "
-            EventJSON.appendString(endpoints[key]!, to: &line)
-            return line
-        }.joined(separator: ",\n")
-        try AtomicFile.write("{\n\(object)\n}\n", to: (folder as NSString).appendingPathComponent(BoundEndpoints.fileName))
+        try AtomicFile.write(JSONCoding.encode(self) + [0x0A], to: (folder as NSString).appendingPathComponent(BoundEndpoints.fileName))
     }
 
     /// Removes `endpoints.json` at shutdown, so nobody reads the endpoints of a daemon that is gone.
@@ -30,8 +31,7 @@ public struct BoundEndpoints: Sendable, Equatable {
 
     public static func read(from folder: String) -> BoundEndpoints? {
         let path = (folder as NSString).appendingPathComponent(fileName)
-        guard let data = FileManager.default.contents(atPath: path),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: String] else { return nil }
-        return BoundEndpoints(object)
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try? JSONCoding.decode(BoundEndpoints.self, from: data)
     }
 }

@@ -14,6 +14,26 @@ public struct PipelineConfiguration: Sendable {
     public enum ValueType: String, Sendable {
         case string, integer, number, boolean
 
+        /// How swift-configuration reads a value of this type.
+        var configType: ConfigType {
+            switch self {
+            case .string: .string
+            case .integer: .int
+            case .number: .double
+            case .boolean: .bool
+            }
+        }
+
+        /// "an integer", "a number": for messages.
+        var article: String {
+            switch self {
+            case .string: "a string"
+            case .integer: "an integer"
+            case .number: "a number"
+            case .boolean: "true or false (also yes/no, 1/0)"
+            }
+        }
+
         func accepts(_ value: Any) -> Bool {
             switch self {
             case .string: return value is String
@@ -32,24 +52,24 @@ public struct PipelineConfiguration: Sendable {
 
     /// Every key the configuration knows, with its type and default.
     public static let schema: [(key: String, type: ValueType, defaultValue: ConfigContent)] = [
-        ("endpoints.frontend", .string, .string("tcp://127.0.0.1:5601")),
-        ("endpoints.backend", .string, .string("tcp://127.0.0.1:5602")),
-        ("endpoints.replay", .string, .string("tcp://127.0.0.1:5603")),
-        ("endpoints.query", .string, .string("tcp://127.0.0.1:5604")),
-        ("broker.fsyncIntervalSeconds", .number, .double(1.0)),
-        ("broker.maxMessageBytes", .integer, .int(1 << 20)),
-        ("broker.sendHighWaterMark", .integer, .int(10_000)),
-        ("producer.workers", .integer, .int(1)),
-        ("producer.rate", .number, .double(0)),
-        ("producer.eventsPerMessage", .integer, .int(64)),
-        ("producer.connectTimeoutSeconds", .number, .double(10)),
-        ("producer.acknowledgeTimeoutSeconds", .number, .double(30)),
-        ("aggregator.checkpointEvery", .integer, .int(50_000)),
-        ("aggregator.checkpointIntervalSeconds", .number, .double(2)),
-        ("snapshot.everyEvents", .integer, .int(1_000)),
-        ("snapshot.everySeconds", .number, .double(30)),
-        ("snapshot.keep", .integer, .int(5)),
-        ("monitor.statsIntervalSeconds", .number, .double(10)),
+        ("endpoints.frontend", .string, .string(PipelineDefaults.frontend)),
+        ("endpoints.backend", .string, .string(PipelineDefaults.backend)),
+        ("endpoints.replay", .string, .string(PipelineDefaults.replay)),
+        ("endpoints.query", .string, .string(PipelineDefaults.query)),
+        ("broker.fsyncIntervalSeconds", .number, .double(PipelineDefaults.fsyncIntervalSeconds)),
+        ("broker.maxMessageBytes", .integer, .int(PipelineDefaults.maxMessageBytes)),
+        ("broker.sendHighWaterMark", .integer, .int(PipelineDefaults.sendHighWaterMark)),
+        ("producer.workers", .integer, .int(PipelineDefaults.producerWorkers)),
+        ("producer.rate", .number, .double(PipelineDefaults.producerRate)),
+        ("producer.eventsPerMessage", .integer, .int(PipelineDefaults.eventsPerMessage)),
+        ("producer.connectTimeoutSeconds", .number, .double(PipelineDefaults.connectTimeoutSeconds)),
+        ("producer.acknowledgeTimeoutSeconds", .number, .double(PipelineDefaults.acknowledgeTimeoutSeconds)),
+        ("aggregator.checkpointEvery", .integer, .int(PipelineDefaults.checkpointEvery)),
+        ("aggregator.checkpointIntervalSeconds", .number, .double(PipelineDefaults.checkpointIntervalSeconds)),
+        ("snapshot.everyEvents", .integer, .int(PipelineDefaults.snapshotEveryEvents)),
+        ("snapshot.everySeconds", .number, .double(PipelineDefaults.snapshotEverySeconds)),
+        ("snapshot.keep", .integer, .int(PipelineDefaults.snapshotKeep)),
+        ("monitor.statsIntervalSeconds", .number, .double(PipelineDefaults.monitorStatsIntervalSeconds)),
         ("security.enabled", .boolean, .bool(false)),
         ("security.serverSecretKey", .string, .string("")),
         ("security.serverPublicKey", .string, .string("")),
@@ -75,14 +95,24 @@ public struct PipelineConfiguration: Sendable {
             flagValues[AbsoluteConfigKey(ConfigKey(key))] = ConfigValue(try parse(text, as: entry.type, key: key, file: "command line"), isSecret: false)
         }
         providers.append(InMemoryProvider(name: "flags", values: flagValues))
-        var environmentValues: [AbsoluteConfigKey: ConfigValue] = [:]
+        // TIMELINE_ + the key in upper snake case: swift-configuration's own mapping, under a prefix.
+        let environmentProvider = EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: ConfigKey("timeline"))
+        var origins: [String: String] = [:]
         for entry in schema {
-            let name = "TIMELINE_" + environmentName(entry.key)
-            if let text = environment[name] {
-                environmentValues[AbsoluteConfigKey(ConfigKey(entry.key))] = ConfigValue(try parse(text, as: entry.type, key: name, file: "environment"), isSecret: false)
+            // Each variable that is set is checked now, so a bad one stops the daemon at start,
+            // naming the variable as the provider spells it.
+            let key = AbsoluteConfigKey(ConfigKey(entry.key))
+            let lookup = try environmentProvider.value(forKey: key, type: .string)
+            guard case .string(let text)? = lookup.value?.content else { continue }
+            let variable = lookup.encodedKey
+            do {
+                _ = try environmentProvider.value(forKey: key, type: entry.type.configType)
+            } catch {
+                throw ConfigurationError(file: "environment", key: variable, reason: "'\(text)' is not \(entry.type.article)")
             }
+            origins[entry.key] = "environment (\(variable))"
         }
-        providers.append(InMemoryProvider(name: "environment", values: environmentValues))
+        providers.append(environmentProvider)
         if let file {
             try validate(file: file)
             do {
@@ -94,24 +124,8 @@ public struct PipelineConfiguration: Sendable {
         var defaults: [AbsoluteConfigKey: ConfigValue] = [:]
         for entry in schema { defaults[AbsoluteConfigKey(ConfigKey(entry.key))] = ConfigValue(entry.defaultValue, isSecret: false) }
         providers.append(InMemoryProvider(name: "defaults", values: defaults))
-        var origins: [String: String] = [:]
-        for entry in schema {
-            if overrides[entry.key] != nil {
-                origins[entry.key] = "command line"
-            } else if environment["TIMELINE_" + environmentName(entry.key)] != nil {
-                origins[entry.key] = "environment (TIMELINE_\(environmentName(entry.key)))"
-            }
-        }
+        for key in overrides.keys { origins[key] = "command line" }
         return PipelineConfiguration(reader: ConfigReader(providers: providers), file: file, origins: origins)
-    }
-
-    /// `broker.fsyncIntervalSeconds` -> `BROKER_FSYNC_INTERVAL_SECONDS`.
-    public static func environmentName(_ key: String) -> String {
-        var name = ""
-        for character in key {
-            if character == "." { name += "_" } else if character.isUppercase { name += "_" + String(character) } else { name += character.uppercased() }
-        }
-        return name
     }
 
     static func parse(_ text: String, as type: ValueType, key: String, file: String) throws -> ConfigContent {
@@ -125,9 +139,10 @@ public struct PipelineConfiguration: Sendable {
             return .double(value)
         case .boolean:
             switch text.lowercased() {
-            case "true", "1", "yes", "on": return .bool(true)
-            case "false", "0", "no", "off": return .bool(false)
-            default: throw ConfigurationError(file: file, key: key, reason: "'\(text)' is not true or false")
+            // The spellings swift-configuration reads from the environment, so flags take the same.
+            case "true", "1", "yes": return .bool(true)
+            case "false", "0", "no": return .bool(false)
+            default: throw ConfigurationError(file: file, key: key, reason: "'\(text)' is not \(type.article)")
             }
         }
     }

@@ -10,9 +10,9 @@ public struct AggregatorSettings: Sendable {
     public var query: String
     public var dataDirectory: String
     /// Checkpoint after this many new events…
-    public var checkpointEvery: Int = 50_000
+    public var checkpointEvery = PipelineDefaults.checkpointEvery
     /// …or this long after the first unsaved one.
-    public var checkpointInterval: Duration = .seconds(2)
+    public var checkpointInterval: Duration = .seconds(PipelineDefaults.checkpointIntervalSeconds)
     public var title: String = "Timeline statistics"
     public var countryNames: [CountryCode: String] = [:]
     /// CURVE: server on the query endpoint, client towards the broker.

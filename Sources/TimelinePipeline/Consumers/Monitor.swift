@@ -15,7 +15,7 @@ public struct MonitorSettings: Sendable {
     /// ANSI colour (a terminal, and NO_COLOR unset).
     public var colour = false
     /// Time between two lines of rates and totals (zero for none).
-    public var statsInterval: Duration = .seconds(10)
+    public var statsInterval: Duration = .seconds(PipelineDefaults.monitorStatsIntervalSeconds)
     /// Exit after this many events.
     public var count: Int?
     public var security: Security?

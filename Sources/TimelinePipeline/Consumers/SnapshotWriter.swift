@@ -8,11 +8,11 @@ public struct SnapshotSettings: Sendable {
     public var endpoints: ConsumerEndpoints
     public var dataDirectory: String
     /// Write a snapshot after this many new events…
-    public var everyEvents: Int = 1_000
+    public var everyEvents = PipelineDefaults.snapshotEveryEvents
     /// …and this long after the first event not yet in a snapshot…
-    public var everySeconds: Duration = .seconds(30)
+    public var everySeconds: Duration = .seconds(PipelineDefaults.snapshotEverySeconds)
     /// …and at shutdown. Keep this many snapshot files.
-    public var keep: Int = 5
+    public var keep = PipelineDefaults.snapshotKeep
     public var title: String = "Timeline statistics"
     public var countryNames: [CountryCode: String] = [:]
     public var security: Security?
