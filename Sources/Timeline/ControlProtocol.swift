@@ -40,6 +40,11 @@ public enum ControlProtocol {
         return ([frames[0]], Array(frames.dropFirst()))
     }
 
+    /// Whether a reply is an `ERROR`.
+    public static func isError(_ frames: [[UInt8]]) -> Bool {
+        frames.first == Frames.error
+    }
+
     /// The request id a reply carries in its second frame, when it has one.
     public static func requestID(ofReply frames: [[UInt8]]) -> UInt64? {
         frames.count >= 2 ? ByteReader.integer(exactly: frames[1], as: UInt64.self) : nil

@@ -164,7 +164,7 @@ public final class ControlClient {
                 let frames = message.map(\.bytes)
                 guard let replyID = ControlProtocol.requestID(ofReply: frames) else {
                     // An answer without an id: a server that could not read the request at all.
-                    if frames.first == Array("ERROR".utf8) {
+                    if ControlProtocol.isError(frames) {
                         throw ControlClientError.refused(endpoint: endpoint, message: String(decoding: frames.last ?? [], as: UTF8.self))
                     }
                     continue
@@ -178,7 +178,7 @@ public final class ControlClient {
     }
 
     private func decode<Answer: ControlMessage>(_ frames: [[UInt8]], id: UInt64, as type: Answer.Type) throws -> Answer {
-        if frames.first == Array("ERROR".utf8) {
+        if ControlProtocol.isError(frames) {
             throw ControlClientError.refused(endpoint: endpoint, message: String(decoding: frames.last ?? [], as: UTF8.self))
         }
         do {
