@@ -104,3 +104,33 @@ def test_events_a_pyzmq_client_publishes_are_aggregated(pipeline):
     finally:
         publisher.close()
         context.destroy(linger=0)
+
+
+def test_every_reply_to_a_request_with_an_id_carries_that_id_and_requests_without_one_keep_the_first_form(pipeline):
+    from harness import control_request
+
+    _, endpoints = pipeline.broker()
+    _, query = pipeline.aggregator(endpoints)
+    pipeline.produce(endpoints)
+    pipeline.wait_events(query, 36)
+    replay = endpoints["replay"]
+    rid = struct.pack(">Q", 0xFEED)
+
+    head = control_request(replay, [b"HEAD", rid])
+    assert head[0] == b"HEAD" and head[1] == rid and struct.unpack(">Q", head[2])[0] == 36
+    assert control_request(replay, [b"HEAD"]) == [b"HEAD", struct.pack(">Q", 36)]
+    stats = control_request(replay, [b"STATS", rid])
+    assert stats[:2] == [b"STATS", rid] and json.loads(stats[2])["lastSequence"] == 36
+    position = control_request(replay, [b"POSITION", rid, b"nobody"])
+    assert position == [b"POSITION", rid, struct.pack(">Q", 0), struct.pack(">Q", 36)]
+    # An error that got as far as the id names it, so a client can tell which request failed.
+    refused = control_request(replay, [b"CHUNK", rid, b"short"])
+    assert refused[0] == b"ERROR" and refused[1] == rid and b"CHUNK" in refused[2]
+    unknown = control_request(replay, [b"FLY", rid])
+    assert unknown[:2] == [b"ERROR", rid]
+
+    status = control_request(query, [b"STATUS", rid])
+    assert status[:2] == [b"OK", rid] and json.loads(status[2])["events"] == 36
+    report = control_request(query, [b"REPORT", rid, b"pdf"])
+    assert report[:2] == [b"ERROR", rid] and b"pdf" in report[2]
+    assert control_request(query, [b"REPORT", b"csv"])[0] == b"OK"
