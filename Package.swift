@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // The C module: libzmq from Debian's libzmq3-dev, found through pkg-config.
@@ -37,6 +38,9 @@ let package = Package(
         // The domain: events, dates, countries, article reader, codecs, aggregation. No I/O.
         .target(
             name: "Timeline",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings
         ),
         // Files, configuration and the daemons: everything with I/O that is not argument parsing.
