@@ -69,16 +69,23 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The invariants the fuzz targets check, and their two ways of running: under libFuzzer
+        // and over files. FuzzRegressionTests replays the corpora through the same checks.
+        .target(
+            name: "FuzzChecks",
+            dependencies: ["Timeline"],
+            swiftSettings: strictSettings
+        ),
         // libFuzzer targets (built with -sanitize=fuzzer -DFUZZING by Scripts/fuzz); without FUZZING
-        // they are plain programs that run their decoder over the files named on the command line.
+        // they are plain programs that run their checks over the files named on the command line.
         .executableTarget(
             name: "FuzzWireDecoder",
-            dependencies: ["Timeline"],
+            dependencies: ["FuzzChecks"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "FuzzArticleReader",
-            dependencies: ["Timeline"],
+            dependencies: ["FuzzChecks", "Timeline"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -88,7 +95,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TimelineTests",
-            dependencies: ["Timeline", "TimelinePipeline"],
+            dependencies: ["Timeline", "TimelinePipeline", "FuzzChecks"],
             swiftSettings: strictSettings
         ),
         .testTarget(
