@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // The C module: libzmq from Debian's libzmq3-dev, found through pkg-config.
@@ -37,6 +38,9 @@ let package = Package(
         // The domain: events, dates, countries, article reader, codecs, aggregation. No I/O.
         .target(
             name: "Timeline",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings
         ),
         // Files, configuration and the daemons: everything with I/O that is not argument parsing.
@@ -65,16 +69,23 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The invariants the fuzz targets check, and their two ways of running: under libFuzzer
+        // and over files. FuzzRegressionTests replays the corpora through the same checks.
+        .target(
+            name: "FuzzChecks",
+            dependencies: ["Timeline"],
+            swiftSettings: strictSettings
+        ),
         // libFuzzer targets (built with -sanitize=fuzzer -DFUZZING by Scripts/fuzz); without FUZZING
-        // they are plain programs that run their decoder over the files named on the command line.
+        // they are plain programs that run their checks over the files named on the command line.
         .executableTarget(
             name: "FuzzWireDecoder",
-            dependencies: ["Timeline"],
+            dependencies: ["FuzzChecks"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "FuzzArticleReader",
-            dependencies: ["Timeline"],
+            dependencies: ["FuzzChecks", "Timeline"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -84,7 +95,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TimelineTests",
-            dependencies: ["Timeline", "TimelinePipeline"],
+            dependencies: ["Timeline", "TimelinePipeline", "FuzzChecks"],
             swiftSettings: strictSettings
         ),
         .testTarget(

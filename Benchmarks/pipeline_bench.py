@@ -27,13 +27,13 @@ deadline. Prints a table and writes every figure, the per-run values and the med
 """
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import signal
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -43,7 +43,10 @@ from pathlib import Path
 import zmq
 
 ROOT = Path(__file__).resolve().parents[1]
-HEADER = struct.Struct(">BBQQB")
+sys.path.insert(0, str(ROOT / "Tests"))
+
+from harness import Daemon, Requester, aggregator_status, broker_stats, wait_for, wire_header  # noqa: E402
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -51,54 +54,13 @@ class BenchError(Exception):
     pass
 
 
+# What a failed run raises: the benchmark's own checks, and the harness's waits (AssertionError)
+# and requests (TimeoutError, AssertionError).
+RUN_FAILURES = (BenchError, AssertionError, TimeoutError)
+
+
 # --------------------------------------------------------------------------------------------
-# helpers: polling, control requests, /proc
-
-
-def wait_for(condition, timeout, what, interval=0.005):
-    """Polls `condition` until it returns a truthy value; BenchError at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise BenchError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
-
-
-class Requester:
-    """A DEALER socket kept open for repeated requests to one ROUTER endpoint."""
-
-    def __init__(self, context, endpoint):
-        self.socket = context.socket(zmq.DEALER)
-        self.socket.setsockopt(zmq.LINGER, 0)
-        self.socket.connect(endpoint)
-        self.endpoint = endpoint
-
-    def request(self, frames, timeout=5.0):
-        self.socket.send_multipart(frames)
-        if not self.socket.poll(int(timeout * 1000)):
-            # A late reply would be read as the answer to the next request: start over.
-            raise BenchError(f"no answer from {self.endpoint} within {timeout} s")
-        return self.socket.recv_multipart()
-
-    def close(self):
-        self.socket.close(linger=0)
-
-
-def aggregator_status(requester):
-    reply = requester.request([b"STATUS"])
-    if reply[0] != b"OK":
-        raise BenchError(f"STATUS answered {reply!r}")
-    return json.loads(reply[1])
-
-
-def broker_stats(requester):
-    reply = requester.request([b"STATS"])
-    if reply[0] != b"STATS":
-        raise BenchError(f"STATS answered {reply!r}")
-    return json.loads(reply[1])
+# helpers: /proc
 
 
 def vm_hwm_kib(pid):
@@ -151,24 +113,6 @@ def percentile(sorted_values, q):
 # the daemons
 
 
-class Daemon:
-    def __init__(self, name, process, data_dir, log_path):
-        self.name, self.process, self.data_dir, self.log_path = name, process, data_dir, log_path
-
-    @property
-    def pid(self):
-        return self.process.pid
-
-    def alive(self):
-        return self.process.poll() is None
-
-    def log_tail(self, size=3000):
-        try:
-            return self.log_path.read_text(errors="replace")[-size:]
-        except FileNotFoundError:
-            return ""
-
-
 class Bench:
     """Starts `timeline` processes in a temporary folder and stops every one of them in stop_all()."""
 
@@ -196,20 +140,10 @@ class Bench:
         process, log_path = self.popen(name, [*args, "--data-dir", str(data_dir), "--log-level", os.environ.get("BENCH_LOG_LEVEL", "notice")], stdout)
         return Daemon(name, process, data_dir, log_path)
 
-    def wait_bound(self, daemon, timeout=30):
-        path = daemon.data_dir / "endpoints.json"
-
-        def ready():
-            if not daemon.alive():
-                raise BenchError(f"{daemon.name} exited with {daemon.process.returncode}\n{daemon.log_tail()}")
-            if not path.exists():
-                return None
-            try:
-                return json.loads(path.read_text())
-            except json.JSONDecodeError:  # written atomically, but be safe
-                return None
-
-        return wait_for(ready, timeout, f"{daemon.name} to bind", interval=0.002)
+    def wait_bound(self, daemon):
+        """The daemon's endpoints once bound, polled every 2 ms: a late joiner's start-up is part of
+        the replay figure."""
+        return daemon.wait_bound(30, interval=0.002)
 
     def broker(self):
         any_port = "tcp://127.0.0.1:*"
@@ -321,7 +255,7 @@ def producer_to_broker(bench, events):
     broker, endpoints = bench.broker()
     try:
         produce_seconds, _, cpu = run_produce(bench, endpoints, events, watch=[("broker", broker.pid)])
-        stats = broker_stats_once(bench, endpoints)
+        stats = broker_stats(endpoints["replay"])
         if stats["lastSequence"] != events or stats["accepted"] != events:
             raise BenchError(f"producer -> broker: the broker logged {stats['lastSequence']} (accepted {stats['accepted']}) of {events}")
         return {"seconds": produce_seconds, "events_per_second": events / produce_seconds,
@@ -330,42 +264,68 @@ def producer_to_broker(bench, events):
         bench.stop(broker.process)
 
 
-def broker_stats_once(bench, endpoints):
-    requester = Requester(bench.context, endpoints["replay"])
+class Consumers:
+    """A broker with an aggregator (and a monitor when asked) subscribed to it; see ready_consumers."""
+
+    def __init__(self, bench):
+        self.bench = bench
+        self.daemons = []
+        self.requesters = []
+        self.broker = self.aggregator = self.monitor = None
+        self.endpoints = self.query = self.stats_req = self.status_req = None
+
+    def add(self, daemon):
+        """Starts tracking a daemon, to be stopped with the others."""
+        self.daemons.append(daemon)
+        return daemon
+
+    def requester(self, endpoint):
+        """A requester on `endpoint`, to be closed with the others."""
+        requester = Requester(endpoint, self.bench.context)
+        self.requesters.append(requester)
+        return requester
+
+    def close(self):
+        for requester in self.requesters:
+            requester.close()
+        for daemon in reversed(self.daemons):
+            self.bench.stop(daemon.process)
+
+
+@contextlib.contextmanager
+def ready_consumers(bench, with_monitor=False):
+    """Starts a broker and an aggregator (and a monitor when asked), and yields them once every
+    consumer's subscription is counted at the broker and the aggregator has read the (empty) log,
+    with requesters for the broker's STATS (stats_req) and the aggregator's STATUS (status_req).
+    At the end it closes every requester and stops every daemon, those the caller added too."""
+    consumers = Consumers(bench)
     try:
-        return broker_stats(requester)
+        consumers.broker, consumers.endpoints = bench.broker()
+        consumers.add(consumers.broker)
+        consumers.stats_req = consumers.requester(consumers.endpoints["replay"])
+        consumers.aggregator = consumers.add(bench.aggregator(consumers.endpoints))
+        if with_monitor:
+            consumers.monitor = consumers.add(bench.monitor(consumers.endpoints))
+        consumers.query = bench.wait_bound(consumers.aggregator)["query"]
+        consumers.status_req = consumers.requester(consumers.query)
+        bench.wait_subscriptions(consumers.stats_req, 2 if with_monitor else 1)
+        # The aggregator has subscribed and asked for the (empty) log: it answers STATUS.
+        wait_for(lambda: aggregator_status(consumers.status_req)["lag"] == 0, 30, "the aggregator to be ready")
+        yield consumers
     finally:
-        requester.close()
+        consumers.close()
 
 
 def pipeline_run(bench, events, with_monitor):
     """producer -> broker -> aggregator (and a monitor when asked); then, when not with_monitor, a
     late-joining aggregator replaying the whole log from the same broker."""
-    broker, endpoints = bench.broker()
-    stats_req = Requester(bench.context, endpoints["replay"])
-    requesters = [stats_req]
-    daemons = [broker]
-    try:
-        aggregator = bench.aggregator(endpoints)
-        daemons.append(aggregator)
-        query = bench.wait_bound(aggregator)["query"]
-        status_req = Requester(bench.context, query)
-        requesters.append(status_req)
-        monitor = None
-        subscribers = 1
-        if with_monitor:
-            monitor = bench.monitor(endpoints)
-            daemons.append(monitor)
-            subscribers += 1
-        bench.wait_subscriptions(stats_req, subscribers)
-        # The aggregator has subscribed and asked for the (empty) log: it answers STATUS.
-        wait_for(lambda: aggregator_status(status_req)["lag"] == 0, 30, "the aggregator to be ready")
-
-        watch = [("broker", broker.pid), ("aggregator", aggregator.pid)] + ([("monitor", monitor.pid)] if monitor else [])
+    with ready_consumers(bench, with_monitor) as consumers:
+        broker, monitor, status_req = consumers.broker, consumers.monitor, consumers.status_req
+        watch = [(daemon.name, daemon.pid) for daemon in consumers.daemons]
         produce_seconds, aggregated_seconds, cpu = run_produce(
-            bench, endpoints, events, watch=watch, until=lambda: aggregator_status(status_req)["events"] >= events)
+            bench, consumers.endpoints, events, watch=watch, until=lambda: aggregator_status(status_req)["events"] >= events)
         status = aggregator_status(status_req)
-        report = bench.report(query)
+        report = bench.report(consumers.query)
         what = "producer -> broker -> aggregator" + (" + monitor" if with_monitor else "")
         check_report(report, events, what)
         if status["events"] != events:
@@ -376,24 +336,22 @@ def pipeline_run(bench, events, with_monitor):
             "produce_exit_seconds": produce_seconds,
             "report": {"totalEvents": report["totalEvents"], "totalVisits": report["totalVisits"]},
             "status": {k: status[k] for k in ("live", "replayed", "duplicateSequences", "duplicateEvents", "gapsRepaired") if k in status},
-            "vm_hwm_kib": {d.name: vm_hwm_kib(d.pid) for d in daemons},
+            "vm_hwm_kib": {daemon.name: vm_hwm_kib(daemon.pid) for daemon in consumers.daemons},
             "cpu_seconds": cpu,
         }
         if monitor is not None:
             # The monitor saw everything too? It prints to /dev/null; check its process is alive.
             if not monitor.alive():
-                raise BenchError(f"the monitor exited with {monitor.process.returncode}\n{monitor.log_tail()}")
+                raise BenchError(f"the monitor exited with {monitor.process.returncode}\n{monitor.log()[-3000:]}")
             return result
 
         # Replay: a fresh aggregator (new data folder) joins the broker after every producer has
         # gone and must catch up from the durable log. Timed from its start.
         start = time.monotonic()
-        joiner = bench.aggregator(endpoints)
-        daemons.append(joiner)
+        joiner = consumers.add(bench.aggregator(consumers.endpoints))
         joiner_query = bench.wait_bound(joiner)["query"]
         bound_seconds = time.monotonic() - start
-        joiner_req = Requester(bench.context, joiner_query)
-        requesters.append(joiner_req)
+        joiner_req = consumers.requester(joiner_query)
         cpu_before = {"broker": cpu_threads(broker.pid), "aggregator": cpu_threads(joiner.pid)}
         wait_for(lambda: aggregator_status(joiner_req)["events"] >= events, 600, "the late joiner to catch up", interval=0.002)
         replay_seconds = time.monotonic() - start
@@ -404,11 +362,6 @@ def pipeline_run(bench, events, with_monitor):
                             "startup_seconds": bound_seconds, "vm_hwm_kib": vm_hwm_kib(joiner.pid),
                             "broker_vm_hwm_kib": vm_hwm_kib(broker.pid), "cpu_seconds": replay_cpu}
         return result
-    finally:
-        for requester in requesters:
-            requester.close()
-        for daemon in reversed(daemons):
-            bench.stop(daemon.process)
 
 
 def vm_rss_kib(pid):
@@ -428,25 +381,14 @@ def memory_run(bench, events, sample_interval=0.25):
     memory of the three daemons as the events flow. Reports, per daemon, the resident memory once
     ready (before the first event), at a quarter of the events, the peak, and at the end; and the
     aggregator's growth per distinct event (end - ready) / events."""
-    broker, endpoints = bench.broker()
-    stats_req = Requester(bench.context, endpoints["replay"])
-    requesters = [stats_req]
-    daemons = [broker]
-    try:
-        aggregator = bench.aggregator(endpoints)
-        monitor = bench.monitor(endpoints)
-        daemons += [aggregator, monitor]
-        query = bench.wait_bound(aggregator)["query"]
-        status_req = Requester(bench.context, query)
-        requesters.append(status_req)
-        bench.wait_subscriptions(stats_req, 2)
-        wait_for(lambda: aggregator_status(status_req)["lag"] == 0, 30, "the aggregator to be ready")
+    with ready_consumers(bench, with_monitor=True) as consumers:
+        daemons, status_req = consumers.daemons, consumers.status_req
         names = ("broker", "aggregator", "monitor")
-        pids = {"broker": broker.pid, "aggregator": aggregator.pid, "monitor": monitor.pid}
+        pids = {daemon.name: daemon.pid for daemon in daemons}
         ready = {name: vm_rss_kib(pid) for name, pid in pids.items()}
         samples = []  # (seconds, events counted, {name: KiB})
         start = time.monotonic()
-        process, log_path = bench.popen("produce", bench.produce_args(endpoints, events))
+        process, log_path = bench.popen("produce", bench.produce_args(consumers.endpoints, events))
         next_sample = start
         counted = 0
         deadline = start + 3600
@@ -455,7 +397,7 @@ def memory_run(bench, events, sample_interval=0.25):
                 raise BenchError(f"memory run: {counted} of {events} events counted within the deadline")
             for daemon in daemons:
                 if not daemon.alive():
-                    raise BenchError(f"memory run: {daemon.name} exited with {daemon.process.returncode}\n{daemon.log_tail()}")
+                    raise BenchError(f"memory run: {daemon.name} exited with {daemon.process.returncode}\n{daemon.log()[-3000:]}")
             if process.poll() not in (None, 0):
                 raise BenchError(f"memory run: produce exited with {process.returncode}\n{log_path.read_text(errors='replace')[-2000:]}")
             counted = aggregator_status(status_req)["events"]
@@ -465,7 +407,7 @@ def memory_run(bench, events, sample_interval=0.25):
         seconds = time.monotonic() - start
         process.wait(timeout=120)
         end = {name: vm_rss_kib(pid) for name, pid in pids.items()}
-        check_report(bench.report(query), events, "memory run")
+        check_report(bench.report(consumers.query), events, "memory run")
         result = {"events": events, "seconds": seconds, "events_per_second": events / seconds, "samples": len(samples)}
         for name in names:
             series = [s[2][name] for s in samples if s[2][name] is not None] + [end[name]]
@@ -476,11 +418,6 @@ def memory_run(bench, events, sample_interval=0.25):
         result["aggregator"]["growth_bytes_per_event"] = (end["aggregator"] - ready["aggregator"]) * 1024 / events
         result["aggregator"]["peak_growth_bytes_per_event"] = (max(s[2]["aggregator"] or 0 for s in samples) - ready["aggregator"]) * 1024 / events
         return result
-    finally:
-        for requester in requesters:
-            requester.close()
-        for daemon in reversed(daemons):
-            bench.stop(daemon.process)
 
 
 # --------------------------------------------------------------------------------------------
@@ -529,7 +466,7 @@ def role_status_poll(query, expected_events, out_path, ready_path, stop_path):
     """Polls the aggregator's STATUS every POLL_PERIOD; records (request sent ns, reply ns, events).
     Touches ready_path after the first reply; stops at expected_events or when stop_path exists."""
     context = zmq.Context()
-    req = Requester(context, query)
+    req = Requester(query, context)
     samples = []
     now = time.monotonic_ns
     deadline = time.monotonic() + 120
@@ -572,7 +509,7 @@ def publish_at_rate(context, pub, rate, seconds):
             return False
         wait_for(subscribed, 30, "the broker's subscription on the latency publisher", interval=0)
         count = int(rate * seconds)
-        header = HEADER.pack(1, 0, 0, 0, 0)  # producer sequence 0, no producer id
+        header = wire_header(b"", 0)  # producer sequence 0, no producer id
         topic = f"visit.{COUNTRY_PAIR[0]}.{COUNTRY_PAIR[1]}".encode()
         period = int(1e9 / rate)
         stamps = []
@@ -621,97 +558,84 @@ def latency_direct(bench, rate, seconds):
 
 
 def latency_run(bench, rate, seconds):
-    broker, endpoints = bench.broker()
-    stats_req = Requester(bench.context, endpoints["replay"])
-    helpers = []
-    requesters = [stats_req]
-    daemons = [broker]
     count = int(rate * seconds)
-    try:
-        aggregator = bench.aggregator(endpoints)
-        daemons.append(aggregator)
-        query = bench.wait_bound(aggregator)["query"]
-        status_req = Requester(bench.context, query)
-        requesters.append(status_req)
-        bench.wait_subscriptions(stats_req, 1)
-        wait_for(lambda: aggregator_status(status_req)["lag"] == 0, 30, "the aggregator to be ready")
-
-        # Phase 1: publish -> delivered through the broker, to a pyzmq SUB.
-        samples_path = bench.base / "latency-sub.json"
-        ready_path = bench.base / "latency-sub.ready"
-        sub = subprocess.Popen([sys.executable, __file__, "--role", "latency-sub", "--endpoint", endpoints["backend"],
-                                "--events", str(count), "--out", str(samples_path), "--ready", str(ready_path)])
-        helpers.append(sub)
-        wait_for(lambda: ready_path.exists() or sub.poll() is not None, 30, "the latency subscriber to start")
-        bench.wait_subscriptions(stats_req, 2)
-        pub_context = zmq.Context()
-        stamps, achieved = publish_at_rate(pub_context, publisher_socket(pub_context, endpoints["frontend"]), rate, seconds)
-        wait_for(lambda: sub.poll() is not None, 60, "the latency subscriber to receive every probe", interval=0.01)
-        if sub.returncode != 0:
-            raise BenchError(f"the latency subscriber exited with {sub.returncode}")
-        samples = json.loads(samples_path.read_text())
-        if len(samples) != count:
-            raise BenchError(f"the latency subscriber received {len(samples)} of {count} probes")
-        delivered = sorted((arrived - sent) / 1000 for arrived, sent in samples)
-        wait_for(lambda: aggregator_status(status_req)["events"] >= count, 60, "the aggregator to count the probes")
-
-        # Phase 2: publish -> aggregated, by polling STATUS back to back from another process. The
-        # k-th event counted is the k-th published (one publisher, one connection, the aggregator
-        # applies in broker order): it was counted at or before the first reply showing >= k.
-        base_events = aggregator_status(status_req)["events"]
-        poll_path = bench.base / "latency-poll.json"
-        stop_path = bench.base / "latency-poll.stop"
-        poll_ready = bench.base / "latency-poll.ready"
-        poller = subprocess.Popen([sys.executable, __file__, "--role", "status-poll", "--endpoint", query,
-                                   "--events", str(base_events + count), "--out", str(poll_path),
-                                   "--ready", str(poll_ready), "--stop", str(stop_path)])
-        helpers.append(poller)
-        wait_for(lambda: poll_ready.exists() or poller.poll() is not None, 30, "the STATUS poller's first answer")
-        pub_context = zmq.Context()
-        stamps2, achieved2 = publish_at_rate(pub_context, publisher_socket(pub_context, endpoints["frontend"]), rate, seconds)
+    helpers = []
+    with ready_consumers(bench) as consumers:
+        endpoints, query = consumers.endpoints, consumers.query
+        stats_req, status_req = consumers.stats_req, consumers.status_req
         try:
-            wait_for(lambda: poller.poll() is not None, 60, "the STATUS poller to see every probe counted", interval=0.01)
+            # Phase 1: publish -> delivered through the broker, to a pyzmq SUB.
+            samples_path = bench.base / "latency-sub.json"
+            ready_path = bench.base / "latency-sub.ready"
+            sub = subprocess.Popen([sys.executable, __file__, "--role", "latency-sub", "--endpoint", endpoints["backend"],
+                                    "--events", str(count), "--out", str(samples_path), "--ready", str(ready_path)])
+            helpers.append(sub)
+            wait_for(lambda: ready_path.exists() or sub.poll() is not None, 30, "the latency subscriber to start")
+            bench.wait_subscriptions(stats_req, 2)
+            pub_context = zmq.Context()
+            stamps, achieved = publish_at_rate(pub_context, publisher_socket(pub_context, endpoints["frontend"]), rate, seconds)
+            wait_for(lambda: sub.poll() is not None, 60, "the latency subscriber to receive every probe", interval=0.01)
+            if sub.returncode != 0:
+                raise BenchError(f"the latency subscriber exited with {sub.returncode}")
+            samples = json.loads(samples_path.read_text())
+            if len(samples) != count:
+                raise BenchError(f"the latency subscriber received {len(samples)} of {count} probes")
+            delivered = sorted((arrived - sent) / 1000 for arrived, sent in samples)
+            wait_for(lambda: aggregator_status(status_req)["events"] >= count, 60, "the aggregator to count the probes")
+
+            # Phase 2: publish -> aggregated, by polling STATUS back to back from another process. The
+            # k-th event counted is the k-th published (one publisher, one connection, the aggregator
+            # applies in broker order): it was counted at or before the first reply showing >= k.
+            base_events = aggregator_status(status_req)["events"]
+            poll_path = bench.base / "latency-poll.json"
+            stop_path = bench.base / "latency-poll.stop"
+            poll_ready = bench.base / "latency-poll.ready"
+            poller = subprocess.Popen([sys.executable, __file__, "--role", "status-poll", "--endpoint", query,
+                                       "--events", str(base_events + count), "--out", str(poll_path),
+                                       "--ready", str(poll_ready), "--stop", str(stop_path)])
+            helpers.append(poller)
+            wait_for(lambda: poll_ready.exists() or poller.poll() is not None, 30, "the STATUS poller's first answer")
+            pub_context = zmq.Context()
+            stamps2, achieved2 = publish_at_rate(pub_context, publisher_socket(pub_context, endpoints["frontend"]), rate, seconds)
+            try:
+                wait_for(lambda: poller.poll() is not None, 60, "the STATUS poller to see every probe counted", interval=0.01)
+            finally:
+                stop_path.touch()
+            if poller.returncode != 0:
+                raise BenchError(f"the STATUS poller exited with {poller.returncode}")
+            polls = json.loads(poll_path.read_text())
+            aggregated = []
+            periods = []
+            j = 0
+            for k, stamp in enumerate(stamps2, 1):
+                while j < len(polls) and polls[j][2] - base_events < k:
+                    j += 1
+                if j == len(polls):
+                    raise BenchError(f"the STATUS poller never saw probe {k} counted")
+                aggregated.append((polls[j][1] - stamp) / 1000)
+            for a, b in zip(polls, polls[1:]):
+                periods.append((b[1] - a[1]) / 1000)
+            aggregated.sort()
+            check_report(bench.report(query), 2 * count, "latency run")
+
+            def summary(values):
+                return {"p50_us": percentile(values, 50), "p99_us": percentile(values, 99),
+                        "p999_us": percentile(values, 99.9), "max_us": values[-1], "samples": len(values)}
+
+            direct, achieved_direct = latency_direct(bench, rate, seconds)
+            return {
+                "rate": rate, "seconds": seconds, "events": count, "achieved_rate_direct": achieved_direct,
+                "direct_pyzmq_no_broker": summary(direct),
+                "achieved_rate": achieved, "achieved_rate_aggregated_phase": achieved2,
+                "delivered_through_broker": summary(delivered),
+                "aggregated_upper_bound": {**summary(aggregated), "status_poll_period_median_us": median(periods),
+                                           "status_polls": len(polls)},
+            }
         finally:
-            stop_path.touch()
-        if poller.returncode != 0:
-            raise BenchError(f"the STATUS poller exited with {poller.returncode}")
-        polls = json.loads(poll_path.read_text())
-        aggregated = []
-        periods = []
-        j = 0
-        for k, stamp in enumerate(stamps2, 1):
-            while j < len(polls) and polls[j][2] - base_events < k:
-                j += 1
-            if j == len(polls):
-                raise BenchError(f"the STATUS poller never saw probe {k} counted")
-            aggregated.append((polls[j][1] - stamp) / 1000)
-        for a, b in zip(polls, polls[1:]):
-            periods.append((b[1] - a[1]) / 1000)
-        aggregated.sort()
-        check_report(bench.report(query), 2 * count, "latency run")
-
-        def summary(values):
-            return {"p50_us": percentile(values, 50), "p99_us": percentile(values, 99),
-                    "p999_us": percentile(values, 99.9), "max_us": values[-1], "samples": len(values)}
-
-        direct, achieved_direct = latency_direct(bench, rate, seconds)
-        return {
-            "rate": rate, "seconds": seconds, "events": count, "achieved_rate_direct": achieved_direct,
-            "direct_pyzmq_no_broker": summary(direct),
-            "achieved_rate": achieved, "achieved_rate_aggregated_phase": achieved2,
-            "delivered_through_broker": summary(delivered),
-            "aggregated_upper_bound": {**summary(aggregated), "status_poll_period_median_us": median(periods),
-                                       "status_polls": len(polls)},
-        }
-    finally:
-        for helper in helpers:
-            if helper.poll() is None:
-                helper.kill()
-                helper.wait()
-        for requester in requesters:
-            requester.close()
-        for daemon in reversed(daemons):
-            bench.stop(daemon.process)
+            for helper in helpers:
+                if helper.poll() is None:
+                    helper.kill()
+                    helper.wait()
 
 
 # --------------------------------------------------------------------------------------------
@@ -785,7 +709,7 @@ def main():
         if args.memory_events > 0:
             memory_flow = memory_run(bench, args.memory_events)
             print(f"  memory run: {args.memory_events:,} events in {memory_flow['seconds']:.0f} s", flush=True)
-    except BenchError as error:
+    except RUN_FAILURES as error:
         print(f"pipeline_bench: FAILED: {error}", file=sys.stderr)
         print(f"pipeline_bench: daemon logs kept in {base}", file=sys.stderr)
         args.keep = True

@@ -1,24 +1,31 @@
 """Harness for the integration and failure tests: runs the real `timeline` daemons as separate
-processes on loopback ports the system picks, and cleans every process up afterwards."""
+processes on loopback ports the system picks, and cleans every process up afterwards.
+
+The polling, request and wire helpers serve Benchmarks/pipeline_bench.py too, so this module needs
+neither pytest nor pyzmq to be imported; each helper imports what it uses."""
 
 import json
 import os
 import signal
+import struct
 import subprocess
 import time
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def timeline_binary() -> Path:
+    """$TIMELINE_BIN, else the debug build, else the release build; the test is skipped when none is
+    built."""
+    import pytest
+
     explicit = os.environ.get("TIMELINE_BIN")
     if explicit:
-        if not Path(explicit).exists():
-            raise AssertionError(f"TIMELINE_BIN names {explicit}, which does not exist")
-        return Path(explicit)
+        path = Path(explicit)
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            pytest.fail(f"TIMELINE_BIN names {explicit}, which is not an executable file")
+        return path.resolve()
     for flavour in ("debug", "release"):
         candidate = ROOT / ".build" / flavour / "timeline"
         if candidate.exists():
@@ -39,25 +46,45 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.02):
 
 
 class Daemon:
-    def __init__(self, name: str, process: subprocess.Popen, data_dir: Path, log_path: Path, out_path: Path):
+    """A `timeline` daemon started with its own data folder, standard error in `log_path` and, when
+    kept, standard output in `out_path`."""
+
+    def __init__(self, name: str, process: subprocess.Popen, data_dir: Path, log_path: Path, out_path: Path | None = None):
         self.name = name
         self.process = process
         self.data_dir = data_dir
         self.log_path = log_path
         self.out_path = out_path
 
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def output(self) -> str:
-        return self.out_path.read_text(errors="replace") if self.out_path.exists() else ""
+        return self.out_path.read_text(errors="replace") if self.out_path and self.out_path.exists() else ""
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def endpoints(self) -> dict:
+    def wait_bound(self, timeout: float = 20, interval: float = 0.02) -> dict:
+        """The endpoints the daemon bound, once it has written them to endpoints.json; fails at once
+        when it exits first."""
         path = self.data_dir / "endpoints.json"
-        return json.loads(path.read_text())
+
+        def bound():
+            if not self.alive():
+                raise AssertionError(f"{self.name} exited with {self.process.returncode}\n{self.log()[-3000:]}")
+            if not path.exists():
+                return None
+            try:
+                return json.loads(path.read_text())
+            except json.JSONDecodeError:  # written atomically, but be safe
+                return None
+
+        return wait_for(bound, timeout, f"{self.name} to bind", interval)
 
     def terminate(self, timeout: float = 15) -> int:
         """SIGTERM, then wait for the exit code."""
@@ -109,20 +136,11 @@ class Pipeline:
         self.daemons.append(daemon)
         return daemon
 
-    def wait_bound(self, daemon: Daemon, timeout: float = 20) -> dict:
-        def ready():
-            if not daemon.alive():
-                raise AssertionError(f"{daemon.name} exited with {daemon.process.returncode}\n{daemon.log()[-3000:]}")
-            path = daemon.data_dir / "endpoints.json"
-            return path.exists() and daemon.endpoints()
-
-        return wait_for(ready, timeout, f"{daemon.name} to bind")
-
     def broker(self, data_dir: Path | None = None, *extra: str) -> tuple[Daemon, dict]:
         any_port = "tcp://127.0.0.1:*"
         daemon = self.start("broker", "broker", "--frontend", any_port, "--backend", any_port, "--replay", any_port, *extra,
                             data_dir=data_dir)
-        return daemon, self.wait_bound(daemon)
+        return daemon, daemon.wait_bound()
 
     def consumer_args(self, endpoints: dict) -> list[str]:
         return ["--backend", endpoints["backend"], "--replay", endpoints["replay"]]
@@ -130,7 +148,7 @@ class Pipeline:
     def aggregator(self, endpoints: dict, data_dir: Path | None = None, *extra: str) -> tuple[Daemon, str]:
         daemon = self.start("aggregator", "aggregate", *self.consumer_args(endpoints), "--query", "tcp://127.0.0.1:*", *extra,
                             data_dir=data_dir)
-        return daemon, self.wait_bound(daemon)["query"]
+        return daemon, daemon.wait_bound()["query"]
 
     def snapshot(self, endpoints: dict, *extra: str, data_dir: Path | None = None) -> Daemon:
         return self.start("snapshot", "snapshot", *self.consumer_args(endpoints), *extra, data_dir=data_dir)
@@ -171,6 +189,14 @@ class Pipeline:
         except AssertionError as error:
             raise AssertionError(f"{error}; last report: totalEvents={last.get('totalEvents')}") from None
 
+    def produce_counted(self, count: int, *produce_args: str) -> tuple[dict, str]:
+        """A broker and an aggregator, then `timeline produce *produce_args`; returns the aggregator's
+        report once it has counted `count` events, and its query endpoint."""
+        _, endpoints = self.broker()
+        _, query = self.aggregator(endpoints)
+        self.produce(endpoints, *produce_args)
+        return self.wait_events(query, count), query
+
     def ingest(self, *args: str) -> list[dict]:
         result = self.run("ingest", *args)
         assert result.returncode == 0, result.stderr
@@ -210,31 +236,93 @@ def expected_statistics(events: list[dict]) -> dict:
     }
 
 
-def control_request(endpoint: str, frames: list[bytes], timeout: float = 5.0) -> list[bytes]:
-    """One request/reply on a daemon's ROUTER endpoint (the broker's replay endpoint, the
-    aggregator's query endpoint), from a DEALER socket."""
+class Requester:
+    """A DEALER socket for requests to one ROUTER endpoint (the broker's replay endpoint, the
+    aggregator's query endpoint), open for as many requests as its owner makes until close()."""
+
+    def __init__(self, endpoint: str, context=None):
+        import zmq
+
+        self.endpoint = endpoint
+        self.socket = (context or zmq.Context.instance()).socket(zmq.DEALER)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.connect(endpoint)
+
+    def request(self, frames: list[bytes], timeout: float = 5.0) -> list[bytes]:
+        self.socket.send_multipart(frames)
+        if not self.socket.poll(int(timeout * 1000)):
+            # A late reply would be read as the answer to the next request: the socket is done for.
+            raise TimeoutError(f"no answer from {self.endpoint} within {timeout} s")
+        return self.socket.recv_multipart()
+
+    def close(self):
+        self.socket.close(linger=0)
+
+
+def control_request(target: "str | Requester", frames: list[bytes], timeout: float = 5.0) -> list[bytes]:
+    """One request and its reply, on `target` when it is a Requester, else on a socket opened for
+    this request to the endpoint `target`."""
+    if isinstance(target, Requester):
+        return target.request(frames, timeout)
+    requester = Requester(target)
+    try:
+        return requester.request(frames, timeout)
+    finally:
+        requester.close()
+
+
+def aggregator_status(query: "str | Requester", timeout: float = 5.0) -> dict:
+    reply = control_request(query, [b"STATUS"], timeout)
+    if reply[0] != b"OK":
+        raise AssertionError(f"STATUS answered {reply!r}")
+    return json.loads(reply[1])
+
+
+def broker_stats(replay: "str | Requester", timeout: float = 5.0) -> dict:
+    reply = control_request(replay, [b"STATS"], timeout)
+    if reply[0] != b"STATS":
+        raise AssertionError(f"STATS answered {reply!r}")
+    return json.loads(reply[1])
+
+
+WIRE_HEADER = struct.Struct(">BBQQB")  # version, encoding, sequence, producer sequence, id length
+
+
+def wire_header(producer: bytes, number: int, version: int = 1, encoding: int = 0, id_length: int | None = None) -> bytes:
+    """The header frame a producer sends: its sequence is 0 (the broker assigns it), `number` is
+    the producer's own; `id_length` other than the id's length makes a broken header."""
+    return WIRE_HEADER.pack(version, encoding, 0, number, len(producer) if id_length is None else id_length) + producer
+
+
+def replay_request(after: int, count: int, request_id: int = 1) -> list[bytes]:
+    """A REPLAY request to the broker's replay endpoint: up to `count` records after sequence `after`."""
+    return [b"REPLAY", struct.pack(">Q", request_id), struct.pack(">Q", after), struct.pack(">I", count)]
+
+
+def probe_until_received(publisher, subscriber, timeout: float = 10):
+    """Publishes probe visits (MN to KP, guest "Probe") until one reaches `subscriber` through the
+    broker. A plain SUB sees only live traffic: after this its subscription is known to have reached
+    the broker, so the events published next are not lost to the slow-joiner effect."""
+    probe = json.dumps({"kind": "visit", "date": "2000", "from": "MN", "to": "KP", "guest": "Probe", "place": "Pyongyang"}).encode()
+    number = 0
+
+    def arrived():
+        nonlocal number
+        number += 1
+        publisher.send_multipart([b"visit.MN.KP", wire_header(b"probe", number), probe])
+        return subscriber.poll(50) and json.loads(subscriber.recv_multipart()[2])["guest"] == "Probe"
+
+    wait_for(arrived, timeout, "a probe through the broker at the subscriber", interval=0)
+
+
+def connected_publisher(context, frontend: str, linger: int = 2000):
+    """An XPUB connected to the broker's frontend, returned once the broker's subscription arrived:
+    then the connection is up and nothing sent is lost to the slow-joiner effect."""
     import zmq
 
-    context = zmq.Context.instance()
-    socket = context.socket(zmq.DEALER)
-    socket.setsockopt(zmq.LINGER, 0)
-    socket.connect(endpoint)
-    try:
-        socket.send_multipart(frames)
-        if not socket.poll(int(timeout * 1000)):
-            raise TimeoutError(f"no answer from {endpoint} within {timeout} s")
-        return socket.recv_multipart()
-    finally:
-        socket.close()
-
-
-def aggregator_status(query: str, timeout: float = 5.0) -> dict:
-    reply = control_request(query, [b"STATUS"], timeout)
-    assert reply[0] == b"OK", reply
-    return json.loads(reply[1])
-
-
-def broker_stats(replay: str, timeout: float = 5.0) -> dict:
-    reply = control_request(replay, [b"STATS"], timeout)
-    assert reply[0] == b"STATS", reply
-    return json.loads(reply[1])
+    publisher = context.socket(zmq.XPUB)
+    publisher.setsockopt(zmq.LINGER, linger)
+    publisher.connect(frontend)
+    assert publisher.poll(10_000), "no subscription from the broker"
+    assert publisher.recv()[0] == 1
+    return publisher

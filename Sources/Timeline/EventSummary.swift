@@ -1,3 +1,5 @@
+internal import Crypto
+
 /// A 128-bit key standing for an event id in the aggregator's set of counted events: the id's own
 /// bits when it is 32 lower-case hex digits (every derived id is), else the first 128 bits of the
 /// SHA-256 of the id. Either way the bits are evenly spread, so they serve as their own hash.
@@ -20,8 +22,10 @@ public struct EventKey: Hashable, Sendable {
             self.init(high: high, low: low)
             return
         }
-        let digest = SHA256.hash(Array(bytes))
-        self.init(high: digest[0..<8].reduce(0) { $0 << 8 | UInt64($1) }, low: digest[8..<16].reduce(0) { $0 << 8 | UInt64($1) })
+        self = SHA256.hash(data: UnsafeRawBufferPointer(bytes)).withUnsafeBytes { digest in
+            EventKey(high: UInt64(bigEndian: digest.loadUnaligned(as: UInt64.self)),
+                     low: UInt64(bigEndian: digest.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+        }
     }
 
     private static func hex(_ digits: UnsafeBufferPointer<UInt8>, from start: Int) -> UInt64? {

@@ -1,3 +1,5 @@
+internal import Crypto
+
 /// What happened. The raw values are the wire and JSON Lines spelling and the first segment of a
 /// topic, so they never contain a dot.
 public enum EventKind: String, CaseIterable, Hashable, Comparable, Sendable {
@@ -123,13 +125,13 @@ public enum EventID {
             bytes.append(0x1F)
             appendNormalised(text, to: &bytes)
         }
-        let digest = SHA256.hash(bytes)
-        return hex(digest.prefix(16))
+        return SHA256.hash(data: bytes).withUnsafeBytes { hex($0.prefix(16)) }
     }
 
     /// The SHA-256 of a string's UTF-8 bytes.
     public static func digest(_ text: String) -> [UInt8] {
-        SHA256.hash(Array(text.utf8))
+        var text = text
+        return text.withUTF8 { Array(SHA256.hash(data: UnsafeRawBufferPointer($0))) }
     }
 
     /// Lower-cased, with runs of whitespace collapsed to one space and the ends trimmed.

@@ -4,7 +4,6 @@ SIGSTOP mid-stream. Sized by TIMELINE_FAILURE_EVENTS (default 200,000 events per
 After every scenario the aggregator's statistics must equal, exactly, the statistics computed here
 from `timeline ingest --synthetic N` (the same events the producer publishes)."""
 
-import json
 import os
 import signal
 import time
@@ -50,17 +49,33 @@ def produce_args():
     return ("--synthetic", str(EVENTS), "--seed", str(SEED), "--log-level", "info")
 
 
+def start_stream(pipeline, *aggregator_args):
+    """A broker, an aggregator, and a producer publishing the EVENTS synthetic events."""
+    broker, endpoints = pipeline.broker()
+    aggregator, query = pipeline.aggregator(endpoints, None, *aggregator_args)
+    producer = pipeline.start_producer(endpoints, *produce_args())
+    return broker, endpoints, aggregator, query, producer
+
+
+def kill_at(query, fraction, daemon) -> float:
+    """Once the aggregator has counted `fraction` of the events, kills `daemon` with SIGKILL; returns
+    when it was gone."""
+    wait_for(lambda: aggregator_status(query)["events"] >= EVENTS * fraction, 120, f"{fraction:.0%} of the events")
+    daemon.kill()
+    return time.monotonic()
+
+
 def restart_broker(pipeline, old, endpoints):
     """A broker on the same data folder and the same endpoints (so clients reconnect)."""
     daemon = pipeline.start("broker", "broker", "--frontend", endpoints["frontend"], "--backend", endpoints["backend"],
                             "--replay", endpoints["replay"], data_dir=old.data_dir)
-    pipeline.wait_bound(daemon)
+    daemon.wait_bound()
     return daemon
 
 
 def restart_aggregator(pipeline, old, endpoints, query):
     daemon = pipeline.start("aggregator", "aggregate", *pipeline.consumer_args(endpoints), "--query", query, data_dir=old.data_dir)
-    pipeline.wait_bound(daemon)
+    daemon.wait_bound()
     return daemon
 
 
@@ -87,15 +102,10 @@ def record(figures, scenario, status, published, recovery, broker=None):
 
 
 def test_aggregator_killed_three_times_mid_stream_ends_with_exact_statistics(pipeline, figures):
-    broker, endpoints = pipeline.broker()
-    aggregator, query = pipeline.aggregator(endpoints, None, "--set", "aggregator.checkpointEvery=5000")
-    producer = pipeline.start_producer(endpoints, *produce_args())
+    _, endpoints, aggregator, query, producer = start_stream(pipeline, "--set", "aggregator.checkpointEvery=5000")
     recoveries = []
     for fraction in (0.2, 0.45, 0.7):
-        wait_for(lambda: aggregator_status(query)["events"] >= EVENTS * fraction, 120, f"{fraction:.0%} of the events")
-        aggregator.process.send_signal(signal.SIGKILL)
-        aggregator.process.wait()
-        restarted = time.monotonic()
+        restarted = kill_at(query, fraction, aggregator)
         aggregator = restart_aggregator(pipeline, aggregator, endpoints, query)
         # Recovered: answering again and moving on from its checkpoint.
         wait_for(lambda: aggregator_status(query)["events"] > 0, 60, "the restarted aggregator")
@@ -107,13 +117,8 @@ def test_aggregator_killed_three_times_mid_stream_ends_with_exact_statistics(pip
 
 
 def test_broker_killed_mid_stream_loses_nothing_once_restarted(pipeline, figures):
-    broker, endpoints = pipeline.broker()
-    _, query = pipeline.aggregator(endpoints)
-    producer = pipeline.start_producer(endpoints, *produce_args())
-    wait_for(lambda: aggregator_status(query)["events"] >= EVENTS * 0.4, 120, "40% of the events")
-    broker.process.send_signal(signal.SIGKILL)
-    broker.process.wait()
-    restarted = time.monotonic()
+    broker, endpoints, _, query, producer = start_stream(pipeline)
+    restarted = kill_at(query, 0.4, broker)
     broker = restart_broker(pipeline, broker, endpoints)
     assert producer.process.wait(timeout=180) == 0, producer.log()[-3000:]
     recovery = time.monotonic() - restarted
@@ -126,13 +131,8 @@ def test_broker_killed_mid_stream_loses_nothing_once_restarted(pipeline, figures
 
 
 def test_producer_killed_and_restarted_publishes_nothing_twice(pipeline, figures):
-    broker, endpoints = pipeline.broker()
-    _, query = pipeline.aggregator(endpoints)
-    producer = pipeline.start_producer(endpoints, *produce_args())
-    wait_for(lambda: aggregator_status(query)["events"] >= EVENTS * 0.3, 120, "30% of the events")
-    producer.process.send_signal(signal.SIGKILL)
-    producer.process.wait()
-    restarted = time.monotonic()
+    _, endpoints, _, query, producer = start_stream(pipeline)
+    restarted = kill_at(query, 0.3, producer)
     again = pipeline.start_producer(endpoints, *produce_args())
     assert again.process.wait(timeout=180) == 0, again.log()[-2000:]
     assert "Resuming after the broker's last logged event" in again.log()

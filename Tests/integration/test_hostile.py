@@ -8,20 +8,8 @@ import pytest
 
 zmq = pytest.importorskip("zmq")
 
-from harness import aggregator_status, broker_stats, control_request, wait_for  # noqa: E402
-
-
-def header(producer: bytes, number: int, version: int = 1, encoding: int = 0, id_length: int | None = None) -> bytes:
-    return struct.pack(">BBQQB", version, encoding, 0, number, len(producer) if id_length is None else id_length) + producer
-
-
-def connected_publisher(context, endpoints, linger: int = 2000):
-    """An XPUB on the broker's frontend that has seen the broker's subscription: the connection is up."""
-    publisher = context.socket(zmq.XPUB)
-    publisher.setsockopt(zmq.LINGER, linger)
-    publisher.connect(endpoints["frontend"])
-    assert publisher.poll(10_000) and publisher.recv()[0] == 1
-    return publisher
+from harness import aggregator_status, broker_stats, connected_publisher, control_request, replay_request, wait_for  # noqa: E402
+from harness import wire_header as header  # noqa: E402
 
 
 def good(number: int) -> list[bytes]:
@@ -53,7 +41,7 @@ def test_bad_messages_are_counted_dead_lettered_and_good_ones_around_them_all_co
     _, query = pipeline.aggregator(endpoints)
     context = zmq.Context()
     try:
-        publisher = connected_publisher(context, endpoints)
+        publisher = connected_publisher(context, endpoints["frontend"])
         sent_good = 0
         for bad in BAD_MESSAGES.values():
             sent_good += 1
@@ -90,7 +78,7 @@ def test_a_batch_is_logged_event_by_event_and_its_bad_events_are_dropped_alone(p
     _, query = pipeline.aggregator(endpoints)
     context = zmq.Context()
     try:
-        publisher = connected_publisher(context, endpoints)
+        publisher = connected_publisher(context, endpoints["frontend"])
         events = [good(n) for n in range(1, 6)]
         entries = [batch_entry(topic, body) for topic, _, body in events]
         entries[2] = batch_entry(b"visit.MN.KP", b"{not json")
@@ -107,7 +95,7 @@ def test_a_batch_is_logged_event_by_event_and_its_bad_events_are_dropped_alone(p
         position = control_request(endpoints["replay"], [b"POSITION", b"hand-batch"])
         assert struct.unpack(">Q", position[1])[0] == 7
         # Subscribers see single events (encoding 0) with consecutive producer sequences.
-        replayed = control_request(endpoints["replay"], [b"REPLAY", struct.pack(">Q", 1), struct.pack(">Q", 0), struct.pack(">I", 100)])
+        replayed = control_request(endpoints["replay"], replay_request(after=0, count=100))
         headers = [replayed[i] for i in range(5, len(replayed), 3)]
         assert [h[1] for h in headers] == [0] * 6
         assert [struct.unpack(">Q", h[10:18])[0] for h in headers] == [1, 2, 4, 5, 6, 7]
@@ -122,7 +110,7 @@ def test_an_oversize_message_is_refused_and_the_broker_goes_on(pipeline):
     _, query = pipeline.aggregator(endpoints)
     context = zmq.Context()
     try:
-        big = connected_publisher(context, endpoints, linger=0)
+        big = connected_publisher(context, endpoints["frontend"], linger=0)
         event = {"kind": "visit", "date": "1956", "from": "MN", "to": "KP", "description": "x" * 3000}
         big.send_multipart([b"visit.MN.KP", header(b"", 0), json.dumps(event).encode() + b" " * 20000])
         pipeline.produce(endpoints)

@@ -2,37 +2,21 @@
 the wire format documented in the README."""
 
 import json
-import struct
+
 import pytest
 
 zmq = pytest.importorskip("zmq")
 
-from harness import wait_for  # noqa: E402
+from harness import WIRE_HEADER, connected_publisher, probe_until_received, wire_header  # noqa: E402
 
 
 def decode(frames):
     """Topic | header (version, encoding, u64 sequence, u64 producer sequence, u8 id length, id) | JSON body."""
     topic, header, body = frames
-    version, encoding, sequence, producer_sequence, id_length = struct.unpack(">BBQQB", header[:19])
-    producer = header[19:19 + id_length].decode()
-    assert len(header) == 19 + id_length
+    version, encoding, sequence, producer_sequence, id_length = WIRE_HEADER.unpack(header[:WIRE_HEADER.size])
+    producer = header[WIRE_HEADER.size:WIRE_HEADER.size + id_length].decode()
+    assert len(header) == WIRE_HEADER.size + id_length
     return topic.decode(), version, encoding, sequence, producer_sequence, producer, json.loads(body)
-
-
-def header(producer: str, producer_sequence: int) -> bytes:
-    raw = producer.encode()
-    return struct.pack(">BBQQB", 1, 0, 0, producer_sequence, len(raw)) + raw
-
-
-def connected_publisher(context, frontend):
-    """An XPUB connected to the broker's frontend, returned once the broker's subscription arrived:
-    then the connection is up and nothing sent is lost to the slow-joiner effect."""
-    publisher = context.socket(zmq.XPUB)
-    publisher.setsockopt(zmq.LINGER, 2000)
-    publisher.connect(frontend)
-    assert publisher.poll(10_000), "no subscription from the broker"
-    assert publisher.recv()[0] == 1
-    return publisher
 
 
 def test_a_pyzmq_subscriber_receives_and_decodes_events_filtered_by_prefix(pipeline):
@@ -44,18 +28,7 @@ def test_a_pyzmq_subscriber_receives_and_decodes_events_filtered_by_prefix(pipel
     subscriber.connect(endpoints["backend"])
     publisher = connected_publisher(context, endpoints["frontend"])
     try:
-        # A plain SUB sees only live traffic: publish probes until one arrives, so the
-        # subscription is known to have reached the broker before the real events flow.
-        probe = {"kind": "visit", "date": "2000", "from": "MN", "to": "KP", "guest": "Probe", "place": "Pyongyang"}
-        number = 0
-
-        def probe_arrived():
-            nonlocal number
-            number += 1
-            publisher.send_multipart([b"visit.MN.KP", header("probe", number), json.dumps(probe).encode()])
-            return subscriber.poll(50) and decode(subscriber.recv_multipart())[6]["guest"] == "Probe"
-
-        wait_for(probe_arrived, 10, "the subscription to reach the broker", interval=0)
+        probe_until_received(publisher, subscriber)
         while subscriber.poll(100):
             subscriber.recv_multipart()
 
@@ -92,9 +65,9 @@ def test_events_a_pyzmq_client_publishes_are_aggregated(pipeline):
         ]
         for number, event in enumerate(events, start=1):
             topic = f"{event['kind']}.{event['from']}.{event['to']}".encode()
-            publisher.send_multipart([topic, header("pyzmq-client", number), json.dumps(event).encode()])
+            publisher.send_multipart([topic, wire_header(b"pyzmq-client", number), json.dumps(event).encode()])
         # A repeat of the first (same producer sequence) is dropped by the broker; a malformed one is rejected.
-        publisher.send_multipart([b"visit.MN.KP", header("pyzmq-client", 1), json.dumps(events[0]).encode()])
+        publisher.send_multipart([b"visit.MN.KP", wire_header(b"pyzmq-client", 1), json.dumps(events[0]).encode()])
         publisher.send_multipart([b"visit.MN.KP", b"\x09garbage", b"{}"])
         report = pipeline.wait_events(query, 3)
         assert report["totalEvents"] == 3

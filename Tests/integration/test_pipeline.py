@@ -11,10 +11,7 @@ def test_report_of_the_bundled_dataset_matches_statistics_computed_from_the_even
     events = pipeline.ingest()
     expected = expected_statistics(events)
     assert expected["totalVisits"] == 16
-    broker, endpoints = pipeline.broker()
-    _, query = pipeline.aggregator(endpoints)
-    pipeline.produce(endpoints, "--workers", "3")
-    report = pipeline.wait_events(query, expected["totalEvents"])
+    report, _ = pipeline.produce_counted(expected["totalEvents"], "--workers", "3")
     assert report["totalEvents"] == expected["totalEvents"]
     assert report["totalVisits"] == expected["totalVisits"]
     assert report["visitsByDecade"] == expected["visitsByDecade"]
@@ -22,13 +19,8 @@ def test_report_of_the_bundled_dataset_matches_statistics_computed_from_the_even
 
 
 def test_a_producer_started_after_the_consumers_loses_none_of_its_first_events(pipeline):
-    _, endpoints = pipeline.broker()
-    aggregator, query = pipeline.aggregator(endpoints)
-    pipeline.produce(endpoints, "--synthetic", "2000", "--seed", "5")
-    report = pipeline.wait_events(query, 2000)
-    assert report["totalEvents"] == 2000
-    status = json.loads(pipeline.run("report", "--format", "json", "--query", query).stdout)
-    assert status["totalVisits"] == 2000
+    report, _ = pipeline.produce_counted(2000, "--synthetic", "2000", "--seed", "5")
+    assert (report["totalEvents"], report["totalVisits"]) == (2000, 2000)
 
 
 def test_monitor_prints_one_readable_line_per_event_and_filters_by_topic_prefix(pipeline):
@@ -105,10 +97,7 @@ def test_every_daemon_exits_0_on_sigterm_and_keeps_its_state(pipeline):
 
 
 def test_report_formats_from_the_running_aggregator(pipeline, tmp_path):
-    _, endpoints = pipeline.broker()
-    _, query = pipeline.aggregator(endpoints)
-    pipeline.produce(endpoints)
-    pipeline.wait_events(query, 36)
+    _, query = pipeline.produce_counted(36)
     html_path = tmp_path / "report.html"
     result = pipeline.run("report", "--format", "html", "--output", str(html_path), "--query", query)
     assert result.returncode == 0, result.stderr

@@ -37,13 +37,8 @@ def test_rate_limits_how_fast_a_producer_publishes(pipeline):
 
 
 def test_workers_split_the_events_and_each_is_published_once(pipeline):
-    _, endpoints = pipeline.broker()
-    _, query = pipeline.aggregator(endpoints)
-    pipeline.produce(endpoints, "--synthetic", "3001", "--workers", "4")
-    report = pipeline.wait_events(query, 3001)
-    assert report["totalEvents"] == 3001
-    status = json.loads(pipeline.run("report", "--format", "json", "--query", query).stdout)
-    assert status["totalVisits"] == 3001
+    report, query = pipeline.produce_counted(3001, "--synthetic", "3001", "--workers", "4")
+    assert (report["totalEvents"], report["totalVisits"]) == (3001, 3001)
     # The aggregator's position names every worker, each at the last of its own sequence numbers.
     producers = aggregator_status(query)["producers"]
     assert len(producers) == 4 and sum(producers.values()) == 3001
@@ -53,12 +48,12 @@ def test_environment_variables_override_the_file_and_flags_override_both(pipelin
     config = tmp_path / "timeline.json"
     config.write_text(json.dumps({"endpoints": {"frontend": "tcp://127.0.0.1:*", "backend": "tcp://127.0.0.1:*", "replay": "tcp://127.0.0.1:*"}}))
     broker = pipeline.start("broker", "broker", "--config", str(config), env={"TIMELINE_ENDPOINTS_REPLAY": "ipc://" + str(tmp_path / "replay.sock")})
-    endpoints = pipeline.wait_bound(broker)
+    endpoints = broker.wait_bound()
     assert endpoints["replay"] == "ipc://" + str(tmp_path / "replay.sock")
     assert endpoints["frontend"].startswith("tcp://127.0.0.1:")
     flagged = pipeline.start("broker2", "broker", "--config", str(config), "--replay", "ipc://" + str(tmp_path / "flag.sock"),
                              env={"TIMELINE_ENDPOINTS_REPLAY": "ipc://" + str(tmp_path / "env.sock")})
-    assert pipeline.wait_bound(flagged)["replay"] == "ipc://" + str(tmp_path / "flag.sock")
+    assert flagged.wait_bound()["replay"] == "ipc://" + str(tmp_path / "flag.sock")
 
 
 def test_an_unknown_configuration_key_stops_the_daemon_naming_key_and_file(pipeline, tmp_path):

@@ -1,14 +1,13 @@
 """CURVE with an allow list: who gets in, who does not, and what each side says about it."""
 
 import json
-import struct
 
 import pytest
 
 zmq = pytest.importorskip("zmq")
 import zmq.auth  # noqa: E402
 
-from harness import wait_for  # noqa: E402
+from harness import probe_until_received, replay_request, wait_for, wire_header  # noqa: E402
 
 
 @pytest.fixture
@@ -48,7 +47,7 @@ def curve_socket(context, kind, keys, name):
 
 
 def replay_all(socket) -> list:
-    socket.send_multipart([b"REPLAY", struct.pack(">Q", 1), struct.pack(">Q", 0), struct.pack(">I", 1000)])
+    socket.send_multipart(replay_request(after=0, count=1000))
     if not socket.poll(3000):
         return None
     reply = socket.recv_multipart()
@@ -57,13 +56,18 @@ def replay_all(socket) -> list:
 
 
 def secure_pipeline(pipeline, keys):
-    broker = pipeline.start("broker", "broker", "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*",
-                            "--replay", "tcp://127.0.0.1:*", *server_flags(keys))
-    endpoints = pipeline.wait_bound(broker)
-    aggregator = pipeline.start("aggregator", "aggregate", *pipeline.consumer_args(endpoints), "--query", "tcp://127.0.0.1:*",
-                                *server_flags(keys), *client_flags(keys, "consumer"))
-    query = pipeline.wait_bound(aggregator)["query"]
-    return broker, endpoints, aggregator, query
+    """A broker and an aggregator that let in only the allowed keys."""
+    broker, endpoints = pipeline.broker(None, *server_flags(keys))
+    _, query = pipeline.aggregator(endpoints, None, *server_flags(keys), *client_flags(keys, "consumer"))
+    return broker, endpoints, query
+
+
+def secure_pipeline_with_dataset(pipeline, keys):
+    """secure_pipeline, with the bundled dataset published by the allowed producer and counted."""
+    broker, endpoints, query = secure_pipeline(pipeline, keys)
+    pipeline.produce(endpoints, *client_flags(keys, "producer"))
+    wait_for(lambda: secure_report(pipeline, keys, query)["totalEvents"] == 36, 30, "36 events aggregated")
+    return broker, endpoints, query
 
 
 def secure_report(pipeline, keys, query):
@@ -73,9 +77,7 @@ def secure_report(pipeline, keys, query):
 
 
 def test_allowed_clients_publish_aggregate_and_a_pyzmq_client_with_an_allowed_key_receives(pipeline, keys):
-    broker, endpoints, aggregator, query = secure_pipeline(pipeline, keys)
-    pipeline.produce(endpoints, *client_flags(keys, "producer"))
-    wait_for(lambda: secure_report(pipeline, keys, query)["totalEvents"] == 36, 30, "36 events aggregated")
+    _, endpoints, _ = secure_pipeline_with_dataset(pipeline, keys)
     context = zmq.Context()
     try:
         dealer = curve_socket(context, zmq.DEALER, keys, "consumer")
@@ -88,17 +90,7 @@ def test_allowed_clients_publish_aggregate_and_a_pyzmq_client_with_an_allowed_ke
         publisher = curve_socket(context, zmq.XPUB, keys, "producer")
         publisher.connect(endpoints["frontend"])
         assert publisher.poll(10_000) and publisher.recv()[0] == 1, "the broker let the allowed publisher in"
-        probe = {"kind": "visit", "date": "2001", "from": "MN", "to": "KP", "guest": "Probe", "place": "Pyongyang"}
-        number = 0
-
-        def probe_arrived():
-            nonlocal number
-            number += 1
-            header = struct.pack(">BBQQB", 1, 0, 0, number, 5) + b"probe"
-            publisher.send_multipart([b"visit.MN.KP", header, json.dumps(probe).encode()])
-            return subscriber.poll(50) and json.loads(subscriber.recv_multipart()[2])["guest"] == "Probe"
-
-        wait_for(probe_arrived, 10, "a live event at the allowed subscriber", interval=0)
+        probe_until_received(publisher, subscriber)
         for socket in (dealer, subscriber, publisher):
             socket.close()
     finally:
@@ -106,9 +98,7 @@ def test_allowed_clients_publish_aggregate_and_a_pyzmq_client_with_an_allowed_ke
 
 
 def test_unknown_keys_and_plain_clients_receive_nothing_and_inject_nothing(pipeline, keys):
-    broker, endpoints, aggregator, query = secure_pipeline(pipeline, keys)
-    pipeline.produce(endpoints, *client_flags(keys, "producer"))
-    wait_for(lambda: secure_report(pipeline, keys, query)["totalEvents"] == 36, 30, "36 events aggregated")
+    broker, endpoints, query = secure_pipeline_with_dataset(pipeline, keys)
     context = zmq.Context()
     try:
         for name in ("intruder", None):
@@ -122,8 +112,7 @@ def test_unknown_keys_and_plain_clients_receive_nothing_and_inject_nothing(pipel
             publisher.connect(endpoints["frontend"])
             forged = {"kind": "visit", "date": "1999", "from": "KP", "to": "MN", "guest": f"Forged {name}", "place": "Ulaanbaatar"}
             for number in range(1, 51):
-                header = struct.pack(">BBQQB", 1, 0, 0, number, 6) + b"forger"
-                publisher.send_multipart([b"visit.KP.MN", header, json.dumps(forged).encode()])
+                publisher.send_multipart([b"visit.KP.MN", wire_header(b"forger", number), json.dumps(forged).encode()])
             # A later event from an allowed producer arrives; the forged ones never do.
             marker = pipeline.base / f"marker-{name}.jsonl"
             year = "2020" if name == "intruder" else "2021"
@@ -144,14 +133,14 @@ def test_unknown_keys_and_plain_clients_receive_nothing_and_inject_nothing(pipel
 
 
 def test_a_rejected_producer_says_authentication_failed(pipeline, keys):
-    _, endpoints, _, _ = secure_pipeline(pipeline, keys)
+    _, endpoints, _ = secure_pipeline(pipeline, keys)
     result = pipeline.produce(endpoints, *client_flags(keys, "intruder"), check=False)
     assert result.returncode != 0
     assert "authentication failed" in result.stderr and endpoints["frontend"] in result.stderr
 
 
 def test_a_rejected_report_client_says_authentication_failed(pipeline, keys):
-    _, _, _, query = secure_pipeline(pipeline, keys)
+    _, _, query = secure_pipeline(pipeline, keys)
     result = pipeline.run("report", "--query", query, *client_flags(keys, "intruder"))
     assert result.returncode != 0
     assert "authentication failed" in result.stderr

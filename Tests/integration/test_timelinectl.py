@@ -1,37 +1,25 @@
 """Scripts/timelinectl end to end: starts the real daemons in the background in a temporary run
 folder, on free loopback ports, publishes the bundled dataset, reads the report, stops them.
 
-Self-contained (no fixtures from conftest.py). The binary is $TIMELINE_BIN, else
-.build/debug/timeline; the test is skipped when neither exists."""
+Its own run folder fixture, not the harness's pipeline: timelinectl starts the daemons. The binary
+is found as the harness finds it ($TIMELINE_BIN, else a debug or release build)."""
 
 import json
 import os
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
+
+from harness import timeline_binary, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMELINECTL = ROOT / "Scripts" / "timelinectl"
 DAEMONS = ("broker", "aggregator", "snapshot", "monitor")
 BUNDLED_EVENTS = 36
 BUNDLED_VISITS = 16
-
-
-def timeline_binary() -> Path:
-    explicit = os.environ.get("TIMELINE_BIN")
-    if explicit:
-        path = Path(explicit)
-        if not (path.is_file() and os.access(path, os.X_OK)):
-            pytest.fail(f"TIMELINE_BIN names {explicit}, which is not an executable file")
-        return path.resolve()
-    path = ROOT / ".build" / "debug" / "timeline"
-    if not path.exists():
-        pytest.skip(f"the timeline binary is not built ({path} is missing): run `swift build`, or set TIMELINE_BIN")
-    return path
 
 
 def free_ports(count: int) -> list[int]:
@@ -62,17 +50,6 @@ def process_gone(pid: int) -> bool:
     except OSError:
         return True
     return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
-
-
-def wait_for(condition, timeout: float, what: str, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 class Run:
@@ -203,7 +180,7 @@ def test_start_produce_report_stop(run):
         return last.get("totalEvents") == BUNDLED_EVENTS
 
     try:
-        wait_for(counted, 30, f"{BUNDLED_EVENTS} events at the aggregator")
+        wait_for(counted, 30, f"{BUNDLED_EVENTS} events at the aggregator", interval=0.1)
     except AssertionError as error:
         raise AssertionError(f"{error}; last report totalEvents={last.get('totalEvents')}\n{run.logs()}") from None
     assert last["totalVisits"] == BUNDLED_VISITS
