@@ -84,6 +84,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
+            name: "FuzzControlProtocol",
+            dependencies: ["FuzzChecks"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "FuzzArticleReader",
             dependencies: ["FuzzChecks", "Timeline"],
             swiftSettings: strictSettings

@@ -29,10 +29,11 @@ struct FuzzRegressionTests {
         Array(FileManager.default.contents(atPath: corpus.appendingPathComponent(path).path) ?? Data())
     }
 
-    @Test("The fuzz corpora are there, with seeds for both targets")
+    @Test("The fuzz corpora are there, with seeds for every target")
     func corporaExist() {
         #expect(Self.inputs("FuzzWireDecoder").contains { $0.contains("/seeds/valid-") })
         #expect(Self.inputs("FuzzArticleReader").contains { $0.contains("/seeds/") })
+        #expect(Self.inputs("FuzzControlProtocol").contains { $0.contains("/seeds/") })
     }
 
     @Test("The valid wire seeds decode into a message whose topic is the topic frame",
@@ -65,6 +66,19 @@ struct FuzzRegressionTests {
         }
         guard exit?.exitStatus == .exitCode(0) else { return }
         for violation in Self.articleChecks.violations(in: bytes) {
+            Issue.record("\(path): \(violation)")
+        }
+    }
+
+    @Test("Every control protocol fuzz corpus input decodes or is refused with a reason, and what decodes round-trips",
+          arguments: inputs("FuzzControlProtocol"))
+    func controlInput(_ path: String) async {
+        let bytes = Self.bytes(path)
+        let exit = await #expect(processExitsWith: .success, "the control codecs crash on \(path)") { [bytes = bytes as [UInt8]] in
+            _ = ControlChecks().violations(in: bytes)
+        }
+        guard exit?.exitStatus == .exitCode(0) else { return }
+        for violation in ControlChecks().violations(in: bytes) {
             Issue.record("\(path): \(violation)")
         }
     }
