@@ -79,27 +79,28 @@ public struct ReplayQuery: Equatable, Sendable {
     }
 }
 
-/// A request with the id its reply will carry (nil for a first-version request without one).
-public struct ControlRequest<Command: Equatable & Sendable>: Equatable, Sendable {
+/// A request or a reply with its request id: the id a request's reply will carry, or the id of
+/// the request a reply answers; nil for the protocol's first form, which has none.
+public struct Numbered<Message: ControlMessage>: Equatable, Sendable {
     public var id: UInt64?
-    public var command: Command
+    public var message: Message
 
-    public init(id: UInt64?, _ command: Command) {
+    public init(id: UInt64?, _ message: Message) {
         self.id = id
-        self.command = command
+        self.message = message
+    }
+
+    /// All the frames.
+    public func frames() -> [[UInt8]] { message.encoded(id: id) }
+
+    public static func decode(_ frames: [[UInt8]]) throws(ControlProtocolError) -> Numbered {
+        let (id, message) = try Message.decode(frames)
+        return Numbered(id: id, message)
     }
 }
 
-/// A reply with the id of the request it answers (nil when that request had none).
-public struct ControlReply<Answer: Equatable & Sendable>: Equatable, Sendable {
-    public var id: UInt64?
-    public var answer: Answer
-
-    public init(id: UInt64?, _ answer: Answer) {
-        self.id = id
-        self.answer = answer
-    }
-}
+public typealias ControlRequest<Command: ControlMessage> = Numbered<Command>
+public typealias ControlReply<Answer: ControlMessage> = Numbered<Answer>
 
 /// Requests and replies that know their frames.
 public protocol ControlMessage: Equatable, Sendable {
@@ -112,24 +113,6 @@ public protocol ControlMessage: Equatable, Sendable {
 /// A reply, which can also say that the request failed.
 public protocol ControlAnswer: ControlMessage {
     static func error(_ message: String) -> Self
-}
-
-extension ControlRequest where Command: ControlMessage {
-    public func frames() -> [[UInt8]] { command.encoded(id: id) }
-
-    public static func decode(_ frames: [[UInt8]]) throws(ControlProtocolError) -> ControlRequest {
-        let (id, command) = try Command.decode(frames)
-        return ControlRequest(id: id, command)
-    }
-}
-
-extension ControlReply where Answer: ControlMessage {
-    public func frames() -> [[UInt8]] { answer.encoded(id: id) }
-
-    public static func decode(_ frames: [[UInt8]]) throws(ControlProtocolError) -> ControlReply {
-        let (id, answer) = try Answer.decode(frames)
-        return ControlReply(id: id, answer)
-    }
 }
 
 // MARK: - The broker's requests and replies

@@ -58,6 +58,11 @@ struct ControlClientTests {
 
     static let logger = Logger(label: "test.control-client")
 
+    /// A client of `server` with `retry`, as the broker's (`endpoints.replay`) or the aggregator's.
+    static func client(of server: ScriptedServer, role: String = "endpoints.replay", retry: RetryPolicy, context: ZMQContext) throws -> ControlClient {
+        try ControlClient(context: context, endpoint: server.endpoint, role: role, security: nil, retry: retry, logger: logger)
+    }
+
     static func requestID(_ request: [[UInt8]]) -> UInt64 {
         ByteReader.integer(exactly: request[1], as: UInt64.self) ?? 0
     }
@@ -70,8 +75,7 @@ struct ControlClientTests {
             number == 1 ? [] : [ControlReply(id: Self.requestID(request), BrokerAnswer.head(last: 17)).frames()]
         }
         defer { server.stop() }
-        let client = try ControlClient(context: context, endpoint: server.endpoint, role: "endpoints.replay", security: nil,
-                                       retry: RetryPolicy(timeout: .milliseconds(200), attempts: nil), logger: Self.logger)
+        let client = try Self.client(of: server, retry: RetryPolicy(timeout: .milliseconds(200), attempts: nil), context: context)
         defer { client.close() }
         let answer = try client.call(BrokerCommand.head, answer: BrokerAnswer.self)
         #expect(answer == .head(last: 17))
@@ -90,8 +94,7 @@ struct ControlClientTests {
             return [ControlReply(id: id - 1, BrokerAnswer.head(last: 1)).frames(), ControlReply(id: id, BrokerAnswer.head(last: 2)).frames()]
         }
         defer { server.stop() }
-        let client = try ControlClient(context: context, endpoint: server.endpoint, role: "endpoints.replay", security: nil,
-                                       retry: .once(timeout: .seconds(5)), logger: Self.logger)
+        let client = try Self.client(of: server, retry: .once(timeout: .seconds(5)), context: context)
         defer { client.close() }
         _ = try client.call(BrokerCommand.head, answer: BrokerAnswer.self)
         #expect(try client.call(BrokerCommand.head, answer: BrokerAnswer.self) == .head(last: 2))
@@ -114,8 +117,7 @@ struct ControlClientTests {
         }
         defer { server.stop() }
         // One attempt: an answer the client dropped would never come again, and the await would throw.
-        let client = try ControlClient(context: context, endpoint: server.endpoint, role: "endpoints.replay", security: nil,
-                                       retry: .once(timeout: .seconds(2)), logger: Self.logger)
+        let client = try Self.client(of: server, retry: .once(timeout: .seconds(2)), context: context)
         defer { client.close() }
         let first = try #require(try client.send(BrokerCommand.head))
         let second = try #require(try client.send(BrokerCommand.head))
@@ -133,8 +135,7 @@ struct ControlClientTests {
             [ControlReply(id: Self.requestID(request), BrokerAnswer.error("the broker could not read its log")).frames()]
         }
         defer { server.stop() }
-        let client = try ControlClient(context: context, endpoint: server.endpoint, role: "endpoints.replay", security: nil,
-                                       retry: .once(timeout: .seconds(5)), logger: Self.logger)
+        let client = try Self.client(of: server, retry: .once(timeout: .seconds(5)), context: context)
         defer { client.close() }
         #expect {
             try client.call(BrokerCommand.head, answer: BrokerAnswer.self)
@@ -149,8 +150,7 @@ struct ControlClientTests {
         defer { context.terminate() }
         let server = try ScriptedServer(context: context) { _, _ in [] }
         defer { server.stop() }
-        let client = try ControlClient(context: context, endpoint: server.endpoint, role: "endpoints.query", security: nil,
-                                       retry: .once(timeout: .milliseconds(100)), logger: Self.logger)
+        let client = try Self.client(of: server, role: "endpoints.query", retry: .once(timeout: .milliseconds(100)), context: context)
         defer { client.close() }
         #expect {
             try client.call(AggregatorCommand.status, answer: AggregatorAnswer.self)
@@ -165,8 +165,7 @@ struct ControlClientTests {
         defer { context.terminate() }
         let server = try ScriptedServer(context: context) { _, _ in [] }
         defer { server.stop() }
-        let client = try ControlClient(context: context, endpoint: server.endpoint, role: "endpoints.replay", security: nil,
-                                       retry: .untilAnswered, logger: Self.logger)
+        let client = try Self.client(of: server, retry: .untilAnswered, context: context)
         defer { client.close() }
         let stopper = try LoopStopper(context: context, name: "client-test")
         defer { stopper.close() }

@@ -51,10 +51,7 @@ struct FuzzRegressionTests {
         let exit = await #expect(processExitsWith: .success, "the decoders crash on \(path)") { [bytes = bytes as [UInt8]] in
             _ = WireChecks().violations(in: bytes)
         }
-        guard exit?.exitStatus == .exitCode(0) else { return }
-        for violation in WireChecks().violations(in: bytes) {
-            Issue.record("\(path): \(violation)")
-        }
+        Self.recordViolations(path, bytes, exit, WireChecks())
     }
 
     @Test("Every article fuzz corpus input reads into events on its own lines, with distinct ids and dates that survive EDTF",
@@ -64,10 +61,7 @@ struct FuzzRegressionTests {
         let exit = await #expect(processExitsWith: .success, "the article reader crashes on \(path)") { [bytes = bytes as [UInt8]] in
             _ = FuzzRegressionTests.articleChecks.violations(in: bytes)
         }
-        guard exit?.exitStatus == .exitCode(0) else { return }
-        for violation in Self.articleChecks.violations(in: bytes) {
-            Issue.record("\(path): \(violation)")
-        }
+        Self.recordViolations(path, bytes, exit, Self.articleChecks)
     }
 
     @Test("Every control protocol fuzz corpus input decodes or is refused with a reason, and what decodes round-trips",
@@ -77,8 +71,14 @@ struct FuzzRegressionTests {
         let exit = await #expect(processExitsWith: .success, "the control codecs crash on \(path)") { [bytes = bytes as [UInt8]] in
             _ = ControlChecks().violations(in: bytes)
         }
+        Self.recordViolations(path, bytes, exit, ControlChecks())
+    }
+
+    /// After an input ran without crashing in a child process (`exit`), checks its invariants here
+    /// and records each one that broke.
+    static func recordViolations(_ path: String, _ bytes: [UInt8], _ exit: ExitTest.Result?, _ check: some FuzzCheck) {
         guard exit?.exitStatus == .exitCode(0) else { return }
-        for violation in ControlChecks().violations(in: bytes) {
+        for violation in check.violations(in: bytes) {
             Issue.record("\(path): \(violation)")
         }
     }

@@ -2,6 +2,7 @@
 the wire format documented in the README."""
 
 import json
+import struct
 
 import pytest
 

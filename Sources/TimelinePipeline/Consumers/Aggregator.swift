@@ -135,17 +135,7 @@ public final class Aggregator: SocketLoop {
 
         guard try stream.catchUp(stopper: stopper, deliver: deliver) else { return }
         sync(stream)
-        var poller = Poller()
-        let liveIndex = poller.add(stream.liveSocket)
-        let stopIndex = poller.add(stopper.receiver)
-        while true {
-            let ready = try poller.poll(timeoutMilliseconds: stream.idleCheckInterval.pollMilliseconds)
-            if ready.contains(where: { $0.index == stopIndex }) { return }
-            if ready.contains(where: { $0.index == liveIndex }) {
-                guard try stream.drainLive(stopper: stopper, deliver: deliver) else { return }
-            } else {
-                guard try stream.checkIdle(stopper: stopper, deliver: deliver) else { return }
-            }
+        while try stream.step(stopper: stopper, deliver: deliver) {
             sync(stream)
             if unsaved >= settings.checkpointEvery || (firstUnsaved.map { $0.duration(to: .now) >= settings.checkpointInterval } ?? false) {
                 do {

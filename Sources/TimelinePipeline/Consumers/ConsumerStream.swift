@@ -107,6 +107,22 @@ public final class ConsumerStream {
         return true
     }
 
+    /// One turn of a consumer's loop: waits up to `timeout` (never longer than the idle check
+    /// interval) for live messages and delivers them, or, when the socket stayed quiet, checks the
+    /// broker's head. Returns false when the stopper fired.
+    public func step(stopper: LoopStopper, timeout: Duration? = nil, deliver: (StreamMessage) throws -> Void) throws -> Bool {
+        var poller = Poller()
+        let liveIndex = poller.add(subscriber)
+        let stopIndex = poller.add(stopper.receiver)
+        let wait = min(max(.zero, timeout ?? idleCheckInterval), idleCheckInterval)
+        let ready = try poller.poll(timeoutMilliseconds: wait.pollMilliseconds + 1)
+        if ready.contains(where: { $0.index == stopIndex }) { return false }
+        if ready.contains(where: { $0.index == liveIndex }) {
+            return try drainLive(stopper: stopper, deliver: deliver)
+        }
+        return try checkIdle(stopper: stopper, deliver: deliver)
+    }
+
     /// Delivers the live messages waiting on `liveSocket` (after fetching any gap they reveal).
     /// Returns false when the stopper fired.
     public func drainLive(stopper: LoopStopper, deliver: (StreamMessage) throws -> Void) throws -> Bool {

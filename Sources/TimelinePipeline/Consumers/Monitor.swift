@@ -83,19 +83,10 @@ public final class Monitor: SocketLoop {
         } else {
             guard try stream.startAtHead(stopper: stopper) else { return }
         }
-        var poller = Poller()
-        let liveIndex = poller.add(stream.liveSocket)
-        let stopIndex = poller.add(stopper.receiver)
         let statsEnabled = settings.statsInterval > .zero
         while !done {
-            let untilStats = statsEnabled ? max(.zero, settings.statsInterval - lastStats.duration(to: .now)) : stream.idleCheckInterval
-            let ready = try poller.poll(timeoutMilliseconds: min(untilStats, stream.idleCheckInterval).pollMilliseconds + 1)
-            if ready.contains(where: { $0.index == stopIndex }) { break }
-            if ready.contains(where: { $0.index == liveIndex }) {
-                guard try stream.drainLive(stopper: stopper, deliver: deliver) else { break }
-            } else {
-                guard try stream.checkIdle(stopper: stopper, deliver: deliver) else { break }
-            }
+            let untilStats = statsEnabled ? settings.statsInterval - lastStats.duration(to: .now) : nil
+            guard try stream.step(stopper: stopper, timeout: untilStats, deliver: deliver) else { break }
             if statsEnabled, lastStats.duration(to: .now) >= settings.statsInterval {
                 let now = ContinuousClock.now
                 let total = shownCount

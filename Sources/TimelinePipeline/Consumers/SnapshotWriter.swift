@@ -127,9 +127,6 @@ public final class SnapshotWriter: SocketLoop {
             if firstPending == nil { firstPending = .now }
         }
         guard try stream.catchUp(stopper: stopper, deliver: deliver) else { return }
-        var poller = Poller()
-        let liveIndex = poller.add(stream.liveSocket)
-        let stopIndex = poller.add(stopper.receiver)
         while true {
             if pending >= settings.everyEvents || (firstPending.map { $0.duration(to: .now) >= settings.everySeconds } ?? false) {
                 do {
@@ -142,14 +139,8 @@ public final class SnapshotWriter: SocketLoop {
                     firstPending = .now
                 }
             }
-            let untilDue = firstPending.map { settings.everySeconds - $0.duration(to: .now) } ?? stream.idleCheckInterval
-            let ready = try poller.poll(timeoutMilliseconds: min(untilDue, stream.idleCheckInterval).pollMilliseconds + 1)
-            if ready.contains(where: { $0.index == stopIndex }) { return }
-            if ready.contains(where: { $0.index == liveIndex }) {
-                guard try stream.drainLive(stopper: stopper, deliver: deliver) else { return }
-            } else {
-                guard try stream.checkIdle(stopper: stopper, deliver: deliver) else { return }
-            }
+            let untilDue = firstPending.map { settings.everySeconds - $0.duration(to: .now) }
+            guard try stream.step(stopper: stopper, timeout: untilDue, deliver: deliver) else { return }
         }
     }
 

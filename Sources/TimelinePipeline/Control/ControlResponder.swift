@@ -21,7 +21,7 @@ struct ControlResponder<Command: ControlMessage, Answer: ControlAnswer> {
     static func reply(to frames: [[UInt8]], _ answer: (Command) -> Answer) -> [[UInt8]] {
         do {
             let request = try ControlRequest<Command>.decode(frames)
-            return ControlReply(id: request.id, answer(request.command)).frames()
+            return ControlReply(id: request.id, answer(request.message)).frames()
         } catch {
             return ControlReply(id: error.requestID, Answer.error(error.message)).frames()
         }
