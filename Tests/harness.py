@@ -240,12 +240,16 @@ class Requester:
     """A DEALER socket for requests to one ROUTER endpoint (the broker's replay endpoint, the
     aggregator's query endpoint), open for as many requests as its owner makes until close()."""
 
-    def __init__(self, endpoint: str, context=None):
+    def __init__(self, endpoint: str, context=None, curve: "tuple[bytes, bytes, bytes] | None" = None):
+        """`curve`: (own public key, own secret key, the server's public key), as
+        zmq.auth.load_certificate reads them, for a server with security on."""
         import zmq
 
         self.endpoint = endpoint
         self.socket = (context or zmq.Context.instance()).socket(zmq.DEALER)
         self.socket.setsockopt(zmq.LINGER, 0)
+        if curve is not None:
+            self.socket.curve_publickey, self.socket.curve_secretkey, self.socket.curve_serverkey = curve
         self.socket.connect(endpoint)
 
     def request(self, frames: list[bytes], timeout: float = 5.0) -> list[bytes]:
