@@ -54,6 +54,11 @@ def pytest_report_header(config):
     return None
 
 
+# The table: per scenario, the events published; lost (must be 0); duplicates suppressed by the
+# aggregator (repeats by sequence or event id, after gap repair); events received live and replayed
+# from the broker's log; how long the link was down; seconds from the link coming up until the
+# aggregator counted its next event (resumed_s) and until it had counted every event (caught_up_s,
+# which includes what the producer still had to publish); run_s, from the producer's start.
 def pytest_terminal_summary(terminalreporter):
     if not FIGURES:
         return

@@ -52,6 +52,7 @@ class Bed:
         self.from_d = cluster["d"].zmq_context()
         self.from_c = cluster["c"].zmq_context()
         self.status_requester = None
+        self.stats_requester = None
         self.producer = None
         wait_for(lambda: self.status() is not None, 30, "the aggregator's status from inside d")
 
@@ -71,11 +72,15 @@ class Bed:
         return status["events"] if status else -1
 
     def broker_stats(self) -> dict:
-        requester = Requester(self.endpoints["replay"], self.from_c, curve=self.keys.curve("observer", "broker"))
+        """The broker's STATS, asked from inside c (across the bridge)."""
+        if self.stats_requester is None:
+            self.stats_requester = Requester(self.endpoints["replay"], self.from_c, curve=self.keys.curve("observer", "broker"))
         try:
-            return broker_stats(requester, timeout=10)
-        finally:
-            requester.close()
+            return broker_stats(self.stats_requester, timeout=10)
+        except TimeoutError:
+            self.stats_requester.close()
+            self.stats_requester = None
+            raise
 
     def start_producer(self):
         self.producer = self.on_host["c"].start_producer(self.endpoints, "--synthetic", str(EVENTS), "--seed", str(SEED),
@@ -130,15 +135,18 @@ class Bed:
         return figure
 
 
-def outage(cluster, host, seconds: float) -> float:
-    """Sets the host's link down, keeps it down for `seconds` (the scenario itself, not a
-    synchronisation), sets it up; returns when it is up again."""
+def outage(cluster, host, seconds: float, at_cut=lambda: None):
+    """Sets the host's link down, calls `at_cut`, keeps the link down for `seconds` in all (the
+    scenario itself, not a synchronisation), sets it up; returns (down, up) times, `up` once the
+    link is up again, and what `at_cut` returned."""
     cluster.link_down(host)
+    down = time.monotonic()
     try:
-        time.sleep(seconds)
+        seen = at_cut()
+        time.sleep(max(0.0, seconds - (time.monotonic() - down)))
     finally:
         cluster.link_up(host)
-    return time.monotonic()
+    return down, time.monotonic(), seen
 
 
 def wait_resumed(bed, before: int, up: float) -> float:
@@ -163,14 +171,14 @@ def test_the_consumer_host_cut_off_for_ten_seconds_catches_up(cluster, on_host, 
     started = time.monotonic()
     bed.start_producer()
     bed.wait_counted(EVENTS // 4, 120, "a quarter of the events at the aggregator")
-    down = time.monotonic()
-    up = outage(cluster, cluster["d"], 10)
+    down, up, at_cut = outage(cluster, cluster["d"], 10, at_cut=bed.counted)
+    assert at_cut < EVENTS, "the aggregator had every event before the link went down (make TIMELINE_CLUSTER_EVENTS larger)"
     counted = bed.counted()
+    assert counted < EVENTS, "the aggregator counted every event while its host was cut off: the link was not down"
     producer_done = bed.producer.process.poll() is not None
-    resumed = wait_resumed(bed, counted, up) if counted < EVENTS else 0.0
+    resumed = wait_resumed(bed, counted, up)
     print(f"at link up: aggregator had {counted} events; producer {'finished' if producer_done else 'still running'}")
     figure = bed.finish(pipeline, figures, "consumer host link down 10 s", started, up - down, up, resumed)
-    assert counted < EVENTS, "the aggregator counted every event while its host was cut off: the link was not down"
     assert figure["lost"] == 0
 
 
@@ -179,9 +187,11 @@ def test_the_broker_host_cut_off_for_five_seconds_resumes(cluster, on_host, keys
     bed = Bed(cluster, on_host, keys)
     started = time.monotonic()
     bed.start_producer()
-    bed.wait_counted(EVENTS // 4, 120, "a quarter of the events at the aggregator")
-    down = time.monotonic()
-    up = outage(cluster, cluster["a"], 5)
+    # Cut when the broker has logged a quarter: the producer is mid-stream then, whatever the
+    # aggregator's lag.
+    wait_for(lambda: bed.broker_stats()["lastSequence"] >= EVENTS // 4, 120, "a quarter of the events in the broker's log")
+    down, up, producing = outage(cluster, cluster["a"], 5, at_cut=bed.producer.alive)
+    assert producing, f"the producer had finished before the link went down (make TIMELINE_CLUSTER_EVENTS larger)\n{bed.logs()}"
     counted = bed.counted()
     assert bed.producer.alive(), f"the producer exited while the broker was cut off\n{bed.logs()}"
     resumed = wait_resumed(bed, counted, up) if counted < EVENTS else 0.0
