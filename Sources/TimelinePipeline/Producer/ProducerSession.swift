@@ -171,10 +171,28 @@ final class ProducerSession {
     /// Sends one message, waiting out a full queue; a broker that reconnects meanwhile rewinds
     /// the producer to the broker's position.
     private func send(_ topic: [UInt8], _ header: [UInt8], _ body: [UInt8]) throws -> Sent {
+        var blockedSince: ContinuousClock.Instant?
+        var warned = false
+        defer {
+            if warned, let blockedSince {
+                logger.info("Sends to the broker go through again", metadata: [
+                    "producer.id": "\(settings.producerID)", "producer.blockedSeconds": "\(blockedSince.duration(to: .now).inSeconds)",
+                ])
+            }
+        }
         while true {
             if try publisher.send(topic, header, body) { return .sent }
             // The send timed out: the broker is slow or gone. Look for a reconnect, or a stop.
             if stopper.isStopped { return .stopped }
+            let since = blockedSince ?? .now
+            blockedSince = since
+            if !warned, since.duration(to: .now) >= .seconds(2) {
+                warned = true
+                logger.warning("The broker takes no messages; waiting for it (nothing is dropped)", metadata: [
+                    "producer.id": "\(settings.producerID)", "zmq.endpoint": "\(settings.frontend)",
+                    "producer.queued": "\(settings.sendHighWaterMark)",
+                ])
+            }
             if try drainSubscriptions() {
                 guard try resync("subscription while blocked") else { return .stopped }
                 return .rewound
