@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SystemPackage
 import Testing
 import Timeline
 @testable import TimelinePipeline
@@ -252,5 +253,27 @@ struct AtomicFileTests {
         } throws: { error in
             "\(error)".contains("missing/state.json")
         }
+    }
+
+    @Test("Reading a missing file gives nil, not an error")
+    func readMissing() throws {
+        let folder = TemporaryFolder()
+        #expect(try AtomicFile.read(folder.file("absent")) == nil)
+        try AtomicFile.write([UInt8](repeating: 7, count: 10_000), to: folder.file("present"))
+        #expect(try AtomicFile.read(folder.file("present")) == [UInt8](repeating: 7, count: 10_000))
+    }
+
+    @Test("A folder cannot be prepared under a regular file, and the error carries the system's code")
+    func folderUnderAFile() throws {
+        let folder = TemporaryFolder()
+        try AtomicFile.write("x", to: folder.file("plain"))
+        #expect {
+            try AtomicFile.prepareFolder(folder.file("plain/sub"))
+        } throws: { error in
+            (error as? StorageError)?.code == .notDirectory
+        }
+        #expect(throws: StorageError.self) { try AtomicFile.prepareFolder(folder.file("plain")) }
+        try AtomicFile.prepareFolder(folder.file("a/b/c"))
+        #expect(FileManager.default.fileExists(atPath: folder.file("a/b/c")))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 import Logging
 import Timeline
 
@@ -165,7 +166,7 @@ public final class EventLog {
         precondition(header.count >= WireHeader.minimumSize)
         let payloadLength = 2 + topic.count + 2 + header.count + 4 + body.count
         guard payloadLength <= EventLog.maximumRecordSize, topic.count <= 0xFFFF, header.count <= 0xFFFF else {
-            throw StorageError(path: path, operation: "append (record too large)", code: EMSGSIZE)
+            throw StorageError(path: path, operation: "append (record too large)", code: .messageTooLong)
         }
         let recordOffset = fileSize + Int64(pending.count)
         let lengthAt = pending.count
@@ -309,7 +310,7 @@ public final class EventLog {
         try walk(after: after, maxBytes: maxBytes) { _, record in
             guard let record else { return true }
             guard let parsed = EventLog.parsePayload(record[8...]) else {
-                failure = StorageError(path: path, operation: "read (malformed record)", code: EIO)
+                failure = StorageError(path: path, operation: "read (malformed record)", code: .ioError)
                 return false
             }
             records.append(parsed)
@@ -420,12 +421,12 @@ public final class EventLog {
                 if got == 0 { break }
                 chunkCount += got
             }
-            guard chunkCount >= count else { throw StorageError(path: path, operation: "read (log shorter than its index)", code: EIO) }
+            guard chunkCount >= count else { throw StorageError(path: path, operation: "read (log shorter than its index)", code: .ioError) }
         }
         while sequence <= lastSequence, bytes < maxBytes {
             try load(8)
             let length = Int(EventLog.u32(chunk, Int(offset - chunkStart)))
-            guard length >= 8 else { throw StorageError(path: path, operation: "read (malformed record)", code: EIO) }
+            guard length >= 8 else { throw StorageError(path: path, operation: "read (malformed record)", code: .ioError) }
             try load(8 + length)
             let start = Int(offset - chunkStart)
             offset += Int64(8 + length)

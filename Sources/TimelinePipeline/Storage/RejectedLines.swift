@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 import Timeline
 
 /// The dead-letter file of a producer: one JSON object per rejected row or line of a source, with
@@ -33,7 +34,7 @@ public enum RejectedLines {
         }
         let path = (folder as NSString).appendingPathComponent(fileName)
         if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw StorageError(path: path, operation: "open", code: EACCES) }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw StorageError(path: path, operation: "open", code: .permissionDenied) }
         defer { try? handle.close() }
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(out.utf8))
