@@ -179,6 +179,18 @@ struct EventLogTests {
         #expect(Date().timeIntervalSince(started) < 30)
     }
 
+    @Test("Stopping a syncer that never started, or stopping one twice, returns at once")
+    func syncerStops() throws {
+        let folder = TemporaryFolder()
+        let log = try EventLog(folder: folder.path, logger: logger)
+        LogSyncer(log.syncHandle, interval: 3_600, logger: logger).stop()
+        let syncer = LogSyncer(log.syncHandle, interval: 3_600, logger: logger)
+        syncer.start()
+        syncer.stop()
+        syncer.stop()
+        #expect(syncer.failure == nil)
+    }
+
     @Test("A torn tail is cut on open, and appends continue from the last whole record", arguments: [1, 7, 30])
     func tornTail(cut: Int) throws {
         let folder = TemporaryFolder()
