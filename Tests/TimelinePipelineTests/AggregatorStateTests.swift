@@ -175,6 +175,96 @@ struct AggregatorStateTests {
         #expect(Array(try Data(contentsOf: URL(fileURLWithPath: folder.file(AggregatorState.fileName))).prefix(8)) == Array("TLAGST02".utf8))
     }
 
+    /// A state file as the code before the summary became a `Codable` struct wrote it: the summary's
+    /// keys in that code's order, built here byte by byte.
+    static func handBuiltStateFile(magic: String, json: String, inlineKeys: [UInt8]? = nil) -> [UInt8] {
+        let summary = Array(json.utf8)
+        var bytes = Array(magic.utf8)
+        bytes += [UInt8(summary.count >> 24), UInt8(summary.count >> 16 & 0xFF), UInt8(summary.count >> 8 & 0xFF), UInt8(summary.count & 0xFF)]
+        bytes += summary
+        bytes += inlineKeys ?? []
+        let checksum = CRC32C.checksum(bytes)
+        return bytes + [UInt8(checksum >> 24), UInt8(checksum >> 16 & 0xFF), UInt8(checksum >> 8 & 0xFF), UInt8(checksum & 0xFF)]
+    }
+
+    /// Two keys, `(1, 2)` and `(3, 4)`, as 16 bytes each.
+    static let twoKeys: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 4]
+
+    static let expectedStatistics = Statistics(totalEvents: 3, eventsByKind: [.visit: 2, .relationsEstablished: 1],
+                                               visitsByYear: [YearCount(year: 1985, from: CountryCode("KP")!, to: CountryCode("MN")!, count: 2)])
+
+    @Test("A version-2 state file written by the previous code, summary keys in its order, loads whole")
+    func readsPreviousVersion2() throws {
+        let folder = TemporaryFolder()
+        let json = #"{"sequence":42,"duplicateEvents":1,"rejected":2,"live":30,"replayed":12,"duplicateSequences":3,"totalEvents":3,"#
+            + #""keyCount":2,"keysChecksum":\#(CRC32C.checksum(Self.twoKeys)),"producers":{"p/1":40,"q":2},"#
+            + #""eventsByKind":{"relations_established":1,"visit":2},"visitsByYear":[[1985,"KP","MN",2]]}"#
+        try Data(Self.handBuiltStateFile(magic: "TLAGST02", json: json)).write(to: URL(fileURLWithPath: folder.file(AggregatorState.fileName)))
+        try Data(Self.twoKeys).write(to: URL(fileURLWithPath: folder.file(AggregatorState.keysFileName)))
+        let loaded = try AggregatorState.load(from: folder.path)
+        #expect(loaded.position == StreamPosition(sequence: 42, producers: ["p/1": 40, "q": 2]))
+        #expect([loaded.duplicateEvents, loaded.rejected, loaded.live, loaded.replayed, loaded.duplicateSequences] == [1, 2, 30, 12, 3])
+        #expect(loaded.statistics == Self.expectedStatistics)
+        #expect(loaded.countedEvents == 2)
+        #expect(loaded.hasCounted(EventKey(high: 1, low: 2)) && loaded.hasCounted(EventKey(high: 3, low: 4)))
+    }
+
+    @Test("A version-1 state file of the first layout, without the later counters, loads with them at zero")
+    func readsFirstVersion1() throws {
+        let folder = TemporaryFolder()
+        let json = #"{"sequence":7,"totalEvents":3,"producers":{},"eventsByKind":{"visit":2,"relations_established":1},"visitsByYear":[[1985,"KP","MN",2]]}"#
+        let file = Self.handBuiltStateFile(magic: "TLAGST01", json: json, inlineKeys: [0, 0, 0, 0, 0, 0, 0, 2] + Self.twoKeys)
+        try Data(file).write(to: URL(fileURLWithPath: folder.file(AggregatorState.fileName)))
+        let loaded = try AggregatorState.load(from: folder.path)
+        #expect(loaded.position == StreamPosition(sequence: 7, producers: [:]))
+        #expect([loaded.duplicateEvents, loaded.rejected, loaded.live, loaded.replayed, loaded.duplicateSequences] == [0, 0, 0, 0, 0])
+        #expect(loaded.statistics == Self.expectedStatistics)
+        #expect(loaded.hasCounted(EventKey(high: 3, low: 4)) && loaded.countedEvents == 2)
+    }
+
+    @Test("A summary missing a field, or with a country that is not a code, is reported naming what is wrong")
+    func malformedSummary() throws {
+        let folder = TemporaryFolder()
+        let path = URL(fileURLWithPath: folder.file(AggregatorState.fileName))
+        let cases = [
+            (#"{"totalEvents":0,"producers":{},"eventsByKind":{},"visitsByYear":[],"keyCount":0,"keysChecksum":0}"#, "'sequence' is missing"),
+            (#"{"sequence":1,"totalEvents":0,"producers":{},"eventsByKind":{"parade":1},"visitsByYear":[],"keyCount":0,"keysChecksum":0}"#, "unknown kind 'parade'"),
+            (#"{"sequence":1,"totalEvents":0,"producers":{},"eventsByKind":{},"visitsByYear":[[1985,"K","MN",1]],"keyCount":0,"keysChecksum":0}"#, "visits-per-year"),
+            (#"{"sequence":1,"totalEvents":0,"producers":{},"eventsByKind":{},"visitsByYear":[]}"#, "malformed"),
+        ]
+        for (json, reason) in cases {
+            try Data(Self.handBuiltStateFile(magic: "TLAGST02", json: json)).write(to: path)
+            #expect {
+                _ = try AggregatorState.load(from: folder.path)
+            } throws: { error in
+                "\(error)".contains(reason)
+            }
+        }
+    }
+
+    @Test("The summary written now holds every field, of the type, that the previous code's reader required")
+    func summaryReadableByThePreviousCode() throws {
+        var state = AggregatorState()
+        for index in 0..<50 { state.apply(Self.summary(index)) }
+        state.position = StreamPosition(sequence: 50, producers: ["p": 50])
+        let file = state.checkpoint().stateFile
+        #expect(Array(file.prefix(8)) == Array("TLAGST02".utf8))
+        let length = Int(file[8]) << 24 | Int(file[9]) << 16 | Int(file[10]) << 8 | Int(file[11])
+        #expect(12 + length + 4 == file.count)
+        // What the previous reader did: JSONSerialization, and these casts.
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(file[12..<(12 + length)])) as? [String: Any])
+        #expect((object["sequence"] as? NSNumber)?.uint64Value == 50)
+        #expect((object["totalEvents"] as? NSNumber)?.intValue == state.statistics.totalEvents)
+        #expect((object["producers"] as? [String: NSNumber])?["p"]?.uint64Value == 50)
+        #expect((object["eventsByKind"] as? [String: NSNumber])?.count == state.statistics.eventsByKind.count)
+        let years = try #require(object["visitsByYear"] as? [[Any]])
+        #expect(years.count == state.statistics.visitsByYear.count)
+        #expect(years.allSatisfy { $0.count == 4 && $0[0] is NSNumber && $0[1] is String && $0[2] is String && $0[3] is NSNumber })
+        #expect((object["keyCount"] as? NSNumber)?.uint64Value == 50)
+        #expect(object["keysChecksum"] is NSNumber)
+        for name in ["duplicateEvents", "rejected", "live", "replayed", "duplicateSequences"] { #expect(object[name] is NSNumber) }
+    }
+
     func keyFileSize(_ folder: TemporaryFolder) throws -> Int {
         (try FileManager.default.attributesOfItem(atPath: folder.file(AggregatorState.keysFileName))[.size] as? Int) ?? -1
     }
