@@ -6,7 +6,7 @@ import Timeline
 @Suite("The counted-key set")
 struct EventKeySetTests {
     @Test("Inserts and lookups agree with the standard Set through many merges, the all-zero key included")
-    func agreesWithSet() {
+    func agreesWithSet() throws {
         var generator = SystemRandomNumberGenerator()
         var set = EventKeySet()
         var reference = Set<EventKey>()
@@ -19,7 +19,7 @@ struct EventKeySetTests {
         keys += keys.prefix(20_000)
         keys.shuffle(using: &generator)
         for (index, key) in keys.enumerated() {
-            #expect(set.insert(key) == reference.insert(key).inserted)
+            #expect(try set.insert(key) == reference.insert(key).inserted)
             if index % 997 == 0 { #expect(set.contains(key)) }
         }
         #expect(set.count == reference.count)
@@ -40,12 +40,12 @@ struct EventKeySetTests {
     }
 
     @Test("A copy is independent of the set it was copied from")
-    func copiesAreValues() {
+    func copiesAreValues() throws {
         var original = EventKeySet()
-        for index in 0..<50_000 { original.insert(EventKey(high: UInt64(index), low: 7)) }
+        for index in 0..<50_000 { try original.insert(EventKey(high: UInt64(index), low: 7)) }
         var copy = original
-        copy.insert(EventKey(high: 1, low: 1))
-        original.insert(EventKey(high: 2, low: 2))
+        try copy.insert(EventKey(high: 1, low: 1))
+        try original.insert(EventKey(high: 2, low: 2))
         #expect(copy.contains(EventKey(high: 1, low: 1)) && !original.contains(EventKey(high: 1, low: 1)))
         #expect(original.contains(EventKey(high: 2, low: 2)) && !copy.contains(EventKey(high: 2, low: 2)))
         #expect(copy.count == 50_001 && original.count == 50_001)
@@ -93,13 +93,13 @@ struct AggregatorStateTests {
     func roundTrip() throws {
         let folder = TemporaryFolder()
         var state = AggregatorState()
-        for index in 0..<1_000 { state.apply(Self.summary(index)) }
+        for index in 0..<1_000 { try state.apply(Self.summary(index)) }
         state.position = StreamPosition(sequence: 1_000, producers: ["p": 1_000])
         try state.save(to: folder.path)
         state.saved(state.checkpoint())
         #expect(try keyFileSize(folder) == 16_000)
-        for index in 1_000..<1_500 { state.apply(Self.summary(index)) }
-        state.apply(Self.summary(3))
+        for index in 1_000..<1_500 { try state.apply(Self.summary(index)) }
+        try state.apply(Self.summary(3))
         state.position.sequence = 1_501
         let checkpoint = state.checkpoint()
         #expect(checkpoint.keys.count == 500 * 16, "only the keys counted since the last checkpoint")
@@ -121,7 +121,7 @@ struct AggregatorStateTests {
     func keysPastTheStateAreCut() throws {
         let folder = TemporaryFolder()
         var state = AggregatorState()
-        for index in 0..<100 { state.apply(Self.summary(index)) }
+        for index in 0..<100 { try state.apply(Self.summary(index)) }
         try state.save(to: folder.path)
         state.saved(state.checkpoint())
         // A torn append: half a key of garbage after the saved ones.
@@ -131,7 +131,7 @@ struct AggregatorStateTests {
         handle.closeFile()
         var loaded = try AggregatorState.load(from: folder.path)
         #expect(loaded.countedEvents == 100)
-        loaded.apply(Self.summary(100))
+        try loaded.apply(Self.summary(100))
         try loaded.save(to: folder.path)
         #expect(try keyFileSize(folder) == 101 * 16)
         #expect(try AggregatorState.load(from: folder.path).countedEvents == 101)
@@ -141,7 +141,7 @@ struct AggregatorStateTests {
     func damagedKeysFile() throws {
         let folder = TemporaryFolder()
         var state = AggregatorState()
-        for index in 0..<50 { state.apply(Self.summary(index)) }
+        for index in 0..<50 { try state.apply(Self.summary(index)) }
         try state.save(to: folder.path)
         let path = folder.file(AggregatorState.keysFileName)
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
@@ -161,7 +161,7 @@ struct AggregatorStateTests {
     func readsVersion1() throws {
         let folder = TemporaryFolder()
         var state = AggregatorState()
-        for index in 0..<200 { state.apply(Self.summary(index)) }
+        for index in 0..<200 { try state.apply(Self.summary(index)) }
         state.position = StreamPosition(sequence: 200, producers: [:])
         try Data(state.encodedVersion1()).write(to: URL(fileURLWithPath: folder.file(AggregatorState.fileName)))
         var loaded = try AggregatorState.load(from: folder.path)
@@ -245,7 +245,7 @@ struct AggregatorStateTests {
     @Test("The summary written now holds every field, of the type, that the previous code's reader required")
     func summaryReadableByThePreviousCode() throws {
         var state = AggregatorState()
-        for index in 0..<50 { state.apply(Self.summary(index)) }
+        for index in 0..<50 { try state.apply(Self.summary(index)) }
         state.position = StreamPosition(sequence: 50, producers: ["p": 50])
         let file = state.checkpoint().stateFile
         #expect(Array(file.prefix(8)) == Array("TLAGST02".utf8))

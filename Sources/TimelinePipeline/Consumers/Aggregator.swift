@@ -93,7 +93,9 @@ public final class Aggregator: SocketLoop, @unchecked Sendable {
             defer { lock.unlock() }
             do {
                 let summary = try WireMessage.summarise(topic: message.topicBytes, header: message.header, body: message.bodyBytes)
-                state.apply(summary)
+                try state.apply(summary)
+            } catch let error as MemoryMapError {
+                throw error
             } catch {
                 state.rejected += 1
                 warnings.warning("body", "Rejected a message whose event does not decode", metadata: [

@@ -146,16 +146,10 @@ extension AggregatorState {
         guard reader.remaining % 16 == 0, UInt64(reader.remaining / 16) == keyCount else {
             throw StateError("the key count does not match the file size")
         }
-        state.counted = EventKeySet(minimumCapacity: Int(keyCount))
+        let keys = reader.readRest()
+        state.counted = try EventKeySet(keysIn: keys)
         // Not yet in a keys file: the next checkpoint writes them all.
-        state.unsavedKeys.reserveCapacity(Int(keyCount))
-        var offset = reader.offset
-        while offset < body.count {
-            let key = EventKey(body, at: offset)
-            state.counted.insert(key)
-            state.unsavedKeys.append(key)
-            offset += 16
-        }
+        state.unsavedKeys = stride(from: 0, to: keys.count, by: 16).map { EventKey(keys, at: $0) }
         return state
     }
 
@@ -169,10 +163,10 @@ extension AggregatorState {
         guard checksum == savedKeysChecksum else {
             throw StateError("\(AggregatorState.keysFileName) does not match the state's checksum (the file is damaged)")
         }
-        counted = EventKeySet(minimumCapacity: Int(savedKeyCount))
-        bytes.withUnsafeBytes { raw in
-            for offset in stride(from: 0, to: needed, by: 16) { counted.insert(EventKey(raw, at: offset)) }
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(StateError) in try EventKeySet(keysIn: UnsafeRawBufferPointer(rebasing: raw[..<needed])) }
         }
+        counted = try result.get()
     }
 }
 
@@ -292,6 +286,18 @@ extension AggregatorState {
         live = summary.live
         replayed = summary.replayed
         duplicateSequences = summary.duplicateSequences
+    }
+}
+
+extension EventKeySet {
+    /// The set of the 16-byte keys in `bytes`, as the keys files hold them.
+    init(keysIn bytes: UnsafeRawBufferPointer) throws(StateError) {
+        self.init(minimumCapacity: bytes.count / 16)
+        do throws(MemoryMapError) {
+            for offset in stride(from: 0, to: bytes.count - 15, by: 16) { try insert(EventKey(bytes, at: offset)) }
+        } catch {
+            throw StateError("\(error)")
+        }
     }
 }
 

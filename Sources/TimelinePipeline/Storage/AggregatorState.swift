@@ -36,15 +36,17 @@ public struct AggregatorState: Sendable {
     /// Whether an event with this key was counted.
     public func hasCounted(_ key: EventKey) -> Bool { counted.contains(key) }
 
-    /// Counts an event unless an event with the same id was counted before; returns whether it counted.
+    /// Counts an event unless an event with the same id was counted before; returns whether it
+    /// counted. Throws when the set of counted keys cannot get the memory to grow; the state is
+    /// then as it was.
     @discardableResult
-    public mutating func apply(_ event: TimelineEvent) -> Bool {
-        apply(EventSummary(event))
+    public mutating func apply(_ event: TimelineEvent) throws(MemoryMapError) -> Bool {
+        try apply(EventSummary(event))
     }
 
     @discardableResult
-    public mutating func apply(_ summary: EventSummary) -> Bool {
-        guard counted.insert(summary.key) else {
+    public mutating func apply(_ summary: EventSummary) throws(MemoryMapError) -> Bool {
+        guard try counted.insert(summary.key) else {
             duplicateEvents += 1
             return false
         }
