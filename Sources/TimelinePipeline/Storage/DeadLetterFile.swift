@@ -66,10 +66,7 @@ public final class DeadLetterFile {
     /// The open file (appends only), opened now if it is not yet.
     private func opened() throws(StorageError) -> FileDescriptor {
         if let fd { return fd }
-        let opened = try fileCall("open", file) {
-            try FileDescriptor.open(file, .readWrite, options: [.append, .create, .closeOnExec],
-                                    permissions: [.ownerReadWrite, .groupRead, .otherRead])
-        }
+        let opened = try FileDescriptor.openForAppending(file)
         fd = opened
         return opened
     }

@@ -41,6 +41,12 @@ extension FileDescriptor {
         }
     }
 
+    /// Opens `path` for appending (and reading), creating it (mode 0644) if needed: every write
+    /// goes to the end of the file, whoever else appends to it.
+    static func openForAppending(_ path: FilePath) throws(StorageError) -> FileDescriptor {
+        try openForUpdate(path, options: .append)
+    }
+
     /// Makes what was written to the file durable. The corresponding C function is `fsync`
     /// (swift-system 1.8.1 has no wrapper for it).
     func sync() throws(Errno) {
