@@ -137,17 +137,34 @@ enum LogRecordFormat {
     /// The topic, header and body of a payload; throws when they do not fill it exactly.
     @inline(__always)
     static func fields(ofPayload payload: UnsafeRawBufferPointer) throws(LogRecordError) -> Fields {
-        var reader = ByteReader(payload)
-        let fields: Fields
-        do throws(ByteCodecError) {
-            let topic = try reader.readLengthPrefixed(UInt16.self, "topic")
-            let header = try reader.readLengthPrefixed(UInt16.self, "header")
-            fields = Fields(topic: topic, header: header, body: try reader.readLengthPrefixed(UInt32.self, "body"))
-        } catch {
+        let topic = try field(UInt16.self, "topic", at: 0, in: payload)
+        let header = try field(UInt16.self, "header", at: topic.upperBound, in: payload)
+        let body = try field(UInt32.self, "body", at: header.upperBound, in: payload)
+        guard body.upperBound == payload.count else {
+            throw LogRecordError(.trailingBytes(payload.count - body.upperBound), at: 0)
+        }
+        return Fields(topic: UnsafeRawBufferPointer(rebasing: payload[topic]), header: UnsafeRawBufferPointer(rebasing: payload[header]),
+                      body: UnsafeRawBufferPointer(rebasing: payload[body]))
+    }
+
+    /// Where the field after its big-endian `Length` at `offset` lies. The bounds are checked here
+    /// and the length read unchecked, inline: this runs for every record published or replayed,
+    /// where `ByteReader`'s reads, each a call, cost a few percent of the broker's throughput.
+    @inline(__always)
+    private static func field<Length: FixedWidthInteger>(_: Length.Type, _ name: StaticString, at offset: Int,
+                                                          in payload: UnsafeRawBufferPointer) throws(LogRecordError) -> Range<Int> {
+        let size = MemoryLayout<Length>.size
+        guard payload.count - offset >= size else {
+            let error = ByteCodecError(field: "\(name) length", offset: offset, needed: size, available: payload.count - offset)
             throw LogRecordError(.fieldOverrun(error), at: 0)
         }
-        guard reader.isAtEnd else { throw LogRecordError(.trailingBytes(reader.remaining), at: 0) }
-        return fields
+        let start = offset + size
+        let length = Int(ByteReader.integer(payload, at: offset, as: Length.self))
+        guard payload.count - start >= length else {
+            let error = ByteCodecError(field: "\(name)", offset: start, needed: length, available: payload.count - start)
+            throw LogRecordError(.fieldOverrun(error), at: 0)
+        }
+        return start..<(start + length)
     }
 
     /// The fields and sequence of a whole record (prefix included), checked: its checksum, fields
@@ -160,7 +177,7 @@ enum LogRecordFormat {
     }
 
     /// Appends one record to `buffer`, with `sequence` stamped into its copy of the header and its
-    /// checksum computed; returns nothing else and allocates nothing beyond the buffer's growth.
+    /// checksum computed. Refuses a message the format cannot frame, leaving `buffer` as it was.
     @inline(__always)
     static func append(topic: UnsafeRawBufferPointer, header: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer,
                        sequence: UInt64, to buffer: inout [UInt8]) throws(LogRecordError) {
@@ -186,6 +203,7 @@ enum LogRecordFormat {
 
     /// Calls `body` with the fields of each record in `bytes` and whether its checksum matches
     /// (always true without `verify`). Throws `LogRecordError` when the framing itself is broken.
+    @inline(__always)
     static func forEachRecord(in bytes: UnsafeRawBufferPointer, verify: Bool,
                               _ body: (Fields, Bool) throws -> Void) throws {
         var offset = 0
