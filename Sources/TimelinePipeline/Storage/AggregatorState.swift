@@ -5,7 +5,8 @@ import Timeline
 /// gives exactly the statistics of every event once.
 ///
 /// They live in two files of the data folder, a state file replaced at each checkpoint and an
-/// append-only keys file (their format, writing and loading are in `AggregatorState+Files`). A
+/// append-only keys file (their format, writing and loading are in `AggregatorState+Files`, the
+/// state file's JSON summary in `AggregatorStateSummary`). A
 /// checkpoint appends only the keys counted since the last one, so its cost does not grow with the
 /// history.
 public struct AggregatorState: Sendable {
