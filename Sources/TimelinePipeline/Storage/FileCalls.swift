@@ -76,14 +76,14 @@ extension FilePath {
         _ = unlink(string)
     }
 
-    /// Creates this folder and any missing parent (mode 0755). The corresponding C function is
-    /// `mkdir`, once a level.
+    /// Creates this folder and any missing parent (mode 0777 less the umask, as `mkdir -p`). The
+    /// corresponding C function is `mkdir`, once a level.
     func createFolders() throws(Errno) {
         var partial = root.map { FilePath(root: $0) } ?? FilePath()
         for component in components {
             partial.append(component)
             do throws(Errno) {
-                try retryingInterrupts { mkdir(partial.string, 0o755) }
+                try retryingInterrupts { mkdir(partial.string, 0o777) }
             } catch {
                 if error != .fileExists { throw error }
             }
