@@ -6,7 +6,7 @@ import Timeline
 @Suite("The counted-key set")
 struct EventKeySetTests {
     @Test("Inserts and lookups agree with the standard Set through many merges, the all-zero key included")
-    func agreesWithSet() {
+    func agreesWithSet() throws {
         var generator = SystemRandomNumberGenerator()
         var set = EventKeySet()
         var reference = Set<EventKey>()
@@ -19,7 +19,7 @@ struct EventKeySetTests {
         keys += keys.prefix(20_000)
         keys.shuffle(using: &generator)
         for (index, key) in keys.enumerated() {
-            #expect(set.insert(key) == reference.insert(key).inserted)
+            #expect(try set.insert(key) == reference.insert(key).inserted)
             if index % 997 == 0 { #expect(set.contains(key)) }
         }
         #expect(set.count == reference.count)
@@ -40,12 +40,12 @@ struct EventKeySetTests {
     }
 
     @Test("A copy is independent of the set it was copied from")
-    func copiesAreValues() {
+    func copiesAreValues() throws {
         var original = EventKeySet()
-        for index in 0..<50_000 { original.insert(EventKey(high: UInt64(index), low: 7)) }
+        for index in 0..<50_000 { try original.insert(EventKey(high: UInt64(index), low: 7)) }
         var copy = original
-        copy.insert(EventKey(high: 1, low: 1))
-        original.insert(EventKey(high: 2, low: 2))
+        try copy.insert(EventKey(high: 1, low: 1))
+        try original.insert(EventKey(high: 2, low: 2))
         #expect(copy.contains(EventKey(high: 1, low: 1)) && !original.contains(EventKey(high: 1, low: 1)))
         #expect(original.contains(EventKey(high: 2, low: 2)) && !copy.contains(EventKey(high: 2, low: 2)))
         #expect(copy.count == 50_001 && original.count == 50_001)
@@ -93,13 +93,13 @@ struct AggregatorStateTests {
     func roundTrip() throws {
         let folder = TemporaryFolder()
         var state = AggregatorState()
-        for index in 0..<1_000 { state.apply(Self.summary(index)) }
+        for index in 0..<1_000 { try state.apply(Self.summary(index)) }
         state.position = StreamPosition(sequence: 1_000, producers: ["p": 1_000])
         try state.save(to: folder.path)
         state.saved(state.checkpoint())
         #expect(try keyFileSize(folder) == 16_000)
-        for index in 1_000..<1_500 { state.apply(Self.summary(index)) }
-        state.apply(Self.summary(3))
+        for index in 1_000..<1_500 { try state.apply(Self.summary(index)) }
+        try state.apply(Self.summary(3))
         state.position.sequence = 1_501
         let checkpoint = state.checkpoint()
         #expect(checkpoint.keys.count == 500 * 16, "only the keys counted since the last checkpoint")
@@ -121,7 +121,7 @@ struct AggregatorStateTests {
     func keysPastTheStateAreCut() throws {
         let folder = TemporaryFolder()
         var state = AggregatorState()
-        for index in 0..<100 { state.apply(Self.summary(index)) }
+        for index in 0..<100 { try state.apply(Self.summary(index)) }
         try state.save(to: folder.path)
         state.saved(state.checkpoint())
         // A torn append: half a key of garbage after the saved ones.
@@ -131,7 +131,7 @@ struct AggregatorStateTests {
         handle.closeFile()
         var loaded = try AggregatorState.load(from: folder.path)
         #expect(loaded.countedEvents == 100)
-        loaded.apply(Self.summary(100))
+        try loaded.apply(Self.summary(100))
         try loaded.save(to: folder.path)
         #expect(try keyFileSize(folder) == 101 * 16)
         #expect(try AggregatorState.load(from: folder.path).countedEvents == 101)
@@ -141,7 +141,7 @@ struct AggregatorStateTests {
     func damagedKeysFile() throws {
         let folder = TemporaryFolder()
         var state = AggregatorState()
-        for index in 0..<50 { state.apply(Self.summary(index)) }
+        for index in 0..<50 { try state.apply(Self.summary(index)) }
         try state.save(to: folder.path)
         let path = folder.file(AggregatorState.keysFileName)
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
@@ -161,7 +161,7 @@ struct AggregatorStateTests {
     func readsVersion1() throws {
         let folder = TemporaryFolder()
         var state = AggregatorState()
-        for index in 0..<200 { state.apply(Self.summary(index)) }
+        for index in 0..<200 { try state.apply(Self.summary(index)) }
         state.position = StreamPosition(sequence: 200, producers: [:])
         try Data(state.encodedVersion1()).write(to: URL(fileURLWithPath: folder.file(AggregatorState.fileName)))
         var loaded = try AggregatorState.load(from: folder.path)
@@ -173,6 +173,96 @@ struct AggregatorStateTests {
         #expect(again.countedEvents == 200)
         #expect(try keyFileSize(folder) == 200 * 16)
         #expect(Array(try Data(contentsOf: URL(fileURLWithPath: folder.file(AggregatorState.fileName))).prefix(8)) == Array("TLAGST02".utf8))
+    }
+
+    /// A state file as the code before the summary became a `Codable` struct wrote it: the summary's
+    /// keys in that code's order, built here byte by byte.
+    static func handBuiltStateFile(magic: String, json: String, inlineKeys: [UInt8]? = nil) -> [UInt8] {
+        let summary = Array(json.utf8)
+        var bytes = Array(magic.utf8)
+        bytes += [UInt8(summary.count >> 24), UInt8(summary.count >> 16 & 0xFF), UInt8(summary.count >> 8 & 0xFF), UInt8(summary.count & 0xFF)]
+        bytes += summary
+        bytes += inlineKeys ?? []
+        let checksum = CRC32C.checksum(bytes)
+        return bytes + [UInt8(checksum >> 24), UInt8(checksum >> 16 & 0xFF), UInt8(checksum >> 8 & 0xFF), UInt8(checksum & 0xFF)]
+    }
+
+    /// Two keys, `(1, 2)` and `(3, 4)`, as 16 bytes each.
+    static let twoKeys: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 4]
+
+    static let expectedStatistics = Statistics(totalEvents: 3, eventsByKind: [.visit: 2, .relationsEstablished: 1],
+                                               visitsByYear: [YearCount(year: 1985, from: CountryCode("KP")!, to: CountryCode("MN")!, count: 2)])
+
+    @Test("A version-2 state file written by the previous code, summary keys in its order, loads whole")
+    func readsPreviousVersion2() throws {
+        let folder = TemporaryFolder()
+        let json = #"{"sequence":42,"duplicateEvents":1,"rejected":2,"live":30,"replayed":12,"duplicateSequences":3,"totalEvents":3,"#
+            + #""keyCount":2,"keysChecksum":\#(CRC32C.checksum(Self.twoKeys)),"producers":{"p/1":40,"q":2},"#
+            + #""eventsByKind":{"relations_established":1,"visit":2},"visitsByYear":[[1985,"KP","MN",2]]}"#
+        try Data(Self.handBuiltStateFile(magic: "TLAGST02", json: json)).write(to: URL(fileURLWithPath: folder.file(AggregatorState.fileName)))
+        try Data(Self.twoKeys).write(to: URL(fileURLWithPath: folder.file(AggregatorState.keysFileName)))
+        let loaded = try AggregatorState.load(from: folder.path)
+        #expect(loaded.position == StreamPosition(sequence: 42, producers: ["p/1": 40, "q": 2]))
+        #expect([loaded.duplicateEvents, loaded.rejected, loaded.live, loaded.replayed, loaded.duplicateSequences] == [1, 2, 30, 12, 3])
+        #expect(loaded.statistics == Self.expectedStatistics)
+        #expect(loaded.countedEvents == 2)
+        #expect(loaded.hasCounted(EventKey(high: 1, low: 2)) && loaded.hasCounted(EventKey(high: 3, low: 4)))
+    }
+
+    @Test("A version-1 state file of the first layout, without the later counters, loads with them at zero")
+    func readsFirstVersion1() throws {
+        let folder = TemporaryFolder()
+        let json = #"{"sequence":7,"totalEvents":3,"producers":{},"eventsByKind":{"visit":2,"relations_established":1},"visitsByYear":[[1985,"KP","MN",2]]}"#
+        let file = Self.handBuiltStateFile(magic: "TLAGST01", json: json, inlineKeys: [0, 0, 0, 0, 0, 0, 0, 2] + Self.twoKeys)
+        try Data(file).write(to: URL(fileURLWithPath: folder.file(AggregatorState.fileName)))
+        let loaded = try AggregatorState.load(from: folder.path)
+        #expect(loaded.position == StreamPosition(sequence: 7, producers: [:]))
+        #expect([loaded.duplicateEvents, loaded.rejected, loaded.live, loaded.replayed, loaded.duplicateSequences] == [0, 0, 0, 0, 0])
+        #expect(loaded.statistics == Self.expectedStatistics)
+        #expect(loaded.hasCounted(EventKey(high: 3, low: 4)) && loaded.countedEvents == 2)
+    }
+
+    @Test("A summary missing a field, or with a country that is not a code, is reported naming what is wrong")
+    func malformedSummary() throws {
+        let folder = TemporaryFolder()
+        let path = URL(fileURLWithPath: folder.file(AggregatorState.fileName))
+        let cases = [
+            (#"{"totalEvents":0,"producers":{},"eventsByKind":{},"visitsByYear":[],"keyCount":0,"keysChecksum":0}"#, "'sequence' is missing"),
+            (#"{"sequence":1,"totalEvents":0,"producers":{},"eventsByKind":{"parade":1},"visitsByYear":[],"keyCount":0,"keysChecksum":0}"#, "unknown kind 'parade'"),
+            (#"{"sequence":1,"totalEvents":0,"producers":{},"eventsByKind":{},"visitsByYear":[[1985,"K","MN",1]],"keyCount":0,"keysChecksum":0}"#, "visits-per-year"),
+            (#"{"sequence":1,"totalEvents":0,"producers":{},"eventsByKind":{},"visitsByYear":[]}"#, "malformed"),
+        ]
+        for (json, reason) in cases {
+            try Data(Self.handBuiltStateFile(magic: "TLAGST02", json: json)).write(to: path)
+            #expect {
+                _ = try AggregatorState.load(from: folder.path)
+            } throws: { error in
+                "\(error)".contains(reason)
+            }
+        }
+    }
+
+    @Test("The summary written now holds every field, of the type, that the previous code's reader required")
+    func summaryReadableByThePreviousCode() throws {
+        var state = AggregatorState()
+        for index in 0..<50 { try state.apply(Self.summary(index)) }
+        state.position = StreamPosition(sequence: 50, producers: ["p": 50])
+        let file = state.checkpoint().stateFile
+        #expect(Array(file.prefix(8)) == Array("TLAGST02".utf8))
+        let length = Int(file[8]) << 24 | Int(file[9]) << 16 | Int(file[10]) << 8 | Int(file[11])
+        #expect(12 + length + 4 == file.count)
+        // What the previous reader did: JSONSerialization, and these casts.
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(file[12..<(12 + length)])) as? [String: Any])
+        #expect((object["sequence"] as? NSNumber)?.uint64Value == 50)
+        #expect((object["totalEvents"] as? NSNumber)?.intValue == state.statistics.totalEvents)
+        #expect((object["producers"] as? [String: NSNumber])?["p"]?.uint64Value == 50)
+        #expect((object["eventsByKind"] as? [String: NSNumber])?.count == state.statistics.eventsByKind.count)
+        let years = try #require(object["visitsByYear"] as? [[Any]])
+        #expect(years.count == state.statistics.visitsByYear.count)
+        #expect(years.allSatisfy { $0.count == 4 && $0[0] is NSNumber && $0[1] is String && $0[2] is String && $0[3] is NSNumber })
+        #expect((object["keyCount"] as? NSNumber)?.uint64Value == 50)
+        #expect(object["keysChecksum"] is NSNumber)
+        for name in ["duplicateEvents", "rejected", "live", "replayed", "duplicateSequences"] { #expect(object[name] is NSNumber) }
     }
 
     func keyFileSize(_ folder: TemporaryFolder) throws -> Int {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SystemPackage
 import Testing
 import Timeline
 @testable import TimelinePipeline
@@ -71,6 +72,11 @@ struct EventLogTests {
         #expect(seen == Array(1...1_000))
     }
 
+    /// The payload length in the prefix of the record at `offset`.
+    func payloadLength(_ bytes: [UInt8], at offset: Int) -> Int {
+        bytes.withUnsafeBytes { Int(ByteReader.integer($0, at: offset, as: UInt32.self)) }
+    }
+
     /// The records of a chunk, with whether each is intact.
     func records(of chunk: [UInt8]) throws -> [(LogRecord, Bool)] {
         var records: [(LogRecord, Bool)] = []
@@ -114,11 +120,15 @@ struct EventLogTests {
         let log = try EventLog(folder: folder.path, logger: logger)
         for index in 0..<3 { _ = try append(log, index) }
         var bytes = try log.readChunk(after: 0, maxCount: 3).bytes
-        let first = Int(bytes[0]) << 24 | Int(bytes[1]) << 16 | Int(bytes[2]) << 8 | Int(bytes[3])
+        let first = payloadLength(bytes, at: 0)
         bytes[8 + first - 1] ^= 0x01  // the last byte of the first record's body
         #expect(try records(of: bytes).map(\.1) == [false, true, true])
-        #expect(throws: PipelineError.self) { try records(of: Array(bytes.dropLast(5))) }
-        #expect(throws: PipelineError.self) { try records(of: Array(bytes.prefix(9))) }
+        let secondAt = 8 + first
+        let thirdAt = secondAt + 8 + payloadLength(bytes, at: secondAt)
+        let third = bytes.count - thirdAt - 8
+        #expect(throws: LogRecordError(.overrun(length: third, available: third - 5), at: thirdAt)) { try records(of: Array(bytes.dropLast(5))) }
+        #expect(throws: LogRecordError(.overrun(length: first, available: 1), at: 0)) { try records(of: Array(bytes.prefix(9))) }
+        #expect(throws: LogRecordError(.incompletePrefix(available: 5), at: 0)) { try records(of: Array(bytes.prefix(5))) }
     }
 
     @Test("A record damaged on disk after the log was opened is skipped, not served, and reads go on past it")
@@ -130,7 +140,7 @@ struct EventLogTests {
         // Flip one byte inside the fifth record's body, behind the open log's back.
         let chunk = try log.readChunk(after: 0, maxCount: 10).bytes
         var offset = 0
-        for _ in 0..<4 { offset += 8 + (Int(chunk[offset]) << 24 | Int(chunk[offset + 1]) << 16 | Int(chunk[offset + 2]) << 8 | Int(chunk[offset + 3])) }
+        for _ in 0..<4 { offset += 8 + payloadLength(chunk, at: offset) }
         let handle = try #require(FileHandle(forUpdatingAtPath: folder.file(EventLog.fileName)))
         handle.seek(toFileOffset: UInt64(offset + 40))
         let byte = handle.readData(ofLength: 1)[0]
@@ -167,6 +177,18 @@ struct EventLogTests {
         let started = Date()
         idle.stop()
         #expect(Date().timeIntervalSince(started) < 30)
+    }
+
+    @Test("Stopping a syncer that never started, or stopping one twice, returns at once")
+    func syncerStops() throws {
+        let folder = TemporaryFolder()
+        let log = try EventLog(folder: folder.path, logger: logger)
+        LogSyncer(log.syncHandle, interval: 3_600, logger: logger).stop()
+        let syncer = LogSyncer(log.syncHandle, interval: 3_600, logger: logger)
+        syncer.start()
+        syncer.stop()
+        syncer.stop()
+        #expect(syncer.failure == nil)
     }
 
     @Test("A torn tail is cut on open, and appends continue from the last whole record", arguments: [1, 7, 30])
@@ -252,5 +274,27 @@ struct AtomicFileTests {
         } throws: { error in
             "\(error)".contains("missing/state.json")
         }
+    }
+
+    @Test("Reading a missing file gives nil, not an error")
+    func readMissing() throws {
+        let folder = TemporaryFolder()
+        #expect(try AtomicFile.read(folder.file("absent")) == nil)
+        try AtomicFile.write([UInt8](repeating: 7, count: 10_000), to: folder.file("present"))
+        #expect(try AtomicFile.read(folder.file("present")) == [UInt8](repeating: 7, count: 10_000))
+    }
+
+    @Test("A folder cannot be prepared under a regular file, and the error carries the system's code")
+    func folderUnderAFile() throws {
+        let folder = TemporaryFolder()
+        try AtomicFile.write("x", to: folder.file("plain"))
+        #expect {
+            try AtomicFile.prepareFolder(folder.file("plain/sub"))
+        } throws: { error in
+            (error as? StorageError)?.code == .notDirectory
+        }
+        #expect(throws: StorageError.self) { try AtomicFile.prepareFolder(folder.file("plain")) }
+        try AtomicFile.prepareFolder(folder.file("a/b/c"))
+        #expect(FileManager.default.fileExists(atPath: folder.file("a/b/c")))
     }
 }

@@ -1,17 +1,29 @@
+import Dispatch
 import Foundation
 import Logging
+import Synchronization
 
 /// Syncs the event log to disk every `interval` seconds on a thread of its own, so that the
 /// broker's loop never waits for the disk (an fsync can take milliseconds, and every message
 /// arriving meanwhile would wait with it). A power failure can lose at most the last interval.
-final class LogSyncer: @unchecked Sendable {
+final class LogSyncer: Sendable {
+    private enum Phase {
+        case idle, running, stopping, stopped
+    }
+
+    private struct State {
+        var phase = Phase.idle
+        /// The fsync error that stopped the thread, if one did.
+        var failure: StorageError?
+    }
+
     private let durability: EventLog.Durability
     private let interval: Double
     private let logger: Logger
-    private let condition = NSCondition()
-    private var stopping = false
-    private var running = false
-    private var syncFailure: StorageError?
+    private let state = Mutex(State())
+    /// Signalled to cut the thread's wait short, and by the thread when it ends.
+    private let wake = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
 
     init(_ durability: EventLog.Durability, interval: Double, logger: Logger) {
         self.durability = durability
@@ -20,42 +32,51 @@ final class LogSyncer: @unchecked Sendable {
     }
 
     /// The fsync error that stopped the syncer, if one did.
-    var failure: StorageError? { condition.withLock { syncFailure } }
+    var failure: StorageError? { state.withLock { $0.failure } }
 
     func start() {
-        condition.withLock { running = true }
+        let starting = state.withLock { state in
+            guard state.phase == .idle else { return false }
+            state.phase = .running
+            return true
+        }
+        guard starting else { return }
         let thread = Thread { [self] in run() }
         thread.name = "log-sync"
         thread.start()
     }
 
-    /// Stops the thread and waits for it (an fsync in progress finishes first).
+    /// Stops the thread and waits for it (an fsync in progress finishes first); later calls return
+    /// at once.
     func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        while running { condition.wait() }
-        condition.unlock()
+        let running = state.withLock { state in
+            switch state.phase {
+            case .running:
+                state.phase = .stopping
+                return true
+            case .idle:
+                state.phase = .stopped
+                return false
+            case .stopping, .stopped:
+                return false
+            }
+        }
+        guard running else { return }
+        wake.signal()
+        finished.wait()
+        state.withLock { $0.phase = .stopped }
     }
 
     private func run() {
-        condition.lock()
-        defer {
-            running = false
-            condition.broadcast()
-            condition.unlock()
-        }
-        while !stopping {
-            _ = condition.wait(until: Date(timeIntervalSinceNow: interval))
-            if stopping { return }
-            condition.unlock()
+        defer { finished.signal() }
+        while true {
+            _ = wake.wait(timeout: .now() + interval)
+            if state.withLock({ $0.phase == .stopping }) { return }
             do {
                 try durability.sync()
-                condition.lock()
             } catch {
                 logger.error("Could not sync the event log", metadata: ["log.path": "\(durability.path)", "error": "\(error)"])
-                condition.lock()
-                syncFailure = error
+                state.withLock { $0.failure = error }
                 return
             }
         }

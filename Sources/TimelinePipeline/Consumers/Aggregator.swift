@@ -123,8 +123,10 @@ public final class Aggregator: SocketLoop {
                 ])
                 deadLetters.write(reason: "\(error)", sequence: message.sequence, producer: message.header.producer, body: message.body)
             }
-            shared.withLock { shared in
-                if let summary { shared.state.apply(summary) } else { shared.state.rejected += 1 }
+            // A key set that cannot get memory (MemoryMapError) stops the aggregator: counting on
+            // without it would count events twice.
+            try shared.withLock { shared throws in
+                if let summary { try shared.state.apply(summary) } else { shared.state.rejected += 1 }
                 shared.state.position.sequence = message.sequence
                 if message.replayed { shared.state.replayed += 1 } else { shared.state.live += 1 }
                 shared.stream.head = max(shared.stream.head, message.sequence)

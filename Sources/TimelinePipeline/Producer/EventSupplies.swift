@@ -1,4 +1,6 @@
 import Foundation
+import Synchronization
+import SystemPackage
 import Timeline
 import ZeroMQ
 
@@ -83,18 +85,24 @@ public final class StridedSupply: EventSupply {
 
 /// A JSON Lines file that grows: lines appended after start are read and published as they come
 /// (`produce --follow`). Only complete lines are read; a bad line is reported and skipped.
-public final class FollowedFileSupply: EventSupply, @unchecked Sendable {
+public final class FollowedFileSupply: EventSupply, Sendable {
     public let path: String
-    private let lock = NSLock()
-    private var all: [TimelineEvent] = []
-    private var ids = Set<String>()
-    private var offset: UInt64 = 0
-    private var lineNumber = 0
-    private var partial = Data()
+    private let file: FilePath
     private let report: @Sendable (Diagnostic) -> Void
+    private let state = Mutex(State())
+
+    private struct State {
+        var all: [TimelineEvent] = []
+        var ids = Set<String>()
+        /// How far the file was read, and the start of a line not yet complete there.
+        var offset: Int64 = 0
+        var partial: [UInt8] = []
+        var lineNumber = 0
+    }
 
     public init(path: String, report: @escaping @Sendable (Diagnostic) -> Void) throws {
         self.path = path
+        file = FilePath(path)
         self.report = report
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw SourceError(path: path, reason: .unreadable("no such readable file"))
@@ -102,13 +110,13 @@ public final class FollowedFileSupply: EventSupply, @unchecked Sendable {
         readNewLines()
     }
 
-    public var count: Int { lock.withLock { all.count } }
+    public var count: Int { state.withLock { $0.all.count } }
     public var isOpenEnded: Bool { true }
 
     public func events(from index: Int, limit: Int) -> [TimelineEvent] {
-        lock.withLock {
-            guard index < all.count else { return [] }
-            return Array(all[index..<min(all.count, index + limit)])
+        state.withLock { state in
+            guard index < state.all.count else { return [] }
+            return Array(state.all[index..<min(state.all.count, index + limit)])
         }
     }
 
@@ -124,35 +132,55 @@ public final class FollowedFileSupply: EventSupply, @unchecked Sendable {
         }
     }
 
+    /// Reads what was appended since the last call and adds the events of its complete lines. A
+    /// file that cannot be read now (moved away, not yet back) is tried again at the next call.
     private func readNewLines() {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return }
-        defer { try? handle.close() }
-        let size = (try? handle.seekToEnd()) ?? 0
-        lock.lock()
-        defer { lock.unlock() }
-        if size < offset {
-            // Truncated or replaced: start over from the top, keeping what was already read by id.
-            offset = 0
-            lineNumber = 0
-            partial = Data()
+        let diagnostics = state.withLock { state -> [Diagnostic] in
+            guard let appended = try? readAppended(after: &state) else { return [] }
+            state.partial += appended
+            return takeCompleteLines(&state)
         }
-        guard size > offset else { return }
-        try? handle.seek(toOffset: offset)
-        let data = handle.readData(ofLength: Int(size - offset))
-        offset += UInt64(data.count)
-        partial.append(data)
-        while let newline = partial.firstIndex(of: 0x0A) {
-            let lineData = partial[partial.startIndex..<newline]
-            partial = Data(partial[(newline + 1)...])
-            lineNumber += 1
-            let line = String(decoding: lineData, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+        for diagnostic in diagnostics { report(diagnostic) }
+    }
+
+    /// The bytes appended after `state.offset`, which moves past them. A file shorter than the
+    /// offset was truncated or replaced: it is read again from the top (events already read are
+    /// known by id and not repeated).
+    private func readAppended(after state: inout State) throws -> [UInt8] {
+        let fd = try FileDescriptor.open(file, .readOnly, options: [.closeOnExec])
+        defer { try? fd.close() }
+        let size = try fd.stat().size
+        if size < state.offset {
+            state.offset = 0
+            state.lineNumber = 0
+            state.partial = []
+        }
+        guard size > state.offset else { return [] }
+        var bytes = [UInt8](repeating: 0, count: Int(size - state.offset))
+        let got = try bytes.withUnsafeMutableBytes { try fd.readFully(fromAbsoluteOffset: state.offset, into: $0) }
+        bytes.removeLast(bytes.count - got)
+        state.offset += Int64(got)
+        return bytes
+    }
+
+    /// Decodes the complete lines in `state.partial`, keeping the incomplete rest; returns the
+    /// diagnostics of the bad ones.
+    private func takeCompleteLines(_ state: inout State) -> [Diagnostic] {
+        var diagnostics: [Diagnostic] = []
+        var start = 0
+        while let newline = state.partial[start...].firstIndex(of: 0x0A) {
+            let line = String(decoding: state.partial[start..<newline], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            start = newline + 1
+            state.lineNumber += 1
             if line.isEmpty || line.hasPrefix("#") { continue }
             do {
-                let event = try EventJSON.decode(line, fallbackSource: Provenance(document: path, line: lineNumber))
-                if ids.insert(event.id).inserted { all.append(event) }
+                let event = try EventJSON.decode(line, fallbackSource: Provenance(document: path, line: state.lineNumber))
+                if state.ids.insert(event.id).inserted { state.all.append(event) }
             } catch {
-                report(Diagnostic(.error, file: path, line: lineNumber, "\(error)"))
+                diagnostics.append(Diagnostic(.error, file: path, line: state.lineNumber, "\(error)"))
             }
         }
+        state.partial.removeFirst(start)
+        return diagnostics
     }
 }

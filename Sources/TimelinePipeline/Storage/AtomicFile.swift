@@ -1,40 +1,29 @@
-import Foundation
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Whole-file writes that a reader never sees half done: write a temporary file beside the target,
 /// fsync it, rename it over the target, then fsync the folder so the rename itself is durable.
 /// A crash at any instant leaves either the old file or the new one.
 public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to path: String) throws(StorageError) {
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw StorageError(path: temporary, operation: "open") }
-        var written = 0
-        let failure: StorageError? = bytes.withUnsafeBytes { buffer in
-            while written < buffer.count {
-                let result = Foundation.write(fd, buffer.baseAddress! + written, buffer.count - written)
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    return StorageError(path: temporary, operation: "write")
-                }
-                written += result
-            }
-            return nil
+        let target = FilePath(path)
+        let temporary = FilePath(path + ".tmp-\(getpid())")
+        let fd = try fileCall("open", temporary) {
+            try FileDescriptor.open(temporary, .writeOnly, options: [.create, .truncate, .closeOnExec],
+                                    permissions: [.ownerReadWrite, .groupRead, .otherRead])
         }
-        if let failure {
-            close(fd)
-            unlink(temporary)
-            throw failure
-        }
-        if fsync(fd) != 0 {
-            let error = StorageError(path: temporary, operation: "fsync")
-            close(fd)
-            unlink(temporary)
-            throw error
-        }
-        close(fd)
-        if rename(temporary, path) != 0 {
-            let error = StorageError(path: path, operation: "rename")
-            unlink(temporary)
+        do throws(StorageError) {
+            defer { try? fd.close() }
+            try fileCall("write", temporary) { try fd.writeAll(bytes) }
+            try fileCall("fsync", temporary) { try fd.sync() }
+            try fileCall("rename", target) { try temporary.move(replacing: target) }
+        } catch {
+            temporary.removeFile()
             throw error
         }
         try syncFolder(of: path)
@@ -46,29 +35,41 @@ public enum AtomicFile {
 
     /// fsync on the folder holding `path`, making a rename or a new file in it durable.
     public static func syncFolder(of path: String) throws(StorageError) {
-        let folder = (path as NSString).deletingLastPathComponent
-        let fd = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw StorageError(path: folder, operation: "open") }
-        defer { close(fd) }
-        if fsync(fd) != 0 { throw StorageError(path: folder, operation: "fsync") }
+        var folder = FilePath(path)
+        folder.removeLastComponent()
+        if folder.isEmpty { folder = "." }
+        let fd = try fileCall("open", folder) { try FileDescriptor.open(folder, .readOnly, options: [.directory, .closeOnExec]) }
+        defer { try? fd.close() }
+        try fileCall("fsync", folder) { try fd.sync() }
     }
 
     /// Creates a folder and its parents, or says why it cannot, and checks it is writable.
     public static func prepareFolder(_ path: String) throws(StorageError) {
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw StorageError(path: path, operation: "create folder", code: (error as NSError).code == 0 ? EIO : Int32(((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.code ?? Int(EACCES)))
-        }
-        if access(path, W_OK) != 0 { throw StorageError(path: path, operation: "write to folder") }
+        let folder = FilePath(path)
+        try fileCall("create folder", folder) { try folder.createFolders() }
+        try fileCall("write to folder", folder) { try folder.checkWritableFolder() }
     }
 
     /// The whole file, or nil when it does not exist.
     public static func read(_ path: String) throws(StorageError) -> [UInt8]? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw StorageError(path: path, operation: "read", code: EIO)
+        let file = FilePath(path)
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(file, .readOnly, options: [.closeOnExec])
+        } catch Errno.noSuchFileOrDirectory {
+            return nil
+        } catch {
+            throw StorageError(path: path, operation: "open", code: error as? Errno ?? .ioError)
         }
-        return [UInt8](data)
+        defer { try? fd.close() }
+        return try fileCall("read", file) {
+            var bytes: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: max(Int(try fd.stat().size), 4096) + 1)
+            while true {
+                let got = try chunk.withUnsafeMutableBytes { try fd.readFully(fromAbsoluteOffset: Int64(bytes.count), into: $0) }
+                bytes += chunk[..<got]
+                if got < chunk.count { return bytes }
+            }
+        }
     }
 }

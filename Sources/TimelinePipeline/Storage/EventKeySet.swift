@@ -1,4 +1,3 @@
-import Foundation
 import Timeline
 
 /// The aggregator's set of counted event keys, kept at close to 16 bytes per key however many
@@ -16,31 +15,39 @@ import Timeline
 ///   merged into the run from the back, in place.
 ///
 /// Memory: 16 bytes per merged key, plus the recent table (at most 1/32 of the run at load 3/4:
-/// under 1 byte per key) and the index (about half a byte per key).
+/// under 1 byte per key) and the index (about half a byte per key). It is mapped at the first
+/// insert (an empty set holds none), and a failure to map it is an error of that insert
+/// (`MappedRegion`), which leaves the set as it was.
 /// Sendable as a value: the storage is copied before any change when shared (copy on write), so a
 /// copy handed to another thread is never changed under it.
 struct EventKeySet: @unchecked Sendable {
-    private var storage: Storage
+    private var storage: Storage?
+    private let expected: Int
 
     init(minimumCapacity: Int = 0) {
-        storage = Storage(expected: minimumCapacity)
+        expected = minimumCapacity
     }
 
-    var count: Int { storage.run.count + storage.recent.count }
+    var count: Int { storage.map { $0.run.count + $0.recent.count } ?? 0 }
 
     /// Adds a key; false when it was already there.
     @discardableResult
-    mutating func insert(_ key: EventKey) -> Bool {
-        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
-        return storage.insert(Mixed(key))
+    mutating func insert(_ key: EventKey) throws(MemoryMapError) -> Bool {
+        if storage == nil {
+            storage = try Storage(expected: expected)
+        } else if !isKnownUniquelyReferenced(&storage) {
+            storage = try storage!.copy()
+        }
+        return try storage!.insert(Mixed(key))
     }
 
     func contains(_ key: EventKey) -> Bool {
-        storage.contains(Mixed(key))
+        storage?.contains(Mixed(key)) ?? false
     }
 
     /// Every key, in no particular order.
     func forEach(_ body: (EventKey) -> Void) {
+        guard let storage else { return }
         storage.recent.forEach { body($0.key) }
         for index in 0..<storage.run.count { body(storage.run[index].key) }
     }
@@ -96,9 +103,9 @@ struct EventKeySet: @unchecked Sendable {
         var starts: [Int32]
         var indexBits: UInt64
 
-        init(expected: Int) {
-            run = SortedRun(expected: expected)
-            recent = RecentTable(minimumKeys: 1 << 15)
+        init(expected: Int) throws(MemoryMapError) {
+            run = try SortedRun(expected: expected)
+            recent = try RecentTable(minimumKeys: 1 << 15)
             indexBits = 12
             starts = [Int32](repeating: 0, count: (1 << 12) + 1)
         }
@@ -110,19 +117,23 @@ struct EventKeySet: @unchecked Sendable {
             self.indexBits = indexBits
         }
 
-        func copy() -> Storage {
-            Storage(run: run.copy(), recent: recent.copy(), starts: starts, indexBits: indexBits)
+        func copy() throws(MemoryMapError) -> Storage {
+            Storage(run: try run.copy(), recent: try recent.copy(), starts: starts, indexBits: indexBits)
         }
 
         func contains(_ key: Mixed) -> Bool {
             recent.contains(key) || runContains(key)
         }
 
-        func insert(_ key: Mixed) -> Bool {
+        func insert(_ key: Mixed) throws(MemoryMapError) -> Bool {
             if runContains(key) { return false }
-            guard recent.insert(key) else { return false }
-            if recent.count >= max(1 << 15, run.count / 32) { merge() }
-            return true
+            // A full recent table is merged before the key goes in, so that a merge that fails
+            // leaves the set without it, as the error says.
+            if recent.count + 1 >= max(1 << 15, run.count / 32) {
+                if recent.contains(key) { return false }
+                try merge()
+            }
+            return try recent.insert(key)
         }
 
         private func runContains(_ key: Mixed) -> Bool {
@@ -137,10 +148,12 @@ struct EventKeySet: @unchecked Sendable {
             return false
         }
 
-        /// Moves the recent keys into the sorted run and rebuilds the index.
-        private func merge() {
+        /// Moves the recent keys into the sorted run and rebuilds the index. The memory is had
+        /// first: a failure leaves every key where it was.
+        private func merge() throws(MemoryMapError) {
+            try run.reserve(count: run.count + recent.count)
             recent.drainSorted { added in run.merge(added) }
-            recent.resize(minimumKeys: max(1 << 15, run.count / 32))
+            try recent.resize(minimumKeys: max(1 << 15, run.count / 32))
             // One bucket per ~8 keys, 2^12 to 2^28 buckets; rebuilt by one pass over the run.
             indexBits = UInt64(max(12, min(28, (max(1, run.count / 8)).bitWidth - (max(1, run.count / 8)).leadingZeroBitCount)))
             let buckets = 1 << Int(indexBits)
@@ -166,8 +179,8 @@ struct EventKeySet: @unchecked Sendable {
         private(set) var count = 0
         private var region: MappedRegion
 
-        init(expected: Int) {
-            region = MappedRegion(minimumBytes: max(1 << 20, expected * 16))
+        init(expected: Int) throws(MemoryMapError) {
+            region = try MappedRegion(minimumBytes: max(1 << 20, expected * 16))
         }
 
         private init(count: Int, region: MappedRegion) {
@@ -175,9 +188,9 @@ struct EventKeySet: @unchecked Sendable {
             self.region = region
         }
 
-        func copy() -> SortedRun {
-            let copy = MappedRegion(minimumBytes: max(1 << 20, count * 16))
-            copy.commit(bytes: count * 16)
+        func copy() throws(MemoryMapError) -> SortedRun {
+            let copy = try MappedRegion(minimumBytes: max(1 << 20, count * 16))
+            try copy.commit(bytes: count * 16)
             copy.words.update(from: region.words, count: 2 * count)
             return SortedRun(count: count, region: copy)
         }
@@ -186,16 +199,22 @@ struct EventKeySet: @unchecked Sendable {
             Mixed(high: region.words[2 * index], low: region.words[2 * index + 1])
         }
 
-        /// Merges sorted keys (none of them present) in place, from the back.
-        mutating func merge(_ added: UnsafeBufferPointer<Mixed>) {
-            let total = count + added.count
-            if !region.canHold(bytes: total * 16) {
-                let larger = MappedRegion(minimumBytes: total * 16 * 2)
-                larger.commit(bytes: count * 16)
+        /// Makes room for `count` keys, moving to a larger region when this one cannot hold them.
+        mutating func reserve(count wanted: Int) throws(MemoryMapError) {
+            if !region.canHold(bytes: wanted * 16) {
+                let larger = try MappedRegion(minimumBytes: wanted * 16 * 2)
+                try larger.commit(bytes: count * 16)
                 larger.words.update(from: region.words, count: 2 * count)
                 region = larger
             }
-            region.commit(bytes: total * 16)
+            try region.commit(bytes: wanted * 16)
+        }
+
+        /// Merges sorted keys (none of them present) in place, from the back, into room made by
+        /// `reserve(count:)`.
+        mutating func merge(_ added: UnsafeBufferPointer<Mixed>) {
+            let total = count + added.count
+            precondition(region.committed >= total * 16)
             let words = region.words
             var from = count - 1, next = added.count - 1, to = total - 1
             while next >= 0 {
@@ -214,53 +233,6 @@ struct EventKeySet: @unchecked Sendable {
         }
     }
 
-    /// Anonymous memory reserved (not committed) up front and made usable page by page: what is
-    /// resident is what was written.
-    final class MappedRegion {
-        let base: UnsafeMutableRawPointer
-        let reserved: Int
-        private(set) var committed = 0
-
-        /// Reserves at least `minimumBytes`, and `reserve` bytes of addresses (1 GiB unless told:
-        /// room to grow without moving; only addresses, nothing is resident until used).
-        init(minimumBytes: Int, reserve: Int = 1 << 30) {
-            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-            var size = max(minimumBytes, reserve)
-            size = (size + page - 1) / page * page
-            guard let pointer = mmap(nil, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
-                  pointer != MAP_FAILED else {
-                fatalError("cannot reserve \(size) bytes of address space for the counted-key set: \(String(cString: strerror(errno)))")
-            }
-            base = pointer
-            reserved = size
-        }
-
-        deinit {
-            munmap(base, reserved)
-        }
-
-        var words: UnsafeMutablePointer<UInt64> { base.assumingMemoryBound(to: UInt64.self) }
-
-        func canHold(bytes: Int) -> Bool { bytes <= reserved }
-
-        /// Gives the pages of the first `bytes` back to the system; they read as zeros afterwards.
-        func discard(bytes: Int) {
-            _ = madvise(base, min(bytes, committed), MADV_DONTNEED)
-        }
-
-        /// Makes the first `bytes` (rounded up to 1 MiB) readable and writable.
-        func commit(bytes: Int) {
-            guard bytes > committed else { return }
-            let step = 1 << 20
-            let target = min(reserved, (bytes + step - 1) / step * step)
-            guard target > committed else { return }
-            guard mprotect(base + committed, target - committed, PROT_READ | PROT_WRITE) == 0 else {
-                fatalError("cannot commit memory for the counted-key set: \(String(cString: strerror(errno)))")
-            }
-            committed = target
-        }
-    }
-
     /// Open addressing with linear probing over mixed keys; the slot is the key's top bits (the mix
     /// makes them uniform). The all-zero key marks an empty slot and is kept on the side. Its slots
     /// are mapped memory too: emptying the table hands the pages back (`MADV_DONTNEED`) instead of
@@ -272,11 +244,11 @@ struct EventKeySet: @unchecked Sendable {
         private var containsZero = false
         private(set) var count = 0
 
-        init(minimumKeys: Int) {
+        init(minimumKeys: Int) throws(MemoryMapError) {
             slots = RecentTable.slots(for: minimumKeys)
             shift = UInt64(64 - slots.trailingZeroBitCount)
-            region = MappedRegion(minimumBytes: slots * 16, reserve: slots * 16)
-            region.commit(bytes: slots * 16)
+            region = try MappedRegion(minimumBytes: slots * 16, reserve: slots * 16)
+            try region.commit(bytes: slots * 16)
         }
 
         private static func slots(for keys: Int) -> Int {
@@ -299,14 +271,19 @@ struct EventKeySet: @unchecked Sendable {
             }
         }
 
-        mutating func insert(_ key: Mixed) -> Bool {
+        mutating func insert(_ key: Mixed) throws(MemoryMapError) -> Bool {
+            if (count + 1) * 4 > slots * 3 { try grow() }
+            return place(key)
+        }
+
+        /// Inserts a key into a table with room for it.
+        private mutating func place(_ key: Mixed) -> Bool {
             if key.isZero {
                 defer { containsZero = true }
                 if containsZero { return false }
                 count += 1
                 return true
             }
-            if (count + 1) * 4 > slots * 3 { grow() }
             let words = words, mask = slots - 1
             var slot = Int(truncatingIfNeeded: key.high >> shift)
             while true {
@@ -322,12 +299,8 @@ struct EventKeySet: @unchecked Sendable {
             }
         }
 
-        private mutating func grow() {
-            let old = keys()
-            let zero = containsZero
-            self = RecentTable(minimumKeys: count * 2)
-            for key in old { _ = insert(key) }
-            if zero { _ = insert(Mixed(high: 0, low: 0)) }
+        private mutating func grow() throws(MemoryMapError) {
+            self = try copy(minimumKeys: count * 2)
         }
 
         func forEach(_ body: (Mixed) -> Void) {
@@ -336,14 +309,6 @@ struct EventKeySet: @unchecked Sendable {
             for slot in 0..<slots where words[2 * slot] != 0 || words[2 * slot + 1] != 0 {
                 body(Mixed(high: words[2 * slot], low: words[2 * slot + 1]))
             }
-        }
-
-        /// The keys, in slot order (nearly sorted: slots follow the top bits).
-        func keys() -> [Mixed] {
-            var keys: [Mixed] = []
-            keys.reserveCapacity(count)
-            forEach { keys.append($0) }
-            return keys
         }
 
         /// Moves the keys to the front of the table's own memory, sorts them there and hands them
@@ -374,18 +339,18 @@ struct EventKeySet: @unchecked Sendable {
             count = 0
         }
 
-        /// A table of its own with the same keys.
-        func copy() -> RecentTable {
-            var copy = RecentTable(minimumKeys: count)
-            forEach { _ = copy.insert($0) }
+        /// A table of its own with the same keys, and room for `minimumKeys`.
+        func copy(minimumKeys: Int = 0) throws(MemoryMapError) -> RecentTable {
+            var copy = try RecentTable(minimumKeys: max(count, minimumKeys))
+            forEach { _ = copy.place($0) }
             return copy
         }
 
         /// Resizes an empty table for `minimumKeys` keys.
-        mutating func resize(minimumKeys: Int) {
+        mutating func resize(minimumKeys: Int) throws(MemoryMapError) {
             precondition(count == 0)
             let wanted = RecentTable.slots(for: minimumKeys)
-            if wanted != slots { self = RecentTable(minimumKeys: minimumKeys) }
+            if wanted != slots { self = try RecentTable(minimumKeys: minimumKeys) }
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 import Timeline
 
 /// The dead-letter file of a producer: one JSON object per rejected row or line of a source, with
@@ -13,30 +14,45 @@ public enum RejectedLines {
         guard !errors.isEmpty else { return 0 }
         try AtomicFile.prepareFolder(folder)
         var linesByFile: [String: [Substring]] = [:]
-        var out = ""
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var out: [UInt8] = []
         for diagnostic in errors {
             if linesByFile[diagnostic.file] == nil {
                 let text = (try? String(contentsOfFile: diagnostic.file, encoding: .utf8)) ?? ""
                 linesByFile[diagnostic.file] = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
             }
-            out += "{\"file\":"
-            EventJSON.appendString(diagnostic.file, to: &out)
-            out += ",\"line\":" + (diagnostic.line.map(String.init) ?? "null") + ",\"reason\":"
-            EventJSON.appendString(diagnostic.message, to: &out)
-            out += ",\"text\":"
+            var text: String?
             if let line = diagnostic.line, let lines = linesByFile[diagnostic.file], line >= 1, line <= lines.count {
-                EventJSON.appendString(String(lines[line - 1]), to: &out)
-            } else {
-                out += "null"
+                text = String(lines[line - 1])
             }
-            out += "}\n"
+            out += try encoder.encode(RejectedLine(file: diagnostic.file, line: diagnostic.line, reason: diagnostic.message, text: text))
+            out.append(0x0A)
         }
-        let path = (folder as NSString).appendingPathComponent(fileName)
-        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw StorageError(path: path, operation: "open", code: EACCES) }
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data(out.utf8))
+        let file = FilePath(folder).appending(fileName)
+        let fd = try FileDescriptor.openForAppending(file)
+        defer { try? fd.close() }
+        try fileCall("write", file) { try fd.writeAll(out) }
         return errors.count
+    }
+}
+
+/// One line of the rejected-lines file; a line number or text that is not known is written as null.
+struct RejectedLine: Codable, Equatable {
+    var file: String
+    var line: Int?
+    var reason: String
+    var text: String?
+
+    private enum CodingKeys: String, CodingKey {
+        case file, line, reason, text
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var fields = encoder.container(keyedBy: CodingKeys.self)
+        try fields.encode(file, forKey: .file)
+        try fields.encode(line, forKey: .line)
+        try fields.encode(reason, forKey: .reason)
+        try fields.encode(text, forKey: .text)
     }
 }

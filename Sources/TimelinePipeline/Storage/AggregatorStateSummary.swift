@@ -1,0 +1,130 @@
+import Foundation
+import Timeline
+
+/// The summary inside the state file, as JSON. Every field the first versions wrote is still
+/// written, and a field they did not always write reads as 0 when absent, so that files pass
+/// between versions both ways.
+struct StateSummary: Codable, Equatable {
+    var sequence: UInt64
+    var duplicateEvents: UInt64 = 0
+    var rejected: UInt64 = 0
+    var live: UInt64 = 0
+    var replayed: UInt64 = 0
+    var duplicateSequences: UInt64 = 0
+    var totalEvents: Int
+    /// In version 2: how many keys of the keys file belong to this state, and their CRC-32C.
+    var keyCount: UInt64?
+    var keysChecksum: UInt32?
+    var producers: [String: UInt64]
+    /// Events per kind, by the kind's name.
+    var eventsByKind: [String: Int]
+    var visitsByYear: [YearEntry]
+
+    /// Visits in one year in one direction, written as `[year, "from", "to", count]`.
+    struct YearEntry: Codable, Equatable {
+        var visits: YearCount
+
+        init(_ visits: YearCount) { self.visits = visits }
+
+        init(from decoder: any Decoder) throws {
+            var entry = try decoder.unkeyedContainer()
+            let year = try entry.decode(Int.self)
+            let from = try entry.decode(String.self), to = try entry.decode(String.self)
+            let count = try entry.decode(Int.self)
+            guard entry.isAtEnd, let fromCode = CountryCode(from), let toCode = CountryCode(to) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: entry.codingPath, debugDescription: "a malformed visits-per-year entry"))
+            }
+            visits = YearCount(year: year, from: fromCode, to: toCode, count: count)
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var entry = encoder.unkeyedContainer()
+            try entry.encode(visits.year)
+            try entry.encode(visits.from.description)
+            try entry.encode(visits.to.description)
+            try entry.encode(visits.count)
+        }
+    }
+
+    init(sequence: UInt64, duplicateEvents: UInt64, rejected: UInt64, live: UInt64, replayed: UInt64,
+         duplicateSequences: UInt64, totalEvents: Int, producers: [String: UInt64], eventsByKind: [String: Int],
+         visitsByYear: [YearEntry]) {
+        self.sequence = sequence
+        self.duplicateEvents = duplicateEvents
+        self.rejected = rejected
+        self.live = live
+        self.replayed = replayed
+        self.duplicateSequences = duplicateSequences
+        self.totalEvents = totalEvents
+        self.producers = producers
+        self.eventsByKind = eventsByKind
+        self.visitsByYear = visitsByYear
+    }
+
+    init(from decoder: any Decoder) throws {
+        let fields = try decoder.container(keyedBy: CodingKeys.self)
+        sequence = try fields.decode(UInt64.self, forKey: .sequence)
+        duplicateEvents = try fields.decodeIfPresent(UInt64.self, forKey: .duplicateEvents) ?? 0
+        rejected = try fields.decodeIfPresent(UInt64.self, forKey: .rejected) ?? 0
+        live = try fields.decodeIfPresent(UInt64.self, forKey: .live) ?? 0
+        replayed = try fields.decodeIfPresent(UInt64.self, forKey: .replayed) ?? 0
+        duplicateSequences = try fields.decodeIfPresent(UInt64.self, forKey: .duplicateSequences) ?? 0
+        totalEvents = try fields.decode(Int.self, forKey: .totalEvents)
+        keyCount = try fields.decodeIfPresent(UInt64.self, forKey: .keyCount)
+        keysChecksum = try fields.decodeIfPresent(UInt32.self, forKey: .keysChecksum)
+        producers = try fields.decode([String: UInt64].self, forKey: .producers)
+        eventsByKind = try fields.decode([String: Int].self, forKey: .eventsByKind)
+        visitsByYear = try fields.decode([YearEntry].self, forKey: .visitsByYear)
+    }
+
+    /// Reads a summary; the error says which field is wrong.
+    init(decoding json: UnsafeRawBufferPointer) throws(StateError) {
+        do {
+            self = try JSONDecoder().decode(StateSummary.self, from: Data(json))
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw StateError("the summary is malformed: '\(key.stringValue)' is missing")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
+                let DecodingError.dataCorrupted(context) {
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw StateError("the summary is malformed\(path.isEmpty ? "" : " at '\(path)'"): \(context.debugDescription)")
+        } catch {
+            throw StateError("the summary is malformed")
+        }
+    }
+
+    /// The JSON, keys sorted.
+    func encoded() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Integers, strings and arrays of them only: encoding cannot fail.
+        return Array(try! encoder.encode(self))
+    }
+}
+
+extension AggregatorState {
+    /// The summary of the state as it stands, without the keys file's count and checksum.
+    var summary: StateSummary {
+        StateSummary(sequence: position.sequence, duplicateEvents: duplicateEvents, rejected: rejected, live: live,
+                     replayed: replayed, duplicateSequences: duplicateSequences, totalEvents: statistics.totalEvents,
+                     producers: position.producers,
+                     eventsByKind: Dictionary(uniqueKeysWithValues: statistics.eventsByKind.map { ($0.key.rawValue, $0.value) }),
+                     visitsByYear: statistics.visitsByYear.map(StateSummary.YearEntry.init))
+    }
+
+    /// A state from a summary (its keys still to be read).
+    init(summary: StateSummary) throws(StateError) {
+        self.init()
+        var eventsByKind: [EventKind: Int] = [:]
+        for (name, count) in summary.eventsByKind {
+            guard let kind = EventKind(rawValue: name) else { throw StateError("unknown kind '\(name)'") }
+            eventsByKind[kind] = count
+        }
+        statistics = Statistics(totalEvents: summary.totalEvents, eventsByKind: eventsByKind, visitsByYear: summary.visitsByYear.map(\.visits))
+        position = StreamPosition(sequence: summary.sequence, producers: summary.producers)
+        duplicateEvents = summary.duplicateEvents
+        rejected = summary.rejected
+        live = summary.live
+        replayed = summary.replayed
+        duplicateSequences = summary.duplicateSequences
+    }
+}
