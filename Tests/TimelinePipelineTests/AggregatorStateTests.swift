@@ -265,6 +265,23 @@ struct AggregatorStateTests {
         for name in ["duplicateEvents", "rejected", "live", "replayed", "duplicateSequences"] { #expect(object[name] is NSNumber) }
     }
 
+    @Test("The summary's direct JSON writer gives JSONEncoder's bytes, for odd producer ids and empty tables too")
+    func summaryWriterMatchesJSONEncoder() throws {
+        var state = AggregatorState()
+        #expect(state.summary.encoded() == state.summary.encodedByJSONEncoder())
+        for index in 0..<2_000 { try state.apply(Self.summary(index)) }
+        state.position = StreamPosition(sequence: 2_000, producers: [
+            "p": 1, "p10": 2, "p9": 3, "B": 4, "a/b": 5, "quote\"back\\slash": 6, "\u{8}\u{C}\n\r\t\u{1}\u{1F}": 7, "é→": 8,
+        ])
+        state.rejected = UInt64.max
+        var summary = state.summary
+        summary.keyCount = 12
+        summary.keysChecksum = UInt32.max
+        #expect(summary.visitsByYear.count > 100)
+        #expect(summary.encoded() == summary.encodedByJSONEncoder())
+        #expect(try summary.encoded().withUnsafeBytes { try StateSummary(decoding: $0) } == summary)
+    }
+
     func keyFileSize(_ folder: TemporaryFolder) throws -> Int {
         (try FileManager.default.attributesOfItem(atPath: folder.file(AggregatorState.keysFileName))[.size] as? Int) ?? -1
     }

@@ -41,7 +41,7 @@ struct DeadLetterFileTests {
     @Test("A line cut short by an earlier run is ended before the next line, which stays whole")
     func tornLine() throws {
         let folder = TemporaryFolder()
-        FileManager.default.createFile(atPath: folder.file(DeadLetterFile.fileName), contents: Data(#"{"reason":"tor"#.utf8))
+        _ = FileManager.default.createFile(atPath: folder.file(DeadLetterFile.fileName), contents: Data(#"{"reason":"tor"#.utf8))
         DeadLetterFile(folder: folder.path, logger: logger).write(reason: "whole", sequence: 1, producer: "", body: [])
         let text = try String(contentsOfFile: folder.file(DeadLetterFile.fileName), encoding: .utf8)
         #expect(text.hasPrefix(#"{"reason":"tor"# + "\n"))
@@ -52,7 +52,7 @@ struct DeadLetterFileTests {
     @Test("A folder that cannot exist (its parent is a regular file) costs the lines, counted, and nothing else")
     func unusableFolder() throws {
         let folder = TemporaryFolder()
-        FileManager.default.createFile(atPath: folder.file("plain"), contents: Data())
+        _ = FileManager.default.createFile(atPath: folder.file("plain"), contents: Data())
         let letters = DeadLetterFile(folder: folder.file("plain/data"), logger: logger)
         for sequence in 1...100 { letters.write(reason: "bad", sequence: UInt64(sequence), producer: "", body: [1]) }
         #expect(letters.lost == 100)

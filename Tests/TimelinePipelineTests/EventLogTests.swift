@@ -222,7 +222,7 @@ struct EventLogTests {
         var bytes = [UInt8](FileManager.default.contents(atPath: path)!)
         let recordSize = bytes.count / 10
         bytes[recordSize * 5 + 40] ^= 0xFF
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         let log = try EventLog(folder: folder.path, logger: logger)
         #expect(log.lastSequence == 5)
     }
@@ -245,7 +245,7 @@ struct EventLogTests {
     @Test("An unusable folder is reported with its path")
     func unusableFolder() {
         let folder = TemporaryFolder()
-        FileManager.default.createFile(atPath: folder.file("plain-file"), contents: Data())
+        _ = FileManager.default.createFile(atPath: folder.file("plain-file"), contents: Data())
         #expect {
             _ = try EventLog(folder: folder.file("plain-file") + "/log", logger: logger)
         } throws: { error in

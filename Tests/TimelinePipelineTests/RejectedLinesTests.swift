@@ -30,7 +30,7 @@ struct RejectedLinesTests {
     @Test("A folder that cannot be made is an error naming it")
     func unusableFolder() throws {
         let folder = TemporaryFolder()
-        FileManager.default.createFile(atPath: folder.file("plain"), contents: Data())
+        _ = FileManager.default.createFile(atPath: folder.file("plain"), contents: Data())
         #expect(throws: StorageError.self) {
             try RejectedLines.write([Diagnostic(.error, file: "x", line: 1, "bad")], folder: folder.file("plain/producer"))
         }
