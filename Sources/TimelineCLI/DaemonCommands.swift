@@ -26,7 +26,7 @@ struct BrokerCommand: AsyncParsableCommand {
             let logger = Logger(label: "timeline.broker")
             var settings = BrokerSettings(frontend: try config.string("endpoints.frontend"), backend: try config.string("endpoints.backend"),
                                           replay: try config.string("endpoints.replay"), dataDirectory: options.dataDirectory(for: "broker"))
-            settings.fsyncInterval = try config.double("broker.fsyncIntervalSeconds")
+            settings.fsyncInterval = try config.duration("broker.fsyncIntervalSeconds")
             settings.maxMessageBytes = Int64(try config.int("broker.maxMessageBytes"))
             settings.sendHighWaterMark = Int32(clamping: try config.int("broker.sendHighWaterMark"))
             settings.security = try options.security(config, server: true, client: false)

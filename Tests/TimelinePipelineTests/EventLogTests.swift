@@ -159,7 +159,7 @@ struct EventLogTests {
     func backgroundSync() throws {
         let folder = TemporaryFolder()
         let log = try EventLog(folder: folder.path, logger: logger)
-        let syncer = LogSyncer(log.syncHandle, interval: 0.005, logger: logger)
+        let syncer = LogSyncer(log.syncHandle, interval: .milliseconds(5), logger: logger)
         syncer.start()
         for index in 0..<200 {
             _ = try append(log, index)
@@ -172,7 +172,7 @@ struct EventLogTests {
         #expect(syncer.failure == nil)
 
         // A syncer waiting out a long interval still stops promptly.
-        let idle = LogSyncer(log.syncHandle, interval: 3_600, logger: logger)
+        let idle = LogSyncer(log.syncHandle, interval: .seconds(3_600), logger: logger)
         idle.start()
         let started = Date()
         idle.stop()
@@ -183,8 +183,8 @@ struct EventLogTests {
     func syncerStops() throws {
         let folder = TemporaryFolder()
         let log = try EventLog(folder: folder.path, logger: logger)
-        LogSyncer(log.syncHandle, interval: 3_600, logger: logger).stop()
-        let syncer = LogSyncer(log.syncHandle, interval: 3_600, logger: logger)
+        LogSyncer(log.syncHandle, interval: .seconds(3_600), logger: logger).stop()
+        let syncer = LogSyncer(log.syncHandle, interval: .seconds(3_600), logger: logger)
         syncer.start()
         syncer.stop()
         syncer.stop()

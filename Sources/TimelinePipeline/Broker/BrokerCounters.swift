@@ -24,8 +24,10 @@ public struct BrokerStatistics: Codable, Sendable, Equatable {
     public var malformedDropped: UInt64
     public var replayRequests: UInt64
     public var recordsReplayed: UInt64
+    /// Rejected messages the dead-letter file could not take (a full disk): counted, not kept.
+    public var deadLettersLost: UInt64
 
-    public init(lastSequence: UInt64, producers: Int, subscriptions: Int, counters: BrokerCounters) {
+    public init(lastSequence: UInt64, producers: Int, subscriptions: Int, counters: BrokerCounters, deadLettersLost: UInt64 = 0) {
         self.lastSequence = lastSequence
         self.producers = producers
         self.subscriptions = subscriptions
@@ -35,5 +37,6 @@ public struct BrokerStatistics: Codable, Sendable, Equatable {
         malformedDropped = counters.malformedDropped
         replayRequests = counters.replayRequests
         recordsReplayed = counters.recordsReplayed
+        self.deadLettersLost = deadLettersLost
     }
 }

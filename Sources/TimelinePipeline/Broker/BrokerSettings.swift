@@ -16,7 +16,7 @@ public struct BrokerSettings: Sendable {
     /// Messages from producers queued before they are made to wait (producers never drop). A
     /// message may be a batch of up to 16 KiB, so this bounds the queue near 4 MiB.
     public var receiveHighWaterMark: Int32 = 256
-    public var fsyncInterval = PipelineDefaults.fsyncIntervalSeconds
+    public var fsyncInterval: Duration = .seconds(PipelineDefaults.fsyncIntervalSeconds)
     /// Dead peers on the data sockets are found by TCP keepalive: probes after this many idle
     /// seconds, every 2 s, three unanswered and the connection is dropped. Not ZMTP heartbeats:
     /// with libzmq 4.3.4 a heartbeat timeout on a connection whose reader has stopped reading (a

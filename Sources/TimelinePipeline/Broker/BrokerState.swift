@@ -25,7 +25,8 @@ struct BrokerState {
     }
 
     var statistics: BrokerStatistics {
-        BrokerStatistics(lastSequence: log.lastSequence, producers: log.producerPositions.count, subscriptions: subscriptions, counters: counters)
+        BrokerStatistics(lastSequence: log.lastSequence, producers: log.producerPositions.count, subscriptions: subscriptions, counters: counters,
+                         deadLettersLost: deadLetters.lost)
     }
 
     // MARK: - Admitting producer messages

@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Syncs the event log to disk every `interval` seconds on a thread of its own, so that the
+/// Syncs the event log to disk every `interval` on a thread of its own, so that the
 /// broker's loop never waits for the disk (an fsync can take milliseconds, and every message
 /// arriving meanwhile would wait with it). A power failure can lose at most the last interval.
 final class LogSyncer: Sendable {
@@ -18,16 +18,16 @@ final class LogSyncer: Sendable {
     }
 
     private let durability: EventLog.Durability
-    private let interval: Double
+    private let interval: Duration
     private let logger: Logger
     private let state = Mutex(State())
     /// Signalled to cut the thread's wait short, and by the thread when it ends.
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
 
-    init(_ durability: EventLog.Durability, interval: Double, logger: Logger) {
+    init(_ durability: EventLog.Durability, interval: Duration, logger: Logger) {
         self.durability = durability
-        self.interval = max(0.001, interval)
+        self.interval = max(.milliseconds(1), interval)
         self.logger = logger
     }
 
@@ -70,7 +70,7 @@ final class LogSyncer: Sendable {
     private func run() {
         defer { finished.signal() }
         while true {
-            _ = wake.wait(timeout: .now() + interval)
+            _ = wake.wait(timeout: .now() + .nanoseconds(Int(interval.components.seconds * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000)))
             if state.withLock({ $0.phase == .stopping }) { return }
             do {
                 try durability.sync()

@@ -35,10 +35,9 @@ public final class DeadLetterFile {
 
     public func write(reason: String, sequence: UInt64, producer: String, body: [UInt8]) {
         let letter = DeadLetter(reason: reason, sequence: sequence, producer: producer, body: body)
-        // Strings and integers only: encoding cannot fail.
-        var line = Array(try! encoder.encode(letter))
-        line.append(0x0A)
-        do throws(StorageError) {
+        do {
+            var line = Array(try encoder.encode(letter))
+            line.append(0x0A)
             try append(line)
         } catch {
             lost += 1
