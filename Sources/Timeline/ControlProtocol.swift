@@ -30,12 +30,14 @@
 /// | `STATUS [id]` | `OK [id] | JSON object of positions, lag and counters` |
 /// | anything else | `ERROR [id] | message` |
 public enum ControlProtocol {
-    /// Splits a ROUTER message into the routing envelope (identity frames, and the empty delimiter
-    /// when a REQ client sent one) and the request.
+    /// Splits a ROUTER message into the routing envelope (the client's identity, and the empty
+    /// delimiter right after it when a REQ client sent one) and the request. Only the frame after
+    /// the identity can be the delimiter: an empty frame further on belongs to the request (an
+    /// empty topic prefix, an empty format).
     public static func splitEnvelope(_ frames: [[UInt8]]) -> (envelope: [[UInt8]], request: [[UInt8]]) {
         guard frames.count > 1 else { return (frames, []) }
-        if let delimiter = frames.firstIndex(where: \.isEmpty) {
-            return (Array(frames[...delimiter]), Array(frames[(delimiter + 1)...]))
+        if frames[1].isEmpty {
+            return (Array(frames[...1]), Array(frames[2...]))
         }
         return ([frames[0]], Array(frames.dropFirst()))
     }
@@ -143,7 +145,7 @@ public enum BrokerCommand: ControlMessage {
             switch frames.count {
             case 1: return (nil, command)
             case 2: return (try Frames.id(frames[1], in: name), command)
-            default: throw ControlProtocolError("\(Frames.text(name)) takes no argument but a u64 request id")
+            default: throw ControlProtocolError("\(Frames.text(name)) takes no argument but a u64 request id", requestID: Frames.possibleID(frames))
             }
         case Frames.position:
             guard frames.count == 2 || frames.count == 3 else {
@@ -158,7 +160,7 @@ public enum BrokerCommand: ControlMessage {
             let (id, query) = try Frames.decodeQuery(frames)
             return (id, name == Frames.replay ? .replay(query) : .chunk(query))
         default:
-            throw ControlProtocolError("unknown command '\(Frames.text(name))'", requestID: frames.count > 1 ? ByteReader.integer(exactly: frames[1], as: UInt64.self) : nil)
+            throw ControlProtocolError("unknown command '\(Frames.text(name))'", requestID: Frames.possibleID(frames))
         }
     }
 }
@@ -252,16 +254,16 @@ public enum AggregatorCommand: ControlMessage {
             case 1: return (nil, .report(format: "json"))
             case 2: return (nil, .report(format: String(decoding: frames[1], as: UTF8.self)))
             case 3: return (try Frames.id(frames[1], in: name), .report(format: String(decoding: frames[2], as: UTF8.self)))
-            default: throw ControlProtocolError("REPORT takes a format, after an optional u64 request id")
+            default: throw ControlProtocolError("REPORT takes a format, after an optional u64 request id", requestID: Frames.possibleID(frames))
             }
         case Frames.status:
             switch frames.count {
             case 1: return (nil, .status)
             case 2: return (try Frames.id(frames[1], in: name), .status)
-            default: throw ControlProtocolError("STATUS takes no argument but a u64 request id")
+            default: throw ControlProtocolError("STATUS takes no argument but a u64 request id", requestID: Frames.possibleID(frames))
             }
         default:
-            throw ControlProtocolError("unknown command '\(Frames.text(name))'", requestID: frames.count > 2 ? ByteReader.integer(exactly: frames[1], as: UInt64.self) : nil)
+            throw ControlProtocolError("unknown command '\(Frames.text(name))'", requestID: Frames.possibleID(frames))
         }
     }
 }
@@ -316,6 +318,12 @@ enum Frames {
         return "0x" + shown.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 
+    /// The second frame as a request id, when it has the size of one: what an error reply echoes
+    /// for a request it could not read.
+    static func possibleID(_ frames: [[UInt8]]) -> UInt64? {
+        frames.count > 1 ? ByteReader.integer(exactly: frames[1], as: UInt64.self) : nil
+    }
+
     static func id(_ frame: [UInt8], in name: [UInt8]) throws(ControlProtocolError) -> UInt64 {
         guard let id = ByteReader.integer(exactly: frame, as: UInt64.self) else {
             throw ControlProtocolError("the request id of \(text(name)) must be a u64 (8 bytes), not \(frame.count) bytes")
@@ -337,8 +345,7 @@ enum Frames {
     static func decodeQuery(_ frames: [[UInt8]]) throws(ControlProtocolError) -> (UInt64, ReplayQuery) {
         let name = frames[0]
         guard frames.count >= 4 else {
-            throw ControlProtocolError("\(text(name)) takes a u64 request id, a u64 sequence and a u32 count",
-                                       requestID: frames.count > 1 ? ByteReader.integer(exactly: frames[1], as: UInt64.self) : nil)
+            throw ControlProtocolError("\(text(name)) takes a u64 request id, a u64 sequence and a u32 count", requestID: possibleID(frames))
         }
         let id = try Frames.id(frames[1], in: name)
         guard let after = ByteReader.integer(exactly: frames[2], as: UInt64.self),

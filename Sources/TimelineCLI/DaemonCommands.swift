@@ -226,7 +226,8 @@ struct SnapshotCommand: AsyncParsableCommand {
             let logger = Logger(label: "timeline.snapshot")
             var settings = SnapshotSettings(endpoints: try config.consumerEndpoints(), dataDirectory: options.dataDirectory(for: "snapshot"))
             settings.everyEvents = try everyEvents ?? config.int("snapshot.everyEvents")
-            settings.everySeconds = .seconds(try everySeconds ?? config.double("snapshot.everySeconds"))
+            settings.everySeconds = try everySeconds.map { try PipelineConfiguration.duration(seconds: $0, key: "--every-seconds", origin: "command line") }
+                ?? config.duration("snapshot.everySeconds")
             settings.keep = try keep ?? config.int("snapshot.keep")
             settings.countryNames = (try? sources.loadGazetteer()).map(CountryNames.from) ?? [:]
             settings.security = try options.security(config, server: false, client: true)
@@ -278,7 +279,8 @@ struct MonitorCommand: AsyncParsableCommand {
             settings.fromStart = fromStart
             settings.json = json
             settings.count = count
-            settings.statsInterval = .seconds(try statsInterval ?? config.double("monitor.statsIntervalSeconds"))
+            settings.statsInterval = try statsInterval.map { try PipelineConfiguration.duration(seconds: $0, key: "--stats-interval", origin: "command line") }
+                ?? config.duration("monitor.statsIntervalSeconds")
             settings.colour = colour ?? (isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil)
             settings.security = try options.security(config, server: false, client: true)
             let context = try ZMQContext.forDaemon()

@@ -48,11 +48,11 @@ struct ReportCommand: AsyncParsableCommand {
                 let endpoint = try config.string("endpoints.query")
                 let security = try options.security(config, server: false, client: true)
                 let format = self.format
-                let timeout = self.timeout
+                let timeout = try PipelineConfiguration.duration(seconds: self.timeout, key: "--timeout", origin: "command line")
                 text = try await runOnDedicatedThread(name: "timeline.report") {
                     let context = try ZMQContext()
                     defer { context.terminate() }
-                    let client = try AggregatorClient(context: context, endpoint: endpoint, security: security, timeout: .seconds(timeout))
+                    let client = try AggregatorClient(context: context, endpoint: endpoint, security: security, timeout: timeout)
                     defer { client.close() }
                     return try client.report(format: format.rawValue)
                 }

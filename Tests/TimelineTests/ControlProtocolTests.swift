@@ -60,6 +60,12 @@ struct ControlProtocolTests {
         #expect(throws: ControlProtocolError("CHUNK takes a u64 request id, a u64 sequence and a u32 count", requestID: 12)) {
             try BrokerCommand.decode([Array("CHUNK".utf8), id, [1, 2]])
         }
+        #expect(throws: ControlProtocolError("unknown command 'FOO'", requestID: 12)) {
+            try AggregatorCommand.decode([Array("FOO".utf8), id])
+        }
+        #expect(throws: ControlProtocolError("STATUS takes no argument but a u64 request id", requestID: 12)) {
+            try AggregatorCommand.decode([Array("STATUS".utf8), id, [1]])
+        }
         #expect(throws: ControlProtocolError.self) { try BrokerCommand.decode([]) }
         #expect(throws: ControlProtocolError.self) { try BrokerCommand.decode([Array("HEAD".utf8), [1, 2, 3]]) }
         #expect(throws: ControlProtocolError.self) { try BrokerCommand.decode([Array("POSITION".utf8), id, [0xFF, 0xFE]]) }
@@ -97,5 +103,9 @@ struct ControlProtocolTests {
         #expect(dealer.envelope == [identity] && dealer.request == [Array("HEAD".utf8)])
         let req = ControlProtocol.splitEnvelope([identity, [], Array("HEAD".utf8)])
         #expect(req.envelope == [identity, []] && req.request == [Array("HEAD".utf8)])
+        // An empty frame further on is the request's own (an empty prefix: every topic).
+        let chunk = [Array("CHUNK".utf8), [UInt8](bigEndian: UInt64(1)), [UInt8](bigEndian: UInt64(0)), [UInt8](bigEndian: UInt32(9)), []]
+        let dealer2 = ControlProtocol.splitEnvelope([identity] + chunk)
+        #expect(dealer2.envelope == [identity] && dealer2.request == chunk)
     }
 }

@@ -99,7 +99,29 @@ def test_a_batch_is_logged_event_by_event_and_its_bad_events_are_dropped_alone(p
         headers = [replayed[i] for i in range(5, len(replayed), 3)]
         assert [h[1] for h in headers] == [0] * 6
         assert [struct.unpack(">Q", h[10:18])[0] for h in headers] == [1, 2, 4, 5, 6, 7]
-        assert "Dropped the rest of a batch whose framing is broken" in broker.log()
+        assert "Dropped the rest of a batch that cannot be read" in broker.log()
+        publisher.close()
+    finally:
+        context.destroy(linger=0)
+
+
+def test_a_batch_whose_producer_sequences_run_past_2_64_is_refused_and_the_broker_goes_on(pipeline):
+    """A batch whose first event is numbered 2^64 - 1: the second would need 2^64. The broker
+    refuses the rest of the batch as malformed (the first is dropped as skipping ahead of the
+    producer's position), and goes on with other producers."""
+    broker, endpoints = pipeline.broker()
+    _, query = pipeline.aggregator(endpoints)
+    context = zmq.Context()
+    try:
+        publisher = connected_publisher(context, endpoints["frontend"])
+        body = b"".join(batch_entry(topic, event) for topic, _, event in (good(1), good(2), good(3)))
+        publisher.send_multipart([b"", header(b"edge", 2**64 - 1, encoding=1), body])
+        publisher.send_multipart(good(4))
+        wait_for(lambda: aggregator_status(query)["events"] == 1, 30, "the event after the batch")
+        assert broker.alive()
+        stats = broker_stats(endpoints["replay"])
+        assert stats["malformedDropped"] == 1 and stats["outOfOrderDropped"] == 1 and stats["accepted"] == 1
+        assert "the producer sequence runs past 2^64" in broker.log()
         publisher.close()
     finally:
         context.destroy(linger=0)

@@ -60,14 +60,16 @@ struct BrokerState {
         do {
             try WireBatch.forEachEvent(in: body) { topic, body in
                 if header.producerSequence > 0 {
-                    single.producerSequence = header.producerSequence + index
+                    let (sequence, overflow) = header.producerSequence.addingReportingOverflow(index)
+                    guard !overflow else { throw WireError.malformed("batch event \(index): the producer sequence runs past 2^64") }
+                    single.producerSequence = sequence
                     WireHeader.stamp(producerSequence: single.producerSequence, into: &eventHeader)
                 }
                 index += 1
                 try eventHeader.withUnsafeBytes { try admitEvent(topic: topic, headerBytes: $0, header: single, body: body) }
             }
         } catch let error as WireError {
-            reject("batch", "Dropped the rest of a batch whose framing is broken", error: error, producer: header.producer, body: body,
+            reject("batch", "Dropped the rest of a batch that cannot be read (its framing or numbering is broken)", error: error, producer: header.producer, body: body,
                    metadata: ["batch.admitted": "\(index)"])
         }
     }

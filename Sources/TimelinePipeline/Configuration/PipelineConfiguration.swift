@@ -139,9 +139,9 @@ public struct PipelineConfiguration: Sendable {
             return .double(value)
         case .boolean:
             switch text.lowercased() {
-            // The spellings swift-configuration reads from the environment, so flags take the same.
-            case "true", "1", "yes": return .bool(true)
-            case "false", "0", "no": return .bool(false)
+            // What swift-configuration reads from the environment, and on/off as flags always took.
+            case "true", "1", "yes", "on": return .bool(true)
+            case "false", "0", "no", "off": return .bool(false)
             default: throw ConfigurationError(file: file, key: key, reason: "'\(text)' is not \(type.article)")
             }
         }
@@ -234,9 +234,17 @@ public struct PipelineConfiguration: Sendable {
         }
     }
 
-    /// A key in seconds (`…Seconds`), as a duration.
+    /// A key in seconds (`…Seconds`), as a duration: a finite number from 0 to a million seconds.
     public func duration(_ key: String) throws -> Duration {
-        .seconds(try double(key))
+        try PipelineConfiguration.duration(seconds: try double(key), key: key, origin: origin(of: key))
+    }
+
+    /// Seconds given for `key` (from `origin`) as a duration: a finite number from 0 to a million.
+    public static func duration(seconds: Double, key: String, origin: String) throws -> Duration {
+        guard seconds.isFinite, seconds >= 0, seconds <= 1_000_000 else {
+            throw ConfigurationError(file: origin, key: key, reason: "\(seconds) is not a number of seconds from 0 to 1000000")
+        }
+        return .seconds(seconds)
     }
 
     private func wrap<T>(_ key: String, _ body: () throws -> T) throws -> T {

@@ -162,13 +162,11 @@ public final class ControlClient {
             guard ready.contains(where: { $0.index == replyIndex }) else { continue }
             while let message = try socket.receive(dontWait: true) {
                 let frames = message.map(\.bytes)
-                guard let replyID = ControlProtocol.requestID(ofReply: frames) else {
-                    // An answer without an id: a server that could not read the request at all.
-                    if ControlProtocol.isError(frames) {
-                        throw ControlClientError.refused(endpoint: endpoint, message: String(decoding: frames.last ?? [], as: UTF8.self))
-                    }
-                    continue
+                // An ERROR of two frames has no id: a server that could not read the request at all.
+                if ControlProtocol.isError(frames), frames.count == 2 {
+                    throw ControlClientError.refused(endpoint: endpoint, message: String(decoding: frames[1], as: UTF8.self))
                 }
+                guard let replyID = ControlProtocol.requestID(ofReply: frames) else { continue }
                 if replyID == id { return frames }
                 // The answer to a request sent ahead (a prefetch) is kept; anything older is stale.
                 if replyID > id, replyID < nextID { early[replyID] = frames }
@@ -206,11 +204,20 @@ public final class ControlClient {
         let handshakes: HandshakeWatch?
 
         init(context: ZMQContext, endpoint: String, role: String, security: Security?, maxReplyBytes: Int64) throws {
-            socket = try ZMQSocket(context: context, type: .dealer)
-            try socket.setLinger(milliseconds: 0)
-            try socket.setMaxMessageSize(maxReplyBytes)
-            try secureClient(socket, security)
-            handshakes = security == nil ? nil : try HandshakeWatch(socket: socket, endpoint: endpoint)
+            do {
+                socket = try ZMQSocket(context: context, type: .dealer)
+            } catch {
+                throw PipelineError.endpoint(role: role, endpoint: endpoint, reason: "\(error)")
+            }
+            do {
+                try socket.setLinger(milliseconds: 0)
+                try socket.setMaxMessageSize(maxReplyBytes)
+                try secureClient(socket, security)
+                handshakes = security == nil ? nil : try HandshakeWatch(socket: socket, endpoint: endpoint)
+            } catch {
+                socket.close()
+                throw PipelineError.endpoint(role: role, endpoint: endpoint, reason: "\(error)")
+            }
             do {
                 try socket.connect(endpoint)
             } catch {

@@ -155,7 +155,8 @@ final class ProducerSession {
     private func publishPaced(_ events: [TimelineEvent], start: ContinuousClock.Instant, startIndex: UInt64) throws -> Sent {
         for event in events {
             if let rate = settings.rate, rate > 0 {
-                let due = start + .seconds(Double(ledger.next - startIndex) / rate)
+                // Signed: after a resync the broker's position may lie before where this run began.
+                let due = start + .seconds(Double(Int64(ledger.next) - Int64(startIndex)) / rate)
                 if ContinuousClock.now < due, try waitOrStop(ContinuousClock.now.duration(to: due)) { return .stopped }
             }
             let sequence = ledger.next + 1
