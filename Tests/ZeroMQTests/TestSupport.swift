@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import ZeroMQ
 
@@ -11,17 +12,14 @@ struct TestFailure: Error, CustomStringConvertible {
     let description: String
 }
 
-/// A value shared with another thread under a lock.
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
+/// A value shared with another thread under a lock, in a class so closures can capture it.
+final class Locked<Value>: Sendable {
+    private let value: Mutex<Value>
 
-    init(_ value: Value) { self.value = value }
+    init(_ value: sending Value) { self.value = Mutex(value) }
 
-    func withLock<R>(_ body: (inout Value) -> R) -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
+    func withLock<R: Sendable>(_ body: (inout sending Value) -> R) -> R {
+        value.withLock { body(&$0) }
     }
 }
 
