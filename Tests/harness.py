@@ -330,3 +330,24 @@ def connected_publisher(context, frontend: str, linger: int = 2000):
     assert publisher.poll(10_000), "no subscription from the broker"
     assert publisher.recv()[0] == 1
     return publisher
+
+
+def write_figures(terminalreporter, title: str, columns: list[str], figures: list[dict], report_variable: str):
+    """Prints a suite's table of figures at the end of a pytest run, one row per scenario, and
+    writes them as JSON to the file named by the environment variable `report_variable`, when set."""
+    import json
+    import os
+
+    if not figures:
+        return
+    widths = {c: max(len(c), *(len(str(f.get(c, ""))) for f in figures)) for c in columns}
+    terminalreporter.section(title)
+    terminalreporter.write_line("  ".join(c.ljust(widths[c]) for c in columns))
+    for figure in figures:
+        terminalreporter.write_line("  ".join(str(figure.get(c, "")).ljust(widths[c]) for c in columns))
+    path = os.environ.get(report_variable)
+    if path:
+        with open(path, "w") as handle:
+            json.dump(figures, handle, indent=2)
+        terminalreporter.write_line(f"figures written to {path}")
+

@@ -5,8 +5,6 @@ run on them, CURVE keys for every role, and the table of figures printed at the 
 Without root, or where `ip netns` cannot create namespaces, every test here is skipped with the
 reason, and the other suites run as usual."""
 
-import json
-import os
 import signal
 import sys
 from pathlib import Path
@@ -15,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Pipeline  # noqa: E402  (Tests/ is on the path: Tests/conftest.py)
+from harness import Pipeline, write_figures  # noqa: E402  (Tests/ is on the path: Tests/conftest.py)
 from netns import Cluster, Host, unavailable_reason  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -60,19 +58,8 @@ def pytest_report_header(config):
 # aggregator counted its next event (resumed_s) and until it had counted every event (caught_up_s,
 # which includes what the producer still had to publish); run_s, from the producer's start.
 def pytest_terminal_summary(terminalreporter):
-    if not FIGURES:
-        return
     columns = ["scenario", "events", "lost", "duplicates", "live", "replayed", "down_s", "resumed_s", "caught_up_s", "run_s"]
-    widths = {c: max(len(c), *(len(str(f.get(c, ""))) for f in FIGURES)) for c in columns}
-    terminalreporter.section("cluster suite figures")
-    terminalreporter.write_line("  ".join(c.ljust(widths[c]) for c in columns))
-    for figure in FIGURES:
-        terminalreporter.write_line("  ".join(str(figure.get(c, "")).ljust(widths[c]) for c in columns))
-    path = os.environ.get("TIMELINE_CLUSTER_REPORT")
-    if path:
-        with open(path, "w") as handle:
-            json.dump(FIGURES, handle, indent=2)
-        terminalreporter.write_line(f"figures written to {path}")
+    write_figures(terminalreporter, "cluster suite figures", columns, FIGURES, "TIMELINE_CLUSTER_REPORT")
 
 
 def _terminate_as_interrupt(signum, frame):
