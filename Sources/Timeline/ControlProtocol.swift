@@ -22,6 +22,9 @@
 /// | `CHUNK | id | u64 after | u32 max count | prefix…` | `CHUNK | id | u64 last sequence | u64 scanned through | records` |
 /// | anything else | `ERROR [id] | message` |
 ///
+/// A broker of a pair that is passive (it copies the active broker's log and serves no client)
+/// answers every request with `PASSIVE [id] | message`: the client asks the other broker.
+///
 /// Aggregator (query endpoint, ROUTER):
 ///
 /// | request | reply |
@@ -174,6 +177,8 @@ public enum BrokerAnswer: ControlAnswer {
     case batch(last: UInt64, scannedThrough: UInt64, frames: [[UInt8]])
     /// Records in the event log's framing, back to back.
     case chunk(last: UInt64, scannedThrough: UInt64, records: [UInt8])
+    /// This broker is the passive one of a pair: ask the other.
+    case passive(String)
     case error(String)
 
     public func encoded(id: UInt64?) -> [[UInt8]] {
@@ -187,6 +192,7 @@ public enum BrokerAnswer: ControlAnswer {
             return [Frames.batch, [UInt8](bigEndian: id ?? 0), [UInt8](bigEndian: last), [UInt8](bigEndian: scanned)] + frames
         case .chunk(let last, let scanned, let records):
             return [Frames.chunk, [UInt8](bigEndian: id ?? 0), [UInt8](bigEndian: last), [UInt8](bigEndian: scanned), records]
+        case .passive(let message): return [Frames.passive] + idFrame + [Array(message.utf8)]
         case .error(let message): return [Frames.error] + idFrame + [Array(message.utf8)]
         }
     }
@@ -223,9 +229,10 @@ public enum BrokerAnswer: ControlAnswer {
                 throw ControlProtocolError("a BATCH reply whose records are not topic, header and body", requestID: id)
             }
             return (id, .batch(last: last, scannedThrough: scanned, frames: Array(frames[4...])))
-        case Frames.error:
+        case Frames.error, Frames.passive:
             let (id, rest) = try split(plain: 2)
-            return (id, .error(String(decoding: rest.first!, as: UTF8.self)))
+            let message = String(decoding: rest.first!, as: UTF8.self)
+            return (id, name == Frames.error ? .error(message) : .passive(message))
         default:
             throw ControlProtocolError("an unknown reply '\(Frames.text(name))'")
         }
@@ -307,6 +314,7 @@ enum Frames {
     static let chunk = Array("CHUNK".utf8)
     static let batch = Array("BATCH".utf8)
     static let error = Array("ERROR".utf8)
+    static let passive = Array("PASSIVE".utf8)
     static let report = Array("REPORT".utf8)
     static let status = Array("STATUS".utf8)
     static let ok = Array("OK".utf8)
