@@ -19,10 +19,23 @@ struct BrokerCommand: AsyncParsableCommand {
 
     @OptionGroup var options: DaemonOptions
 
+    @Option(help: "Run as one broker of a pair: primary or backup (broker.ha; none for a single broker).")
+    var ha: String?
+
+    @Option(help: "The other broker's peer endpoint, for a broker of a pair (endpoints.peer).")
+    var peer: String?
+
+    @Option(help: "This broker's own peer endpoint, where the other broker connects (endpoints.peerListen).")
+    var peerListen: String?
+
     func run() async throws {
         try await DaemonRunner.guarded {
             options.bootstrapLogging()
-            let config = try await options.configuration()
+            var pairFlags: [String: String] = [:]
+            if let ha { pairFlags["broker.ha"] = ha }
+            if let peer { pairFlags["endpoints.peer"] = peer }
+            if let peerListen { pairFlags["endpoints.peerListen"] = peerListen }
+            let config = try await options.configuration(extra: pairFlags)
             let logger = Logger(label: "timeline.broker")
             var settings = BrokerSettings(frontend: try config.string("endpoints.frontend"), backend: try config.string("endpoints.backend"),
                                           replay: try config.string("endpoints.replay"), dataDirectory: options.dataDirectory(for: "broker"))
@@ -30,8 +43,14 @@ struct BrokerCommand: AsyncParsableCommand {
             settings.maxMessageBytes = Int64(try config.int("broker.maxMessageBytes"))
             settings.sendHighWaterMark = Int32(clamping: try config.int("broker.sendHighWaterMark"))
             settings.security = try options.security(config, server: true, client: false)
+            do {
+                settings.pair = try config.pairSettings(securityEnabled: settings.security != nil)
+            } catch let error as ConfigurationError {
+                throw CLIError(error.description, code: ExitStatus.configError)
+            }
             let context = try ZMQContext.forDaemon()
-            let zap = try options.authenticator(settings.security, context: context, logger: logger)
+            let peerKeys = settings.pair?.peerPublicKey.map { [$0: "peer broker"] } ?? [:]
+            let zap = try options.authenticator(settings.security, peerAllowed: peerKeys, context: context, logger: logger)
             let broker = try Broker(settings: settings, context: context, logger: logger)
             try await DaemonRunner.run(zap + [SocketLoopService(name: "broker", loop: broker, context: context)], logger: logger)
         }

@@ -44,8 +44,8 @@ struct DaemonOptions: ParsableArguments {
     }
 
     /// Loads the configuration: the file, then TIMELINE_* variables, then these flags.
-    func configuration() async throws -> PipelineConfiguration {
-        var values: [String: String] = [:]
+    func configuration(extra: [String: String] = [:]) async throws -> PipelineConfiguration {
+        var values: [String: String] = extra
         for entry in overrides {
             let parts = entry.split(separator: "=", maxSplits: 1)
             values[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
@@ -77,9 +77,9 @@ struct DaemonOptions: ParsableArguments {
 
     /// Services that must run beside a server daemon: the ZAP handler when security is on. Created
     /// before the daemon binds, so no client is ever let in unchecked.
-    func authenticator(_ security: Security?, context: ZMQContext, logger: Logger) throws -> [any Service] {
+    func authenticator(_ security: Security?, peerAllowed: [CurveKey: String] = [:], context: ZMQContext, logger: Logger) throws -> [any Service] {
         guard let security, security.isServer else { return [] }
-        let zap = try ZAPAuthenticator(context: context, allowed: security.allowed, logger: logger)
+        let zap = try ZAPAuthenticator(context: context, allowed: security.allowed, peerAllowed: peerAllowed, logger: logger)
         logger.info("CURVE security on", metadata: ["security.allowedKeys": "\(security.allowed.count)"])
         return [SocketLoopService(name: "zap", loop: zap, context: context)]
     }

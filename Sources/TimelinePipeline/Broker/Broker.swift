@@ -51,21 +51,33 @@ public final class Broker: SocketLoop {
         try bindEndpoint(frontend, settings.frontend, role: "endpoints.frontend")
         try bindEndpoint(backend, settings.backend, role: "endpoints.backend")
         try bindEndpoint(replaySocket, settings.replay, role: "endpoints.replay")
-        bound = BoundEndpoints([
+        let pair = try settings.pair.map {
+            try PairSession(settings: $0, folder: settings.dataDirectory, context: context, security: settings.security, now: .now)
+        }
+        var endpoints = [
             "frontend": try frontend.lastEndpoint ?? settings.frontend,
             "backend": try backend.lastEndpoint ?? settings.backend,
             "replay": try replaySocket.lastEndpoint ?? settings.replay,
-        ])
+        ]
+        if let pair { endpoints["peer"] = pair.boundListen }
+        bound = BoundEndpoints(endpoints)
         // The broker subscribes to everything itself: it logs every message whether or not a
-        // consumer is listening, and producers know the pipeline is up when they see it.
-        try frontend.send([[1]])
+        // consumer is listening, and producers know the pipeline is up when they see it. A broker
+        // of a pair subscribes only when it becomes the active one.
+        if pair == nil { try frontend.send([[1]]) }
         try bound.write(to: settings.dataDirectory)
         logger.info("Broker listening", metadata: [
             "zmq.frontend": "\(bound.endpoints["frontend"]!)", "zmq.backend": "\(bound.endpoints["backend"]!)",
             "zmq.replay": "\(bound.endpoints["replay"]!)", "log.lastSequence": "\(log.lastSequence)",
             "log.producers": "\(log.producerPositions.count)",
         ])
-        state = Mutex(BrokerState(log: log, settings: settings, logger: logger))
+        if let pair {
+            logger.info("Broker of a pair, starting", metadata: [
+                "pair.role": "\(pair.settings.role)", "pair.peer": "\(pair.settings.peer)", "pair.listen": "\(pair.boundListen)",
+                "pair.replication": "\(pair.settings.replication.rawValue)", "pair.epoch": "\(pair.epochs.latest)",
+            ])
+        }
+        state = Mutex(BrokerState(log: log, settings: settings, logger: logger, pair: pair))
     }
 
     public var lastSequence: UInt64 {
@@ -90,6 +102,7 @@ public final class Broker: SocketLoop {
                 }
                 return state.log.lastSequence
             }
+            state.withLock { $0.pair?.close() }
             frontend.close()
             backend.close()
             replaySocket.close()
@@ -97,23 +110,70 @@ public final class Broker: SocketLoop {
             logger.info("Broker stopped", metadata: ["log.lastSequence": "\(last)"])
         }
         let control = ControlResponder<BrokerCommand, BrokerAnswer>(socket: replaySocket)
+        let frontend = frontend, backend = backend
         var poller = Poller()
-        let frontIndex = poller.add(frontend)
-        let backIndex = poller.add(backend)
-        let replayIndex = poller.add(replaySocket)
-        let stopIndex = poller.add(stopper.receiver)
+        var indexes = SocketIndexes()
+        var dealerGeneration = -1
+        var wait = Duration.milliseconds(200)
         while true {
-            let ready = try poller.poll(timeoutMilliseconds: 200)
+            // The pair's connection to its peer is replaced when the peer falls silent: poll the new one.
+            let generation = state.withLock { $0.pair?.dealerGeneration ?? 0 }
+            if generation != dealerGeneration {
+                dealerGeneration = generation
+                (poller, indexes) = state.withLock { pollSockets($0.pair, stopper: stopper) }
+            }
+            let ready = try poller.poll(timeoutMilliseconds: wait.pollMilliseconds)
             // A failed fsync stops the broker: it can no longer promise what it logged is durable.
             if let failure = syncer.failure { throw failure }
             for item in ready {
                 switch item.index {
-                case stopIndex: return
-                case frontIndex: try forwardFromProducers()
-                case backIndex: try readSubscriptions()
-                case replayIndex: try state.withLock { state in try control.answerWaiting { state.answer($0) } }
+                case indexes.stop: return
+                case indexes.front: try forwardFromProducers()
+                case indexes.back: try readSubscriptions()
+                case indexes.replay: try answerClients(control)
+                case indexes.peerRequests: try state.withLock { try $0.answerPeerRequests(frontend: frontend, backend: backend) }
+                case indexes.peerAnswers: try state.withLock { try $0.readPeerAnswers(frontend: frontend, backend: backend) }
                 default: break
                 }
+            }
+            wait = try state.withLock { try $0.pairTick(now: .now, frontend: frontend, backend: backend) }
+        }
+    }
+
+    /// Where each socket sits in the poller.
+    private struct SocketIndexes {
+        var front = -1, back = -1, replay = -1, stop = -1, peerRequests = -1, peerAnswers = -1
+    }
+
+    private func pollSockets(_ pair: PairSession?, stopper: LoopStopper) -> (Poller, SocketIndexes) {
+        var poller = Poller()
+        var indexes = SocketIndexes()
+        indexes.front = poller.add(frontend)
+        indexes.back = poller.add(backend)
+        indexes.replay = poller.add(replaySocket)
+        indexes.stop = poller.add(stopper.receiver)
+        if let pair {
+            indexes.peerRequests = poller.add(pair.router)
+            indexes.peerAnswers = poller.add(pair.dealer)
+        }
+        return (poller, indexes)
+    }
+
+    /// Answers the clients' requests on the replay endpoint; a broker of a pair that is not the
+    /// active one answers `PASSIVE`, unless the request makes it active (its peer is silent).
+    private func answerClients(_ control: ControlResponder<BrokerCommand, BrokerAnswer>) throws {
+        let frontend = frontend, backend = backend
+        try state.withLock { state in
+            try control.answerWaiting { command in
+                let serve: Bool
+                do {
+                    serve = try state.clientVote(now: .now, frontend: frontend, backend: backend)
+                } catch {
+                    logger.error("Could not become the active broker", metadata: ["error": "\(error)"])
+                    return .error("the broker could not take over: \(error)")
+                }
+                guard serve else { return .passive("this broker is the passive one of a pair; ask the other") }
+                return state.answer(command)
             }
         }
     }
@@ -126,16 +186,19 @@ public final class Broker: SocketLoop {
         try state.withLock { state in
             // Up to 1024 messages or about 1 MiB of log records a round (a message may be a batch):
             // the write buffer, and what is then published at once, stay small.
+            guard state.isServing else {
+                // Messages that reached a broker that is not active: the producer resends them to
+                // the active one, from its position there.
+                while try frontend.receive(dontWait: true) != nil { state.pair?.counters.droppedWhileNotActive += 1 }
+                return
+            }
             var received = 0
             while received < 1024, state.log.pendingBytes < 1 << 20 {
                 guard try frontend.receiveParts(dontWait: true, { parts in try state.admit(parts) }) != nil else { break }
                 received += 1
             }
-            try state.log.flush { records in
-                try EventLog.forEachRecord(in: records, verify: false) { topic, header, body, _ in
-                    try backend.send(topic, header, body)
-                }
-            }
+            try state.log.flush { records in try state.publishOrHold(records, backend: backend) }
+            try state.recordsWritten()
         }
     }
 

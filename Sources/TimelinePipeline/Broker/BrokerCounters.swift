@@ -26,6 +26,8 @@ public struct BrokerStatistics: Codable, Sendable, Equatable {
     public var recordsReplayed: UInt64
     /// Rejected messages the dead-letter file could not take (a full disk): counted, not kept.
     public var deadLettersLost: UInt64
+    /// For a broker of a pair: its role, state, epoch and replication (absent for a single broker).
+    public var pair: PairStatistics?
 
     public init(lastSequence: UInt64, producers: Int, subscriptions: Int, counters: BrokerCounters, deadLettersLost: UInt64 = 0) {
         self.lastSequence = lastSequence

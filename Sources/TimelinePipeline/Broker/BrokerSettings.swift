@@ -1,4 +1,6 @@
 import Foundation
+import Timeline
+import ZeroMQ
 
 /// Where the broker listens and how it treats messages.
 public struct BrokerSettings: Sendable {
@@ -29,6 +31,8 @@ public struct BrokerSettings: Sendable {
     public var maxChunkRecords: Int = 20_000
     /// CURVE on all three sockets when set (the ZAP handler must be running in the same context).
     public var security: Security?
+    /// Set for a broker of a pair.
+    public var pair: PairSettings?
 
     public init(frontend: String, backend: String, replay: String, dataDirectory: String) {
         self.frontend = frontend
@@ -36,4 +40,39 @@ public struct BrokerSettings: Sendable {
         self.replay = replay
         self.dataDirectory = dataDirectory
     }
+}
+
+/// How a broker of a pair replicates its log and watches its peer (`broker.ha` and friends).
+public struct PairSettings: Sendable {
+    public enum Replication: String, Sendable, Codable {
+        /// A record counts as logged (published, acknowledged to its producer) once both brokers
+        /// have written it; while the peer is away or catching up, the active broker runs alone.
+        case sync
+        /// Records count as logged once the active broker has written them; the passive broker
+        /// copies them as fast as it can. A failover may lose what it had not copied yet.
+        case async
+    }
+
+    public var role: PairRole
+    /// The other broker's peer endpoint, which this broker connects to.
+    public var peer: String
+    /// This broker's own peer endpoint, which the other one connects to.
+    public var listen: String
+    public var replication: Replication = .sync
+    /// How long the peer may be silent before it counts as gone (Binary Star's timeout).
+    public var peerTimeout: Duration = .seconds(PipelineDefaults.peerTimeoutSeconds)
+    /// With CURVE: the other broker's public certificate, the only key let in on the peer endpoint.
+    public var peerPublicKey: CurveKey?
+    /// Held records beyond this make the active broker stop waiting for a slow peer and run alone
+    /// until it has caught up again.
+    public var maxHeldBytes = 64 << 20
+
+    public init(role: PairRole, peer: String, listen: String) {
+        self.role = role
+        self.peer = peer
+        self.listen = listen
+    }
+
+    /// How often each broker tells the other its state.
+    public var heartbeatInterval: Duration { max(.milliseconds(20), peerTimeout / 5) }
 }

@@ -15,9 +15,12 @@ struct BrokerState {
     var producerIDs = ProducerIDCache()
     let warnings: RateLimitedLog
     let deadLetters: DeadLetterFile
+    /// Set for a broker of a pair (`BrokerState+Pair`).
+    var pair: PairSession?
 
-    init(log: EventLog, settings: BrokerSettings, logger: Logger) {
+    init(log: EventLog, settings: BrokerSettings, logger: Logger, pair: PairSession? = nil) {
         self.log = log
+        self.pair = pair
         self.settings = settings
         self.logger = logger
         warnings = RateLimitedLog(logger: logger)
@@ -25,8 +28,10 @@ struct BrokerState {
     }
 
     var statistics: BrokerStatistics {
-        BrokerStatistics(lastSequence: log.lastSequence, producers: log.producerPositions.count, subscriptions: subscriptions, counters: counters,
-                         deadLettersLost: deadLetters.lost)
+        var statistics = BrokerStatistics(lastSequence: log.lastSequence, producers: log.producerPositions.count, subscriptions: subscriptions,
+                                          counters: counters, deadLettersLost: deadLetters.lost)
+        statistics.pair = pairStatistics
+        return statistics
     }
 
     // MARK: - Admitting producer messages
@@ -127,17 +132,17 @@ struct BrokerState {
     mutating func answer(_ command: BrokerCommand) -> BrokerAnswer {
         switch command {
         case .head:
-            return .head(last: log.lastSequence)
+            return .head(last: visibleLastSequence)
         case .stats:
             return .stats(json: JSONCoding.encode(statistics))
         case .position(let producer):
-            return .position(producerSequence: log.producerPositions[producer] ?? 0, last: log.lastSequence)
+            return .position(producerSequence: acknowledgedPosition(of: producer), last: visibleLastSequence)
         case .replay(let query):
             counters.replayRequests += 1
             do {
                 let (frames, collected, scanned) = try replayFrames(query)
                 counters.recordsReplayed += UInt64(collected)
-                return .batch(last: log.lastSequence, scannedThrough: scanned, frames: frames)
+                return .batch(last: visibleLastSequence, scannedThrough: scanned, frames: frames)
             } catch {
                 logger.error("Could not read the event log for a replay", metadata: ["error": "\(error)"])
                 return .error("the broker could not read its log")
@@ -145,9 +150,12 @@ struct BrokerState {
         case .chunk(let query):
             counters.replayRequests += 1
             do {
-                let chunk = try log.readChunk(after: query.after, maxCount: min(Int(query.maxCount), settings.maxChunkRecords), prefixes: query.prefixes)
+                let visible = visibleLastSequence
+                guard query.after < visible else { return .chunk(last: visible, scannedThrough: query.after, records: []) }
+                let chunk = try log.readChunk(after: query.after, maxCount: min(Int(query.maxCount), settings.maxChunkRecords), prefixes: query.prefixes,
+                                              maxScanned: Int(min(visible - query.after, 100_000)))
                 counters.recordsReplayed += UInt64(chunk.count)
-                return .chunk(last: log.lastSequence, scannedThrough: chunk.scannedThrough, records: chunk.bytes)
+                return .chunk(last: visible, scannedThrough: chunk.scannedThrough, records: chunk.bytes)
             } catch {
                 logger.error("Could not read the event log for a replay", metadata: ["error": "\(error)"])
                 return .error("the broker could not read its log")
@@ -163,10 +171,11 @@ struct BrokerState {
         var frames: [[UInt8]] = []
         var scanned = query.after
         var collected = 0
-        while collected < limit, scanned < log.lastSequence {
+        let visible = visibleLastSequence
+        while collected < limit, scanned < visible {
             let records = try log.read(after: scanned, maxCount: limit)
             if records.isEmpty { break }
-            for record in records {
+            for record in records where record.sequence <= visible {
                 scanned = record.sequence
                 if query.prefixes.isEmpty || query.prefixes.contains(where: { record.topic.starts(with: $0) }) {
                     frames += record.frames

@@ -56,6 +56,11 @@ public struct PipelineConfiguration: Sendable {
         ("endpoints.backend", .string, .string(PipelineDefaults.backend)),
         ("endpoints.replay", .string, .string(PipelineDefaults.replay)),
         ("endpoints.query", .string, .string(PipelineDefaults.query)),
+        ("endpoints.peer", .string, .string("")),
+        ("endpoints.peerListen", .string, .string(PipelineDefaults.peerListen)),
+        ("broker.ha", .string, .string("none")),
+        ("broker.replication", .string, .string(PairSettings.Replication.sync.rawValue)),
+        ("broker.peerTimeoutSeconds", .number, .double(PipelineDefaults.peerTimeoutSeconds)),
         ("broker.fsyncIntervalSeconds", .number, .double(PipelineDefaults.fsyncIntervalSeconds)),
         ("broker.maxMessageBytes", .integer, .int(PipelineDefaults.maxMessageBytes)),
         ("broker.sendHighWaterMark", .integer, .int(PipelineDefaults.sendHighWaterMark)),
@@ -75,6 +80,7 @@ public struct PipelineConfiguration: Sendable {
         ("security.serverPublicKey", .string, .string("")),
         ("security.clientSecretKey", .string, .string("")),
         ("security.authorizedKeys", .string, .string("")),
+        ("security.peerPublicKey", .string, .string("")),
     ]
 
     public let reader: ConfigReader
@@ -247,7 +253,7 @@ public struct PipelineConfiguration: Sendable {
         return .seconds(seconds)
     }
 
-    private func wrap<T>(_ key: String, _ body: () throws -> T) throws -> T {
+    func wrap<T>(_ key: String, _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch {

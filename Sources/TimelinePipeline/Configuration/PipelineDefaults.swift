@@ -6,6 +6,8 @@ public enum PipelineDefaults {
     public static let backend = "tcp://127.0.0.1:5602"
     public static let replay = "tcp://127.0.0.1:5603"
     public static let query = "tcp://127.0.0.1:5604"
+    public static let peerListen = "tcp://127.0.0.1:5605"
+    public static let peerTimeoutSeconds = 1.0
 
     public static let fsyncIntervalSeconds = 1.0
     public static let maxMessageBytes = 1 << 20

@@ -7,6 +7,8 @@ public enum PipelineError: Error, CustomStringConvertible {
     case notAcknowledged(producer: String, acknowledged: UInt64, sent: UInt64, seconds: Double)
     case brokerError(String)
     case state(path: String, reason: String)
+    /// The two brokers of a pair hold histories that cannot be made one.
+    case pairDiverged(String)
 
     public var description: String {
         switch self {
@@ -17,6 +19,7 @@ public enum PipelineError: Error, CustomStringConvertible {
             return "producer \(producer): the broker logged \(acknowledged) of \(sent) events within \(seconds) s"
         case .brokerError(let message): return "the broker answered with an error: \(message)"
         case .state(let path, let reason): return "\(path): \(reason)"
+        case .pairDiverged(let detail): return "the two brokers' logs cannot be reconciled: \(detail)"
         }
     }
 }

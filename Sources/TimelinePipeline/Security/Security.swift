@@ -41,6 +41,8 @@ public struct SecuritySettings: Sendable {
 /// is configured for refuses to start, saying which file and why.
 public final class Security: Sendable {
     public static let zapDomain = "timeline"
+    /// The ZAP domain of a broker's peer endpoint, where only the other broker of the pair gets in.
+    public static let peerZapDomain = "timeline-peer"
 
     public let serverKeys: CurveKeyPair?
     public let allowed: [CurveKey: String]

@@ -3,17 +3,20 @@ import Synchronization
 import ZeroMQ
 
 /// The ZAP handler (RFC 27) of a daemon's context: lets in CURVE clients whose public key is on
-/// the allow list, and logs every client it turns away with its key and address.
+/// the allow list, and logs every client it turns away with its key and address. On a broker of a
+/// pair, the peer endpoint (ZAP domain `timeline-peer`) lets in only the other broker's key.
 public final class ZAPAuthenticator: SocketLoop {
     let allowed: [CurveKey: String]
+    let peerAllowed: [CurveKey: String]
     let logger: Logger
     let socket: ZMQSocket
     /// Handshakes let in and turned away, read by other threads.
     private let tally = Mutex((accepted: 0, rejected: 0))
 
     /// Binds `inproc://zeromq.zap.01`; call before the server sockets bind.
-    public init(context: ZMQContext, allowed: [CurveKey: String], logger: Logger) throws {
+    public init(context: ZMQContext, allowed: [CurveKey: String], peerAllowed: [CurveKey: String] = [:], logger: Logger) throws {
         self.allowed = allowed
+        self.peerAllowed = peerAllowed
         self.logger = logger
         socket = try ZMQSocket(context: context, type: .rep)
         try socket.setLinger(milliseconds: 0)
@@ -43,6 +46,7 @@ public final class ZAPAuthenticator: SocketLoop {
             return [Array("1.0".utf8), frames.count > 1 ? frames[1] : [], Array("500".utf8), Array("malformed ZAP request".utf8), [], []]
         }
         let requestID = frames[1]
+        let isPeer = frames[2] == Array(Security.peerZapDomain.utf8)
         let address = String(decoding: frames[3], as: UTF8.self)
         let mechanism = String(decoding: frames[5], as: UTF8.self)
         func reply(_ code: String, _ text: String, user: String = "") -> [[UInt8]] {
@@ -52,6 +56,18 @@ public final class ZAPAuthenticator: SocketLoop {
             tally.withLock { $0.rejected += 1 }
             logger.warning("Rejected a client that does not use CURVE", metadata: ["client.address": "\(address)", "zap.mechanism": "\(mechanism)"])
             return reply("400", "CURVE required")
+        }
+        if isPeer {
+            if let name = peerAllowed[key] {
+                tally.withLock { $0.accepted += 1 }
+                logger.info("Accepted the peer broker", metadata: ["peer.address": "\(address)", "peer.key": "\(key.z85)", "peer.name": "\(name)"])
+                return reply("200", "OK", user: name)
+            }
+            tally.withLock { $0.rejected += 1 }
+            logger.warning("Rejected a broker on the peer endpoint: its key is not the configured peer's", metadata: [
+                "peer.address": "\(address)", "peer.key": "\(key.z85)",
+            ])
+            return reply("400", "not the peer broker")
         }
         if let name = allowed[key] {
             tally.withLock { $0.accepted += 1 }

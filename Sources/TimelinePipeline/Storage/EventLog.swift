@@ -96,6 +96,20 @@ public final class EventLog {
         return sequence
     }
 
+    /// Stages whole records that were checked elsewhere (a replicated chunk), with the index that
+    /// counts them.
+    func appendPending(_ records: UnsafeRawBufferPointer, index staged: LogIndex) {
+        pending.append(contentsOf: records)
+        index = staged
+    }
+
+    /// Reads the file again after it was cut short, rebuilding the index and producer positions.
+    func reopenAfterCut() throws(StorageError) {
+        pending.removeAll(keepingCapacity: true)
+        (index, fileSize) = try EventLog.recover(fd, file: file, logger: logger)
+        durability.noteCut(to: fileSize)
+    }
+
     /// Bytes appended and not yet written.
     public var pendingBytes: Int { pending.count }
 

@@ -26,6 +26,11 @@ extension EventLog {
             state.withLock { $0.written = size }
         }
 
+        /// After the file was cut to `size` and synced.
+        func noteCut(to size: Int64) {
+            state.withLock { $0 = State(written: size, synced: size) }
+        }
+
         /// Whether bytes were written since the last sync.
         var isDirty: Bool { state.withLock { $0.written != $0.synced } }
 

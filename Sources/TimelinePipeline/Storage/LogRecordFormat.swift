@@ -220,6 +220,17 @@ enum LogRecordFormat {
         }
     }
 
+    /// Calls `body` with each whole record (prefix included) in `bytes`, its framing checked but not
+    /// its checksum, until it returns false. Throws `LogRecordError` when the framing is broken.
+    static func forEachWholeRecord(in bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> Bool) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let record = try record(at: offset, length: try payloadLength(at: offset, in: bytes), in: bytes)
+            guard try body(record) else { return }
+            offset += record.count
+        }
+    }
+
     /// The topic of a whole record (prefix included) whose length was checked, or as much of it
     /// as the record holds.
     @inline(__always)

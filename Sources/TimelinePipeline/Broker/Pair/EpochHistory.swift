@@ -1,0 +1,37 @@
+import Timeline
+
+/// The epochs of a broker pair and where each started in the log, as Kafka keeps leader epochs: a
+/// broker starts a new epoch each time it becomes active, and the passive broker copies the active
+/// one's list. Records before the first epoch (a log that ran before the pair did) are epoch 0.
+/// Where two logs stop agreeing follows from it: the last record of an epoch is the one before the
+/// next epoch's first.
+struct EpochHistory: Equatable, Codable {
+    private(set) var epochs: [EpochStart] = []
+
+    init(_ epochs: [EpochStart] = []) {
+        self.epochs = epochs.sorted { $0.epoch < $1.epoch }
+    }
+
+    /// The latest epoch known (0 before any).
+    var latest: UInt64 { epochs.last?.epoch ?? 0 }
+
+    /// Starts epoch `epoch` at `firstSequence`; epochs are only ever added above the latest.
+    mutating func begin(_ epoch: UInt64, at firstSequence: UInt64) {
+        precondition(epoch > latest, "epochs only go up")
+        epochs.append(EpochStart(epoch: epoch, firstSequence: firstSequence))
+    }
+
+    /// The epoch of the record with `sequence`: the latest that started at or before it.
+    func epoch(of sequence: UInt64) -> UInt64 {
+        epochs.last { $0.firstSequence <= sequence }?.epoch ?? 0
+    }
+
+    /// Where this broker's history of epoch `asked` ends in a log whose last sequence is
+    /// `lastSequence`: the largest epoch known at or below `asked`, and its last sequence (the
+    /// one before the next epoch's first, at most the log's last).
+    func end(of asked: UInt64, lastSequence: UInt64) -> (epoch: UInt64, lastSequence: UInt64) {
+        let known = epochs.last { $0.epoch <= asked }?.epoch ?? 0
+        guard let next = epochs.first(where: { $0.epoch > known }) else { return (known, lastSequence) }
+        return (known, min(lastSequence, next.firstSequence - 1))
+    }
+}

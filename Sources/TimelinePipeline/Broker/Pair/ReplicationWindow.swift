@@ -1,0 +1,71 @@
+import Timeline
+
+/// The active broker's records that are written but not yet copied by the passive broker, with
+/// synchronous replication: they are published to subscribers, and count in producers'
+/// `POSITION`, only once the passive broker has written them (its next `FETCH` says so).
+struct ReplicationWindow {
+    /// Records in the event log's framing, from `start` on.
+    private var held: [UInt8] = []
+    private var start = 0
+    /// Each producer's position over the records released: what `POSITION` answers while records are held.
+    private(set) var committedPositions: [String: UInt64] = [:]
+    private var producerIDs = ProducerIDCache()
+
+    var isEmpty: Bool { start == held.count }
+    var heldBytes: Int { held.count - start }
+
+    /// Starts holding, with nothing held and the producers' positions as the log has them.
+    mutating func begin(positions: [String: UInt64]) {
+        held.removeAll(keepingCapacity: true)
+        start = 0
+        committedPositions = positions
+    }
+
+    mutating func hold(_ records: UnsafeRawBufferPointer) {
+        held.append(contentsOf: records)
+    }
+
+    /// Hands each held record with a sequence up to `sequence` to `publish` (topic, header, body)
+    /// in order, and forgets it. Returns how many were released.
+    @discardableResult
+    mutating func release(through sequence: UInt64, _ publish: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+        var released = 0
+        var offset = start
+        var positions = committedPositions
+        var cache = producerIDs
+        defer {
+            start = offset
+            committedPositions = positions
+            producerIDs = cache
+            if start == held.count {
+                held.removeAll(keepingCapacity: true)
+                start = 0
+            } else if start > 8 << 20 {
+                held.removeFirst(start)
+                start = 0
+            }
+        }
+        try held.withUnsafeBytes { bytes in
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+            try LogRecordFormat.forEachWholeRecord(in: rest) { record in
+                let fields = try LogRecordFormat.fields(ofPayload: LogRecordFormat.payload(ofRecord: record))
+                let header = try WireHeader.decode(fields.header, cache: &cache)
+                guard header.sequence <= sequence else { return false }
+                if !header.producer.isEmpty, header.producerSequence > positions[header.producer, default: 0] {
+                    positions[header.producer] = header.producerSequence
+                }
+                try publish(fields.topic, fields.header, fields.body)
+                offset += record.count
+                released += 1
+                return true
+            }
+        }
+        return released
+    }
+
+    /// Forgets everything held (the broker steps down; the records were never acknowledged).
+    mutating func drop() {
+        held.removeAll(keepingCapacity: true)
+        start = 0
+    }
+}
