@@ -61,8 +61,12 @@ public struct PairSettings: Sendable {
     public var replication: Replication = .sync
     /// How long the peer may be silent before it counts as gone (Binary Star's timeout).
     public var peerTimeout: Duration = .seconds(PipelineDefaults.peerTimeoutSeconds)
-    /// With CURVE: the other broker's public certificate, the only key let in on the peer endpoint.
+    /// With CURVE: the other broker's public peer key, the only key let in on the peer endpoint.
     public var peerPublicKey: CurveKey?
+    /// With CURVE: this broker's own peer key pair, its identity towards the other broker. Not the
+    /// key clients know (the pair shares that one, `security.serverSecretKey`): each broker of the
+    /// pair has its own, so no other holder of the service's key can pose as a broker of the pair.
+    public var ownPeerKeys: CurveKeyPair?
     /// Held records beyond this make the active broker stop waiting for a slow peer and run alone
     /// until it has caught up again.
     public var maxHeldBytes = 64 << 20

@@ -1,5 +1,6 @@
 import Configuration
 import Timeline
+import ZeroMQ
 
 extension PipelineConfiguration {
     /// The broker pair's settings (`broker.ha`, `endpoints.peer`, `endpoints.peerListen`,
@@ -29,12 +30,18 @@ extension PipelineConfiguration {
                                      reason: "the peer timeout must be at least 0.1 s")
         }
         if securityEnabled {
-            let file = try string("security.peerPublicKey")
-            guard !file.isEmpty else {
+            let publicFile = try string("security.peerPublicKey"), secretFile = try string("security.peerSecretKey")
+            guard !publicFile.isEmpty else {
                 throw ConfigurationError(file: origin(of: "security.peerPublicKey"), key: "security.peerPublicKey",
-                                         reason: "with security on, a broker of a pair needs the other broker's public certificate")
+                                         reason: "with security on, a broker of a pair needs the other broker's public peer certificate")
             }
-            settings.peerPublicKey = try CurveCertificate.read(file, needSecret: false).publicKey
+            guard !secretFile.isEmpty else {
+                throw ConfigurationError(file: origin(of: "security.peerSecretKey"), key: "security.peerSecretKey",
+                                         reason: "with security on, a broker of a pair needs its own secret peer certificate")
+            }
+            settings.peerPublicKey = try CurveCertificate.read(publicFile, needSecret: false).publicKey
+            let own = try CurveCertificate.read(secretFile, needSecret: true)
+            settings.ownPeerKeys = CurveKeyPair(publicKey: own.publicKey, secretKey: own.secretKey!)
         }
         return settings
     }

@@ -81,6 +81,7 @@ public struct PipelineConfiguration: Sendable {
         ("security.clientSecretKey", .string, .string("")),
         ("security.authorizedKeys", .string, .string("")),
         ("security.peerPublicKey", .string, .string("")),
+        ("security.peerSecretKey", .string, .string("")),
     ]
 
     public let reader: ConfigReader

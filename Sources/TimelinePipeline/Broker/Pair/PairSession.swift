@@ -129,8 +129,9 @@ struct PairSession {
 
     /// With CURVE, the peer endpoint lets in only the other broker's key (a ZAP domain of its own).
     private static func securePeerServer(_ socket: ZMQSocket, security: Security?, settings: PairSettings) throws {
-        guard let security, let keys = security.serverKeys else { return }
+        guard security != nil else { return }
         guard settings.peerPublicKey != nil else { throw SecurityError.missingSetting("security.peerPublicKey") }
+        guard let keys = settings.ownPeerKeys else { throw SecurityError.missingSetting("security.peerSecretKey") }
         try socket.setZapDomain(Security.peerZapDomain)
         try socket.setZapEnforceDomain(true)
         try socket.setCurveServer(secretKey: keys.secretKey)
@@ -141,8 +142,8 @@ struct PairSession {
         try socket.setLinger(milliseconds: 0)
         try socket.setMaxMessageSize(64 << 20)
         try socket.setSendHighWaterMark(100)
-        if let security, let keys = security.serverKeys, let peerKey = settings.peerPublicKey {
-            // The broker's own certificate is its identity towards the other broker.
+        if security != nil, let keys = settings.ownPeerKeys, let peerKey = settings.peerPublicKey {
+            // The broker's own peer certificate is its identity towards the other broker.
             try socket.setCurveClient(publicKey: keys.publicKey, secretKey: keys.secretKey, serverKey: peerKey)
         }
         do {
