@@ -351,3 +351,42 @@ def write_figures(terminalreporter, title: str, columns: list[str], figures: lis
             json.dump(figures, handle, indent=2)
         terminalreporter.write_line(f"figures written to {path}")
 
+
+
+ROLES = ("frontend", "backend", "replay")
+
+
+class BrokerPair:
+    """A primary and a backup broker (`--ha`), each with its own endpoints (`endpoints[name]`: the
+    frontend, backend, replay and peer endpoints of broker "primary" or "backup"), started on
+    `pipelines[name]` (a harness.Pipeline, or one that runs on a cluster host). `client_endpoints()`
+    gives the comma-separated lists clients take. `extra` goes to both brokers (security, timeouts)."""
+
+    def __init__(self, pipelines: dict, endpoints: dict, extra: dict | None = None):
+        self.pipelines, self.endpoints, self.extra = pipelines, endpoints, extra or {}
+        self.daemons: dict = {}
+
+    def start(self, name: str, *more: str) -> "Daemon":
+        other = "backup" if name == "primary" else "primary"
+        own = self.endpoints[name]
+        daemon = self.pipelines[name].start(
+            name, "broker", "--ha", name, "--peer", self.endpoints[other]["peer"], "--peer-listen", own["peer"],
+            *(arg for role in ROLES for arg in (f"--{role}", own[role])), *self.extra.get(name, []), *more,
+            data_dir=self.pipelines[name].base / name)
+        self.daemons[name] = daemon
+        return daemon
+
+    def start_both(self):
+        for name in ("primary", "backup"):
+            self.start(name)
+        for name in ("primary", "backup"):
+            self.daemons[name].wait_bound()
+
+    def client_endpoints(self) -> dict:
+        return {role: ",".join(self.endpoints[name][role] for name in ("primary", "backup")) for role in ROLES}
+
+    def log_file(self, name: str) -> Path:
+        return self.daemons[name].data_dir / "events.log"
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {name} (exit {daemon.process.poll()}) ---\n{daemon.log()[-3000:]}" for name, daemon in self.daemons.items())

@@ -161,10 +161,13 @@ public final class Broker: SocketLoop {
 
     /// Answers the clients' requests on the replay endpoint; a broker of a pair that is not the
     /// active one answers `PASSIVE`, unless the request makes it active (its peer is silent).
+    /// `STATS` is answered in any state.
     private func answerClients(_ control: ControlResponder<BrokerCommand, BrokerAnswer>) throws {
         let frontend = frontend, backend = backend
         try state.withLock { state in
             try control.answerWaiting { command in
+                // Statistics are for watching the pair: both brokers answer, and asking is no vote.
+                if case .stats = command { return state.answer(command) }
                 let serve: Bool
                 do {
                     serve = try state.clientVote(now: .now, frontend: frontend, backend: backend)

@@ -158,12 +158,13 @@ extension BrokerState {
         guard pair!.star.state == .active else { return .error("this broker is not active") }
         if let checksum {
             guard after <= log.lastSequence else {
-                return .diverged("the passive broker's log goes to sequence \(after), past this broker's last, \(log.lastSequence)")
+                return .diverged("the passive broker's log goes to sequence \(after), past the active broker's last, \(log.lastSequence)")
             }
             let own = try log.checksum(ofRecord: after)
             guard own == checksum else {
-                return .diverged("the record at sequence \(after) differs (epoch \(pair!.epochs.epoch(of: after)) here, checksum "
-                    + "\(own.map { String($0, radix: 16) } ?? "none") here and \(String(checksum, radix: 16)) on the passive broker)")
+                let ownText = own.map { String($0, radix: 16) } ?? "none"
+                return .diverged("at sequence \(after) the active broker's record (epoch \(pair!.epochs.epoch(of: after))) has checksum "
+                    + "\(ownText) and the passive broker's \(String(checksum, radix: 16))")
             }
         }
         try acknowledge(after, backend: backend)
@@ -222,8 +223,8 @@ extension BrokerState {
                 try copy(records, epochs: epochs, peerLast: last)
             case .diverged(let detail):
                 guard pair!.copyStep == .fetching(requestID: reply.id ?? 0) else { continue }
-                throw PipelineError.pairDiverged(detail + "; this broker's last sequence is \(log.lastSequence), its last epoch "
-                    + "\(pair!.epochs.epoch(of: log.lastSequence)); move its data directory aside to start it afresh from the peer")
+                throw PipelineError.pairDiverged(detail + "; this (passive) broker's log ends at sequence \(log.lastSequence), in epoch "
+                    + "\(pair!.epochs.epoch(of: log.lastSequence)); move its data directory aside to start it afresh from the active broker")
             case .error(let text):
                 warnings.warning("peer.error", "The peer broker refused a request", metadata: ["error": "\(text)"])
                 if case .fetching(let id) = pair!.copyStep, id == reply.id { pair!.copyStep = .idle }

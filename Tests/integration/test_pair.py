@@ -1,0 +1,133 @@
+"""The broker pair on one machine: a primary and a backup (`--ha`), each on its own ipc endpoints
+(a restarted broker binds the same ones again, and no port is fixed), with real producers and
+consumers as processes. Across hosts, with links cut, see Tests/cluster/test_pair.py."""
+
+import json
+import os
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from harness import BrokerPair, Pipeline, Requester, broker_stats, control_request, expected_statistics, wait_for
+
+pytest.importorskip("zmq")
+
+
+@pytest.fixture
+def sockets():
+    """A short folder for ipc endpoints (a socket path must stay under 108 bytes)."""
+    folder = tempfile.mkdtemp(prefix="tl-pair-")
+    yield Path(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def pair_endpoints(folder: Path) -> dict:
+    return {name: {role: f"ipc://{folder}/{name[0]}-{role}" for role in ("frontend", "backend", "replay", "peer")}
+            for name in ("primary", "backup")}
+
+
+@pytest.fixture
+def pair(pipeline, sockets):
+    return BrokerPair({"primary": pipeline, "backup": pipeline}, pair_endpoints(sockets))
+
+
+def stats(pair: BrokerPair, name: str) -> dict:
+    return broker_stats(pair.endpoints[name]["replay"], timeout=5)
+
+
+def state_of(pair: BrokerPair, name: str) -> str:
+    return stats(pair, name)["pair"]["state"]
+
+
+def wait_state(pair: BrokerPair, name: str, state: str, timeout: float = 20):
+    try:
+        wait_for(lambda: state_of(pair, name) == state, timeout, f"the {name} broker to be {state}", interval=0.05)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{pair.logs()}") from None
+
+
+def wait_copied(pair: BrokerPair, source: str, target: str, timeout: float = 60):
+    """Until `target`'s log ends where `source`'s does."""
+    want = stats(pair, source)["lastSequence"]
+    wait_for(lambda: stats(pair, target)["lastSequence"] == want, timeout, f"the {target} broker to copy through {want}", interval=0.05)
+
+
+def single_endpoints(pair: BrokerPair, name: str) -> dict:
+    return {role: pair.endpoints[name][role] for role in ("frontend", "backend", "replay")}
+
+
+def epochs(pair: BrokerPair, name: str) -> list:
+    return json.loads((pair.daemons[name].data_dir / "pair-epochs.json").read_text())["epochs"]
+
+
+def test_the_backup_copies_every_record_byte_for_byte(pipeline, pair):
+    pair.start_both()
+    wait_state(pair, "primary", "active")
+    wait_state(pair, "backup", "passive")
+    pipeline.produce(single_endpoints(pair, "primary"), "--synthetic", "20000", "--seed", "3")
+    # The producer finished: with synchronous replication that means both brokers wrote everything.
+    assert stats(pair, "backup")["lastSequence"] == 20000, pair.logs()
+    assert pair.log_file("primary").read_bytes() == pair.log_file("backup").read_bytes()
+    primary = stats(pair, "primary")["pair"]
+    assert primary["replication"] == "sync" and primary["replicating"], primary
+    assert stats(pair, "backup")["pair"]["recordsCopied"] == 20000
+    assert epochs(pair, "primary") == epochs(pair, "backup") == [{"epoch": 1, "firstSequence": 1}]
+
+
+def test_the_passive_broker_answers_clients_passive_while_it_hears_the_active_one(pair):
+    pair.start_both()
+    wait_state(pair, "backup", "passive")
+    reply = control_request(pair.endpoints["backup"]["replay"], [b"HEAD"])
+    assert reply[0] == b"PASSIVE", reply
+    assert state_of(pair, "primary") == "active"
+
+
+def test_the_backup_takes_over_when_a_client_asks_after_the_primary_died(pipeline, pair):
+    pair.start_both()
+    wait_state(pair, "backup", "passive")
+    pipeline.produce(single_endpoints(pair, "primary"), "--synthetic", "5000", "--seed", "4")
+    pair.daemons["primary"].kill()
+    requester = Requester(pair.endpoints["backup"]["replay"])
+    try:
+        # A client's request is the vote: PASSIVE until the peer has been silent for the timeout.
+        def head():
+            reply = requester.request([b"HEAD"], timeout=5)
+            return reply if reply[0] == b"HEAD" else None
+        reply = wait_for(head, 20, "the backup to answer HEAD as the active broker", interval=0.05)
+    finally:
+        requester.close()
+    assert int.from_bytes(reply[1], "big") == 5000
+    assert state_of(pair, "backup") == "active"
+    assert [entry["epoch"] for entry in epochs(pair, "backup")] == [1, 2]
+    assert epochs(pair, "backup")[1]["firstSequence"] == 5001
+
+    # New events on the backup; then the primary comes back, rejoins as passive and copies them.
+    pipeline.produce(single_endpoints(pair, "backup"), "--synthetic", "3000", "--seed", "5")
+    pair.start("primary")
+    wait_state(pair, "primary", "passive")
+    wait_copied(pair, "backup", "primary")
+    assert pair.log_file("primary").read_bytes() == pair.log_file("backup").read_bytes()
+    assert epochs(pair, "primary") == epochs(pair, "backup")
+    assert not list(pair.daemons["primary"].data_dir.glob("cut-*.log")), "nothing was cut: the primary had nothing the backup lacked"
+
+
+def test_a_broker_whose_log_cannot_be_reconciled_refuses_to_start(pipeline, pair, tmp_path):
+    # Two unrelated logs: each broker ran alone first, with different events.
+    for name, seed in (("primary", "6"), ("backup", "7")):
+        single, endpoints = pipeline.broker(tmp_path / name)
+        pipeline.produce(endpoints, "--synthetic", "500", "--seed", seed)
+        assert single.terminate() == 0
+    pair.start("primary")
+    backup = pair.start("backup")
+    try:
+        code = backup.process.wait(timeout=30)
+    except Exception:
+        raise AssertionError(f"the backup did not refuse to start\n{pair.logs()}") from None
+    assert code != 0
+    log = backup.log()
+    assert "cannot be reconciled" in log and "sequence 500" in log and "epoch" in log, log[-2000:]
+    # Its log is left as it was, for a person to look at.
+    assert (tmp_path / "backup" / "events.log").stat().st_size > 0
