@@ -352,7 +352,6 @@ def write_figures(terminalreporter, title: str, columns: list[str], figures: lis
         terminalreporter.write_line(f"figures written to {path}")
 
 
-
 ROLES = ("frontend", "backend", "replay")
 
 
@@ -360,7 +359,8 @@ class BrokerPair:
     """A primary and a backup broker (`--ha`), each with its own endpoints (`endpoints[name]`: the
     frontend, backend, replay and peer endpoints of broker "primary" or "backup"), started on
     `pipelines[name]` (a harness.Pipeline, or one that runs on a cluster host). `client_endpoints()`
-    gives the comma-separated lists clients take. `extra` goes to both brokers (security, timeouts)."""
+    gives the comma-separated lists clients take. `extra[name]`: more arguments for that broker
+    (security, settings)."""
 
     def __init__(self, pipelines: dict, endpoints: dict, extra: dict | None = None):
         self.pipelines, self.endpoints, self.extra = pipelines, endpoints, extra or {}

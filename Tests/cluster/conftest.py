@@ -17,8 +17,9 @@ from harness import Pipeline, write_figures  # noqa: E402  (Tests/ is on the pat
 from netns import Cluster, Host, unavailable_reason  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-HOSTS = ["a", "c", "d"]  # a: the broker; c: producers; d: consumers (b is kept for a second broker)
+HOSTS = ["a", "b", "c", "d"]  # a: the (primary) broker; b: the backup broker; c: producers; d: consumers
 FIGURES: list[dict] = []
+PAIR_FIGURES: list[dict] = []
 _reason: list = []
 
 
@@ -57,9 +58,16 @@ def pytest_report_header(config):
 # from the broker's log; how long the link was down; seconds from the link coming up until the
 # aggregator counted its next event (resumed_s) and until it had counted every event (caught_up_s,
 # which includes what the producer still had to publish); run_s, from the producer's start.
+#
+# The broker pair's table: per scenario, events published, lost and counted twice (both must be
+# 0), the failover time (from the loss, a kill or a cut, to the first event the new active broker
+# accepted), the producer's throughput, and that throughput as a ratio to a single broker's in the
+# same run (the first scenario measures both).
 def pytest_terminal_summary(terminalreporter):
     columns = ["scenario", "events", "lost", "duplicates", "live", "replayed", "down_s", "resumed_s", "caught_up_s", "run_s"]
     write_figures(terminalreporter, "cluster suite figures", columns, FIGURES, "TIMELINE_CLUSTER_REPORT")
+    columns = ["scenario", "events", "lost", "counted_twice", "failover_s", "events_per_s", "ratio_to_single", "run_s"]
+    write_figures(terminalreporter, "broker pair figures", columns, PAIR_FIGURES, "TIMELINE_PAIR_REPORT")
 
 
 def _terminate_as_interrupt(signum, frame):
@@ -68,7 +76,7 @@ def _terminate_as_interrupt(signum, frame):
 
 @pytest.fixture
 def cluster(request):
-    """Hosts a, c and d on one bridge, removed when the test ends however it ends (finalizer; the
+    """Hosts a, b, c and d on one bridge, removed when the test ends however it ends (finalizer; the
     atexit hook in netns.py is the safety net). SIGTERM is turned into KeyboardInterrupt so that a
     terminated run cleans up as an interrupted one does."""
     reason = skip_reason()
@@ -114,7 +122,7 @@ class Keys:
         import zmq.auth
 
         self.folder = folder
-        for name in ("broker", "aggregator", "producer", "consumer", "observer"):
+        for name in ("broker", "aggregator", "producer", "consumer", "observer", "peer-primary", "peer-backup", "intruder"):
             result = pipeline.run("keys", "generate", "--name", name, "--output-dir", str(folder))
             assert result.returncode == 0, result.stderr
         self.allowed = {"broker": ("producer", "consumer", "observer"), "aggregator": ("observer",)}
@@ -128,6 +136,11 @@ class Keys:
     def server(self, name: str) -> list[str]:
         return ["--set", "security.enabled=true", "--set", f"security.serverSecretKey={self.folder / f'{name}.key_secret'}",
                 "--set", f"security.authorizedKeys={self.folder / f'allowed-{name}'}"]
+
+    def peer(self, name: str, other: str) -> list[str]:
+        """A broker of a pair: its own peer key and the other broker's public one (`peer-NAME`)."""
+        return ["--set", f"security.peerSecretKey={self.folder / f'peer-{name}.key_secret'}",
+                "--set", f"security.peerPublicKey={self.folder / f'peer-{other}.key'}"]
 
     def client(self, name: str, server: str) -> list[str]:
         return ["--set", "security.enabled=true", "--set", f"security.serverPublicKey={self.folder / f'{server}.key'}",
@@ -150,3 +163,9 @@ def keys(pipeline, tmp_path) -> Keys:
 def figures() -> list[dict]:
     """Where a scenario records its row of the table."""
     return FIGURES
+
+
+@pytest.fixture
+def pair_figures() -> list[dict]:
+    """Where a broker pair scenario records its row of the pair's table."""
+    return PAIR_FIGURES

@@ -4,6 +4,8 @@
         broker = cluster["a"].popen(["timeline", "broker", "--frontend", f"tcp://{cluster['a'].address}:5601", ...])
         cluster.link_down(cluster["d"])     # host d is cut off
         cluster.link_up(cluster["d"])
+        cluster.isolate(cluster["a"], cluster["b"])  # a and b cannot reach each other; both reach the rest
+        cluster.rejoin(cluster["a"], cluster["b"])
 
 Layout of one cluster (names unique per run: `tl-` and six random hex digits):
 
@@ -234,6 +236,20 @@ class Cluster:
         ip("-n", host.namespace, "link", "set", host.interface, "up")
         self.down.discard(host.name)
         self._wait_state(host, "UP")
+
+    def isolate(self, *hosts: Host):
+        """Cuts the given hosts off from each other only: their bridge ports become isolated ports
+        (`bridge link set ... isolated on`), which forward to every other port but not to one
+        another. Each still reaches every other host."""
+        for host in hosts:
+            subprocess.run(["bridge", "-n", self.switch, "link", "set", "dev", host.port, "isolated", "on"], check=True,
+                           capture_output=True, timeout=20)
+
+    def rejoin(self, *hosts: Host):
+        """Undoes `isolate`."""
+        for host in hosts:
+            subprocess.run(["bridge", "-n", self.switch, "link", "set", "dev", host.port, "isolated", "off"], check=True,
+                           capture_output=True, timeout=20)
 
     def close(self):
         """Kills every process in the cluster's namespaces, deletes the links and namespaces, and

@@ -174,14 +174,21 @@ extension BrokerState {
         return nil
     }
 
-    /// The passive broker has written everything up to `sequence`.
+    /// The passive broker has written everything up to `sequence`. With synchronous replication,
+    /// once it is within one chunk of this log's end, records wait for it again: the few it has
+    /// yet to write (already published while it caught up) are held too, and producers' positions
+    /// go back to before them until it has.
     private mutating func acknowledge(_ sequence: UInt64, backend: ZMQSocket) throws {
-        if !pair!.holding, pair!.settings.replication == .sync, sequence >= log.lastSequence {
+        if !pair!.holding, pair!.settings.replication == .sync, sequence <= log.lastSequence,
+           log.lastSequence - sequence <= UInt64(settings.maxChunkRecords) {
+            let behind = try log.readChunk(after: sequence, maxCount: Int(log.lastSequence - sequence), maxBytes: Int.max)
+            try behind.bytes.withUnsafeBytes { bytes in
+                try pair!.window.begin(positions: log.producerPositions, unacknowledged: bytes, publishedThrough: log.lastSequence)
+            }
             pair!.holding = true
             pair!.releasedThrough = log.lastSequence
-            pair!.window.begin(positions: log.producerPositions)
-            logger.info("The peer broker has caught up: records now count as logged once both brokers wrote them", metadata: [
-                "log.lastSequence": "\(log.lastSequence)",
+            logger.info("The peer broker has caught up: records count as logged once both brokers wrote them", metadata: [
+                "log.lastSequence": "\(log.lastSequence)", "pair.peerSequence": "\(sequence)",
             ])
         }
         guard pair!.holding else { return }

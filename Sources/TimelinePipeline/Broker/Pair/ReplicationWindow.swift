@@ -10,15 +10,34 @@ struct ReplicationWindow {
     /// Each producer's position over the records released: what `POSITION` answers while records are held.
     private(set) var committedPositions: [String: UInt64] = [:]
     private var producerIDs = ProducerIDCache()
+    /// Held records up to here were published before holding began: releasing them only moves
+    /// the committed positions on.
+    private var publishedThrough: UInt64 = 0
 
     var isEmpty: Bool { start == held.count }
     var heldBytes: Int { held.count - start }
 
-    /// Starts holding, with nothing held and the producers' positions as the log has them.
-    mutating func begin(positions: [String: UInt64]) {
+    /// Starts holding with `unacknowledged` (the records the passive broker has not written yet,
+    /// already published) held, and each producer's position as it stands before them: for a
+    /// producer with records among them, one before its first there; for the others, `positions`.
+    mutating func begin(positions: [String: UInt64], unacknowledged: UnsafeRawBufferPointer, publishedThrough: UInt64) throws {
         held.removeAll(keepingCapacity: true)
         start = 0
-        committedPositions = positions
+        self.publishedThrough = publishedThrough
+        var committed = positions
+        var seen = Set<String>()
+        var cache = producerIDs
+        try LogRecordFormat.forEachWholeRecord(in: unacknowledged) { record in
+            let fields = try LogRecordFormat.fields(ofPayload: LogRecordFormat.payload(ofRecord: record))
+            let header = try WireHeader.decode(fields.header, cache: &cache)
+            if !header.producer.isEmpty, header.producerSequence > 0, seen.insert(header.producer).inserted {
+                committed[header.producer] = header.producerSequence - 1
+            }
+            return true
+        }
+        producerIDs = cache
+        committedPositions = committed
+        held.append(contentsOf: unacknowledged)
     }
 
     mutating func hold(_ records: UnsafeRawBufferPointer) {
@@ -54,7 +73,7 @@ struct ReplicationWindow {
                 if !header.producer.isEmpty, header.producerSequence > positions[header.producer, default: 0] {
                     positions[header.producer] = header.producerSequence
                 }
-                try publish(fields.topic, fields.header, fields.body)
+                if header.sequence > publishedThrough { try publish(fields.topic, fields.header, fields.body) }
                 offset += record.count
                 released += 1
                 return true

@@ -1,0 +1,303 @@
+"""The broker pair across real hosts (network namespaces), with CURVE on everywhere, the brokers'
+peer link included.
+
+Host a runs the primary broker, b the backup, each bound to its own address; c the producer and d
+the aggregator, both given the two brokers' endpoints as lists. The test process stays outside and
+asks each broker for its statistics from inside c, and the aggregator for its status from inside d.
+Each scenario publishes EVENTS synthetic events (TIMELINE_CLUSTER_EVENTS, default 200,000) and ends
+with the aggregator's statistics exactly equal to those computed here from `timeline ingest
+--synthetic EVENTS --seed SEED`, with the active broker's log holding each event exactly once.
+
+Failover time: from the loss (the kill, or the link going down) to the first event the new active
+broker accepted, seen in its `STATS` (`accepted`), polled every 20 ms from c."""
+
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from harness import BrokerPair, Requester, aggregator_status, broker_stats, expected_statistics, wait_for
+
+pytestmark = pytest.mark.cluster
+
+EVENTS = int(os.environ.get("TIMELINE_CLUSTER_EVENTS", "200000"))
+SEED = 12
+PORTS = {"frontend": 5601, "backend": 5602, "replay": 5603, "peer": 5605}
+QUERY_PORT = 5604
+HOST_OF = {"primary": "a", "backup": "b"}
+_expected: dict = {}
+# The single broker's producer throughput, measured in the first scenario of the run.
+_single: dict = {}
+
+
+def expected(pipeline) -> dict:
+    if EVENTS not in _expected:
+        events = pipeline.ingest("--synthetic", str(EVENTS), "--seed", str(SEED))
+        assert len(events) == EVENTS
+        _expected[EVENTS] = expected_statistics(events)
+    return _expected[EVENTS]
+
+
+class PairBed:
+    """The two brokers, the aggregator on d, and the observer's connections."""
+
+    def __init__(self, cluster, on_host, keys, replication: str = "sync"):
+        self.cluster, self.on_host, self.keys = cluster, on_host, keys
+        endpoints = {name: {role: f"tcp://{cluster[HOST_OF[name]].address}:{port}" for role, port in PORTS.items()}
+                     for name in HOST_OF}
+        extra = {name: [*keys.server("broker"), *keys.peer(name, "backup" if name == "primary" else "primary"),
+                        "--set", f"broker.replication={replication}"] for name in HOST_OF}
+        self.pair = BrokerPair({name: on_host[HOST_OF[name]] for name in HOST_OF}, endpoints, extra)
+        self.pair.start_both()
+        self.clients = self.pair.client_endpoints()
+        self.from_c = cluster["c"].zmq_context()
+        self.from_d = cluster["d"].zmq_context()
+        self.requesters: dict = {}
+        self.status_requester = None
+        self.producer = None
+        wait_for(lambda: self.state("primary") == "active" and self.state("backup") == "passive", 30,
+                 "the primary active and the backup passive")
+        self.aggregator = on_host["d"].start("aggregator", "aggregate", "--backend", self.clients["backend"], "--replay", self.clients["replay"],
+                                             "--query", f"tcp://*:{QUERY_PORT}", *keys.server("aggregator"), *keys.client("consumer", "broker"))
+        self.aggregator.wait_bound()
+        self.query = f"tcp://127.0.0.1:{QUERY_PORT}"  # inside d
+        wait_for(lambda: self.status() is not None, 30, "the aggregator's status from inside d")
+
+    # -- observing ----------------------------------------------------------------------------
+
+    def stats(self, name: str, timeout: float = 2) -> dict | None:
+        """A broker's STATS, asked from inside c; None when it did not answer in time."""
+        if name not in self.requesters:
+            self.requesters[name] = Requester(self.pair.endpoints[name]["replay"], self.from_c, curve=self.keys.curve("observer", "broker"))
+        try:
+            return broker_stats(self.requesters[name], timeout=timeout)
+        except TimeoutError:
+            self.requesters.pop(name).close()
+            return None
+
+    def state(self, name: str) -> str | None:
+        stats = self.stats(name)
+        return stats["pair"]["state"] if stats else None
+
+    def status(self) -> dict | None:
+        if self.status_requester is None:
+            self.status_requester = Requester(self.query, self.from_d, curve=self.keys.curve("observer", "aggregator"))
+        try:
+            return aggregator_status(self.status_requester, timeout=2)
+        except TimeoutError:
+            self.status_requester.close()
+            self.status_requester = None
+            return None
+
+    def counted(self) -> int:
+        status = self.status()
+        return status["events"] if status else -1
+
+    def logs(self) -> str:
+        parts = [self.pair.logs()]
+        for daemon in (self.aggregator, self.producer):
+            if daemon is not None:
+                parts.append(f"--- {daemon.name} (exit {daemon.process.poll()}) ---\n{daemon.log()[-2500:]}")
+        return "\n".join(parts)
+
+    # -- driving ------------------------------------------------------------------------------
+
+    def start_producer(self):
+        self.producer = self.on_host["c"].start("producer", "produce", "--frontend", self.clients["frontend"], "--replay", self.clients["replay"],
+                                                "--synthetic", str(EVENTS), "--seed", str(SEED), *self.keys.client("producer", "broker"))
+        self.started = time.monotonic()
+        return self.producer
+
+    def wait_logged(self, name: str, count: int, timeout: float = 120):
+        wait_for(lambda: (self.stats(name) or {}).get("lastSequence", 0) >= count, timeout, f"{count} records in the {name} broker's log")
+
+    def failover_time(self, new_active: str, since: float, timeout: float = 30) -> float:
+        """Seconds from `since` until `new_active` has accepted an event from a producer."""
+        before = (self.stats(new_active) or {}).get("accepted", 0)
+        try:
+            wait_for(lambda: (self.stats(new_active, timeout=1) or {}).get("accepted", 0) > before, timeout,
+                     f"the {new_active} broker to accept an event", interval=0.02)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{self.logs()}") from None
+        return time.monotonic() - since
+
+    def finish(self, pipeline, pair_figures, scenario: str, active: str, failover: float | None = None) -> dict:
+        """Waits for the producer and the aggregator, records the row, and checks the statistics
+        exactly, and the active broker's log holding every event once."""
+        figure = {"scenario": scenario, "events": EVENTS, "failover_s": "" if failover is None else round(failover, 2)}
+        pair_figures.append(figure)
+        try:
+            code = self.producer.process.wait(timeout=300)
+            produced = time.monotonic() - self.started
+            assert code == 0, f"the producer failed ({code})\n{self.logs()}"
+            figure["events_per_s"] = round(EVENTS / produced)
+            if _single.get("events_per_s"):
+                figure["ratio_to_single"] = round(figure["events_per_s"] / _single["events_per_s"], 2)
+            wait_for(lambda: self.counted() >= EVENTS, 180, f"{EVENTS} events at the aggregator", interval=0.1)
+        except AssertionError as error:
+            raise AssertionError(f"{error} (counted {self.counted()})\n{self.logs()}") from None
+        finally:
+            status = self.status() or {}
+            figure["lost"] = EVENTS - min(EVENTS, status.get("events", 0))
+            figure["counted_twice"] = max(0, status.get("events", 0) - EVENTS)
+            figure["run_s"] = round(time.monotonic() - self.started, 2)
+        report = self.on_host["d"].run("report", "--format", "json", "--query", self.query, *self.keys.client("observer", "aggregator"))
+        assert report.returncode == 0, report.stderr
+        report = json.loads(report.stdout)
+        want = expected(pipeline)
+        for field in ("totalEvents", "totalVisits", "visitsByDecade", "eventsByKind"):
+            assert report[field] == want[field], f"{field} differs from the independently computed statistics"
+        stats = self.stats(active, timeout=10)
+        assert stats["pair"]["state"] == "active", stats
+        assert stats["lastSequence"] == EVENTS, f"the active broker logged {stats['lastSequence']} records for {EVENTS} events"
+        return figure
+
+    def wait_in_step(self, timeout: float = 120):
+        """Until one broker is active and the other passive, and the passive one has copied at
+        least what the active one had logged when the wait began (under load the active one goes on)."""
+        target = {}
+
+        def in_step():
+            first, second = self.stats("primary"), self.stats("backup")
+            if not first or not second:
+                return False
+            by_state = {first["pair"]["state"]: first, second["pair"]["state"]: second}
+            if sorted(by_state) != ["active", "passive"]:
+                return False
+            target.setdefault("last", by_state["active"]["lastSequence"])
+            return by_state["passive"]["lastSequence"] >= target["last"]
+        try:
+            wait_for(in_step, timeout, "both brokers in step", interval=0.1)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{self.logs()}") from None
+
+    def assert_same_logs(self):
+        """After the producer finished: both logs the same, byte for byte."""
+        self.wait_in_step()
+        primary = self.pair.log_file("primary").read_bytes()
+        backup = self.pair.log_file("backup").read_bytes()
+        assert primary == backup, "the two brokers' logs differ"
+
+
+def single_broker_throughput(cluster, on_host, keys, pipeline) -> float:
+    """Producer throughput through one broker on host a (no pair), measured once per run."""
+    if "events_per_s" not in _single:
+        address = cluster["a"].address
+        endpoints = {role: f"tcp://{address}:{port}" for role, port in PORTS.items() if role != "peer"}
+        broker = on_host["a"].start("single", "broker", *(arg for role, endpoint in endpoints.items() for arg in (f"--{role}", endpoint)),
+                                    *keys.server("broker"))
+        broker.wait_bound()
+        started = time.monotonic()
+        producer = on_host["c"].start("single-producer", "produce", "--frontend", endpoints["frontend"], "--replay", endpoints["replay"],
+                                      "--synthetic", str(EVENTS), "--seed", str(SEED), *keys.client("producer", "broker"))
+        assert producer.process.wait(timeout=300) == 0, producer.log()[-2000:]
+        _single["events_per_s"] = EVENTS / (time.monotonic() - started)
+        broker.terminate()
+    return _single["events_per_s"]
+
+
+def test_sync_replication_against_a_single_broker(cluster, on_host, keys, pipeline, pair_figures):
+    expected(pipeline)
+    single = single_broker_throughput(cluster, on_host, keys, pipeline)
+    pair_figures.append({"scenario": "single broker, for reference", "events": EVENTS, "events_per_s": round(single), "ratio_to_single": 1.0})
+    bed = PairBed(cluster, on_host, keys)
+    bed.start_producer()
+    figure = bed.finish(pipeline, pair_figures, "pair, sync replication, no failure", "primary")
+    assert figure["lost"] == 0 and figure["counted_twice"] == 0
+    bed.assert_same_logs()
+
+
+def test_kill_the_active_broker_mid_stream(cluster, on_host, keys, pipeline, pair_figures):
+    expected(pipeline)
+    bed = PairBed(cluster, on_host, keys)
+    bed.start_producer()
+    bed.wait_logged("primary", EVENTS // 4)
+    bed.pair.daemons["primary"].process.send_signal(signal.SIGKILL)
+    lost_at = time.monotonic()
+    failover = bed.failover_time("backup", lost_at)
+    figure = bed.finish(pipeline, pair_figures, "kill -9 of the active broker", "backup", failover)
+    assert figure["lost"] == 0 and figure["counted_twice"] == 0
+    assert failover <= 2.0, f"failover took {failover:.2f} s"
+
+
+def test_the_active_brokers_link_down_for_ten_seconds(cluster, on_host, keys, pipeline, pair_figures):
+    expected(pipeline)
+    bed = PairBed(cluster, on_host, keys)
+    bed.start_producer()
+    bed.wait_logged("primary", EVENTS // 4)
+    cluster.link_down(cluster["a"])
+    lost_at = time.monotonic()
+    try:
+        failover = bed.failover_time("backup", lost_at)
+        time.sleep(max(0.0, 10 - (time.monotonic() - lost_at)))  # the outage itself lasts 10 s
+    finally:
+        cluster.link_up(cluster["a"])
+    # The old active broker hears the new one (a later epoch), steps down and copies its log.
+    figure = bed.finish(pipeline, pair_figures, "active broker's link down 10 s", "backup", failover)
+    assert figure["lost"] == 0 and figure["counted_twice"] == 0
+    assert failover <= 2.0, f"failover took {failover:.2f} s"
+    bed.assert_same_logs()
+
+
+def test_the_link_between_the_brokers_alone_cut_for_ten_seconds(cluster, on_host, keys, pipeline, pair_figures):
+    expected(pipeline)
+    bed = PairBed(cluster, on_host, keys)
+    bed.start_producer()
+    bed.wait_logged("primary", EVENTS // 4)
+    cluster.isolate(cluster["a"], cluster["b"])
+    cut_at = time.monotonic()
+    observed = []
+    try:
+        # Both brokers still answer the observer on c; exactly one of them must be active throughout.
+        while time.monotonic() - cut_at < 10:
+            states = (bed.state("primary"), bed.state("backup"))
+            observed.append(states)
+            assert states.count("active") == 1, f"active brokers during the cut: {states}\n{bed.logs()}"
+    finally:
+        cluster.rejoin(cluster["a"], cluster["b"])
+    assert len(observed) >= 20, "the states were sampled often during the cut"
+    figure = bed.finish(pipeline, pair_figures, "link between the brokers cut 10 s", "primary")
+    assert figure["lost"] == 0 and figure["counted_twice"] == 0
+    assert all(states == ("active", "passive") for states in observed)
+    bed.assert_same_logs()
+
+
+def test_a_restarted_broker_rejoins_and_later_takes_over_with_the_full_history(cluster, on_host, keys, pipeline, pair_figures):
+    expected(pipeline)
+    bed = PairBed(cluster, on_host, keys)
+    bed.start_producer()
+    bed.wait_logged("primary", EVENTS // 5)
+    bed.pair.daemons["primary"].process.send_signal(signal.SIGKILL)
+    first = bed.failover_time("backup", time.monotonic())
+    bed.pair.start("primary")
+    bed.wait_in_step()
+    assert bed.state("primary") == "passive"
+    assert bed.producer.alive(), "the producer was still publishing when the primary had caught up (make TIMELINE_CLUSTER_EVENTS larger)"
+    bed.pair.daemons["backup"].process.send_signal(signal.SIGKILL)
+    second = bed.failover_time("primary", time.monotonic())
+    figure = bed.finish(pipeline, pair_figures, "restarted broker rejoins, then takes over", "primary", max(first, second))
+    assert figure["lost"] == 0 and figure["counted_twice"] == 0
+    assert max(first, second) <= 2.0, f"failovers took {first:.2f} s and {second:.2f} s"
+
+
+def test_a_rolling_restart_of_both_brokers_under_load(cluster, on_host, keys, pipeline, pair_figures):
+    expected(pipeline)
+    bed = PairBed(cluster, on_host, keys)
+    bed.start_producer()
+    bed.wait_logged("primary", EVENTS // 5)
+    # The passive one first: stopped cleanly, started again, in step again.
+    assert bed.pair.daemons["backup"].terminate() == 0
+    bed.pair.start("backup")
+    bed.wait_in_step()
+    # Then the active one: the backup takes over, the primary rejoins as passive.
+    assert bed.pair.daemons["primary"].terminate() == 0
+    stopped = time.monotonic()
+    failover = bed.failover_time("backup", stopped)
+    bed.pair.start("primary")
+    assert bed.producer.alive(), "the producer finished before the rolling restart did (make TIMELINE_CLUSTER_EVENTS larger)"
+    figure = bed.finish(pipeline, pair_figures, "rolling restart of both brokers", "backup", failover)
+    assert figure["lost"] == 0 and figure["counted_twice"] == 0
+    assert failover <= 2.0, f"failover took {failover:.2f} s"
+    bed.assert_same_logs()
