@@ -131,3 +131,50 @@ def test_a_broker_whose_log_cannot_be_reconciled_refuses_to_start(pipeline, pair
     assert "cannot be reconciled" in log and "sequence 500" in log and "epoch" in log, log[-2000:]
     # Its log is left as it was, for a person to look at.
     assert (tmp_path / "backup" / "events.log").stat().st_size > 0
+
+
+def test_two_brokers_configured_with_the_same_role_never_serve(pipeline, sockets):
+    endpoints = pair_endpoints(sockets)
+    twins = BrokerPair({"primary": pipeline, "backup": pipeline}, endpoints)
+    first = twins.start("primary")
+    # The second one is a primary too, on the backup's endpoints.
+    own = endpoints["backup"]
+    second = pipeline.start("twin", "broker", "--ha", "primary", "--peer", endpoints["primary"]["peer"], "--peer-listen", own["peer"],
+                            *(arg for role in ("frontend", "backend", "replay") for arg in (f"--{role}", own[role])))
+    for daemon in (first, second):
+        daemon.wait_bound()
+    wait_for(lambda: "this broker's own role" in first.log() and "this broker's own role" in second.log(), 20,
+             "both brokers to log the conflict")
+    # Each hears a live peer, so no client's request can make either of them active.
+    for name in ("primary", "backup"):
+        replay = endpoints[name]["replay"]
+        for _ in range(3):
+            assert control_request(replay, [b"HEAD"])[0] == b"PASSIVE"
+        assert broker_stats(replay)["pair"]["state"] == "starting (primary)"
+
+
+def test_with_curve_the_peer_endpoint_lets_in_only_the_other_broker(pipeline, sockets, tmp_path):
+    folder, allowed = tmp_path / "keys", tmp_path / "allowed"
+    allowed.mkdir()
+    for name in ("server", "peer-primary", "peer-backup", "intruder"):
+        assert pipeline.run("keys", "generate", "--name", name, "--output-dir", str(folder)).returncode == 0
+    server = ["--set", "security.enabled=true", "--set", f"security.serverSecretKey={folder / 'server.key_secret'}",
+              "--set", f"security.authorizedKeys={allowed}"]
+
+    def peer_keys(own: str, other: str) -> list:
+        return ["--set", f"security.peerSecretKey={folder / f'{own}.key_secret'}", "--set", f"security.peerPublicKey={folder / f'{other}.key'}"]
+
+    endpoints = pair_endpoints(sockets)
+    secure = BrokerPair({"primary": pipeline, "backup": pipeline}, endpoints,
+                        {"primary": server + peer_keys("peer-primary", "peer-backup"), "backup": server + peer_keys("peer-backup", "peer-primary")})
+    secure.start_both()
+    # The pair forms over CURVE: the backup copies what the primary logs.
+    wait_for(lambda: "now passive" in secure.daemons["backup"].log(), 20, "the backup to become passive")
+    # A third broker that claims to be the backup, with a key of its own, is turned away and logged.
+    third = pipeline.start("third", "broker", "--ha", "backup", "--peer", endpoints["primary"]["peer"],
+                           "--peer-listen", f"ipc://{sockets}/third-peer",
+                           *(arg for role in ("frontend", "backend", "replay") for arg in (f"--{role}", f"ipc://{sockets}/third-{role}")),
+                           *server, *peer_keys("intruder", "peer-primary"))
+    third.wait_bound()
+    wait_for(lambda: "Rejected a broker on the peer endpoint" in secure.daemons["primary"].log(), 20, "the primary to reject the third broker")
+    assert "now passive" not in third.log() and "now the active" not in third.log()

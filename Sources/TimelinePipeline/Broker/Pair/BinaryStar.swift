@@ -63,6 +63,13 @@ struct BinaryStar {
         }
     }
 
+    /// Heard a broker on the peer endpoint that has this broker's own role (a misconfigured pair,
+    /// or a third broker): it is alive, so no client may vote this broker active meanwhile, and
+    /// its state counts for nothing.
+    mutating func heardConflicting(now: ContinuousClock.Instant) {
+        peerExpiry = now + peerTimeout
+    }
+
     /// A client asked something. Returns whether this broker serves it, and the transition that
     /// the request caused (the client's vote for a broker whose peer is silent).
     mutating func clientRequest(now: ContinuousClock.Instant) -> (serve: Bool, transition: Transition?) {

@@ -136,7 +136,9 @@ extension BrokerState {
     /// The peer's state from a heartbeat, either way; returns this broker's own for the reply.
     private mutating func heardPeer(_ status: PeerStatus, now: ContinuousClock.Instant, frontend: ZMQSocket, backend: ZMQSocket) throws -> PeerAnswer {
         if status.role == pair!.settings.role {
-            warnings.warning("peer.role", "The broker on the peer endpoint has this broker's role; two \(status.role) brokers? Ignoring it", metadata: [
+            // Two brokers of the same role: neither may serve on a client's vote while it hears the other.
+            pair!.star.heardConflicting(now: now)
+            warnings.warning("peer.role", "The broker on the peer endpoint has this broker's own role: a misconfigured pair? Its state is ignored", metadata: [
                 "pair.role": "\(status.role)",
             ])
             return .error("both brokers are configured as \(status.role)")
