@@ -50,6 +50,11 @@ public enum ControlProtocol {
         frames.first == Frames.error
     }
 
+    /// Whether a reply is a `PASSIVE`: the broker that sent it is the passive one of a pair.
+    public static func isPassive(_ frames: [[UInt8]]) -> Bool {
+        frames.first == Frames.passive
+    }
+
     /// The request id a reply carries in its second frame, when it has one.
     public static func requestID(ofReply frames: [[UInt8]]) -> UInt64? {
         frames.count >= 2 ? ByteReader.integer(exactly: frames[1], as: UInt64.self) : nil

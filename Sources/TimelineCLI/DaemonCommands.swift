@@ -5,12 +5,6 @@ import Timeline
 import TimelinePipeline
 import ZeroMQ
 
-extension PipelineConfiguration {
-    func consumerEndpoints() throws -> ConsumerEndpoints {
-        ConsumerEndpoints(backend: try string("endpoints.backend"), replay: try string("endpoints.replay"))
-    }
-}
-
 struct BrokerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "broker",
@@ -160,7 +154,8 @@ struct ProduceCommand: AsyncParsableCommand {
                 identity = sourcePaths.map { URL(fileURLWithPath: $0).standardizedFileURL.path }.sorted().joined(separator: "\n")
             }
             let producerID = producerId ?? "producer-" + EventID.hex(EventID.digest(identity).prefix(6))
-            var settings = ProducerSettings(frontend: try config.string("endpoints.frontend"), replay: try config.string("endpoints.replay"), producerID: producerID)
+            let endpoints = try config.producerEndpoints()
+            var settings = ProducerSettings(frontends: endpoints.frontends, replays: endpoints.replays, producerID: producerID)
             let rate = try self.rate ?? config.double("producer.rate")
             settings.rate = rate > 0 ? rate : nil
             let eventsPerMessage = try self.eventsPerMessage ?? config.int("producer.eventsPerMessage")

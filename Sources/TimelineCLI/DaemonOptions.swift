@@ -16,13 +16,13 @@ struct DaemonOptions: ParsableArguments {
     @Option(help: "Folder for this daemon's state (log, checkpoints, snapshots). Default: var/<daemon> under the working folder.")
     var dataDir: String?
 
-    @Option(help: "Broker frontend endpoint, where producers connect (endpoints.frontend).")
+    @Option(help: "Broker frontend endpoint, where producers connect (endpoints.frontend); for a producer, both brokers' of a pair, comma-separated.")
     var frontend: String?
 
-    @Option(help: "Broker backend endpoint, where consumers subscribe (endpoints.backend).")
+    @Option(help: "Broker backend endpoint, where consumers subscribe (endpoints.backend); for a consumer, both brokers' of a pair, comma-separated.")
     var backend: String?
 
-    @Option(help: "Broker replay endpoint (endpoints.replay).")
+    @Option(help: "Broker replay endpoint (endpoints.replay); for a client, both brokers' of a pair, comma-separated, in the order of the other lists.")
     var replay: String?
 
     @Option(help: "Aggregator query endpoint (endpoints.query).")

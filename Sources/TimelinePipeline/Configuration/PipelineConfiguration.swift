@@ -12,12 +12,14 @@ import SystemPackage
 /// stops the daemon with a message naming the key and the file.
 public struct PipelineConfiguration: Sendable {
     public enum ValueType: String, Sendable {
-        case string, integer, number, boolean
+        /// `endpoints`: one ZeroMQ endpoint or a list, as a comma-separated string or, in the
+        /// file, a JSON array of strings.
+        case string, integer, number, boolean, endpoints
 
         /// How swift-configuration reads a value of this type.
         var configType: ConfigType {
             switch self {
-            case .string: .string
+            case .string, .endpoints: .string
             case .integer: .int
             case .number: .double
             case .boolean: .bool
@@ -28,6 +30,7 @@ public struct PipelineConfiguration: Sendable {
         var article: String {
             switch self {
             case .string: "a string"
+            case .endpoints: "an endpoint, a comma-separated list of them or an array of strings"
             case .integer: "an integer"
             case .number: "a number"
             case .boolean: "true or false (also yes/no, 1/0)"
@@ -37,6 +40,10 @@ public struct PipelineConfiguration: Sendable {
         func accepts(_ value: Any) -> Bool {
             switch self {
             case .string: return value is String
+            case .endpoints:
+                if value is String { return true }
+                guard let list = value as? [Any], !list.isEmpty else { return false }
+                return list.allSatisfy { $0 is String }
             case .integer:
                 guard let number = value as? NSNumber, String(cString: number.objCType) != "c" else { return false }
                 return number.doubleValue == number.doubleValue.rounded()
@@ -52,9 +59,9 @@ public struct PipelineConfiguration: Sendable {
 
     /// Every key the configuration knows, with its type and default.
     public static let schema: [(key: String, type: ValueType, defaultValue: ConfigContent)] = [
-        ("endpoints.frontend", .string, .string(PipelineDefaults.frontend)),
-        ("endpoints.backend", .string, .string(PipelineDefaults.backend)),
-        ("endpoints.replay", .string, .string(PipelineDefaults.replay)),
+        ("endpoints.frontend", .endpoints, .string(PipelineDefaults.frontend)),
+        ("endpoints.backend", .endpoints, .string(PipelineDefaults.backend)),
+        ("endpoints.replay", .endpoints, .string(PipelineDefaults.replay)),
         ("endpoints.query", .string, .string(PipelineDefaults.query)),
         ("endpoints.peer", .string, .string("")),
         ("endpoints.peerListen", .string, .string(PipelineDefaults.peerListen)),
@@ -137,7 +144,7 @@ public struct PipelineConfiguration: Sendable {
 
     static func parse(_ text: String, as type: ValueType, key: String, file: String) throws -> ConfigContent {
         switch type {
-        case .string: return .string(text)
+        case .string, .endpoints: return .string(text)
         case .integer:
             guard let value = Int(text) else { throw ConfigurationError(file: file, key: key, reason: "'\(text)' is not an integer") }
             return .int(value)
@@ -181,9 +188,12 @@ public struct PipelineConfiguration: Sendable {
                     throw ConfigurationError(file: file, key: path, reason: "unknown key")
                 }
                 guard entry.type.accepts(value) else {
+                    if entry.type == .endpoints { throw ConfigurationError(file: file, key: path, reason: "must be \(entry.type.article)") }
                     throw ConfigurationError(file: file, key: path, reason: "must be a\(entry.type == .integer ? "n" : "") \(entry.type.rawValue)")
                 }
-                if path.hasPrefix("endpoints."), let endpoint = value as? String, !PipelineConfiguration.isEndpoint(endpoint) {
+                if entry.type == .endpoints {
+                    _ = try endpointList(value as? [String] ?? [value as! String], key: path, origin: file)
+                } else if path.hasPrefix("endpoints."), let endpoint = value as? String, !PipelineConfiguration.isEndpoint(endpoint) {
                     throw ConfigurationError(file: file, key: path, reason: "'\(endpoint)' is not a ZeroMQ endpoint (tcp://host:port, ipc://path or inproc://name)")
                 }
             }
@@ -191,13 +201,72 @@ public struct PipelineConfiguration: Sendable {
         try walk(root, prefix: "")
     }
 
+    /// The value of `key`. For an endpoint key, exactly one endpoint: a list, which only the
+    /// clients of a broker pair take (see `endpoints(_:)`), is refused naming the key.
     public func string(_ key: String) throws -> String {
+        if Self.schema.first(where: { $0.key == key })?.type == .endpoints {
+            let list = try endpoints(key)
+            guard list.count == 1 else {
+                throw ConfigurationError(file: origin(of: key), key: key, reason: "lists \(list.count) endpoints (\(list.joined(separator: ","))), "
+                    + "but one is bound here: a list is for the clients of a broker pair (produce, aggregate, snapshot, monitor)")
+            }
+            return list[0]
+        }
         let value = try wrap(key) { try reader.requiredString(forKey: ConfigKey(key)) }
         if key.hasPrefix("endpoints."), !PipelineConfiguration.isEndpoint(value) {
             throw ConfigurationError(file: origin(of: key), key: key,
                                      reason: "'\(value)' is not a ZeroMQ endpoint (tcp://host:port, ipc://path or inproc://name)")
         }
         return value
+    }
+
+    /// The endpoints of `key` (`endpoints.frontend`, `.backend`, `.replay`): one, or the list of a
+    /// broker pair, given as a comma-separated string (flags, environment, file) or as a JSON
+    /// array of strings in the file. Each must be a ZeroMQ endpoint, and none may repeat.
+    public func endpoints(_ key: String) throws -> [String] {
+        let configKey = ConfigKey(key)
+        let values: [String]
+        if let text = try? reader.requiredString(forKey: configKey) {
+            values = [text]
+        } else {
+            values = try wrap(key) { try reader.requiredStringArray(forKey: configKey) }
+        }
+        return try PipelineConfiguration.endpointList(values, key: key, origin: origin(of: key))
+    }
+
+    /// A consumer's endpoints: one broker's, or lists naming both brokers of a pair.
+    public func consumerEndpoints() throws -> ConsumerEndpoints {
+        ConsumerEndpoints(backends: try endpoints("endpoints.backend"), replays: try endpoints("endpoints.replay"))
+    }
+
+    /// A producer's frontends and replay endpoints, which must name the same brokers in the same
+    /// order: the producer sends to the frontend paired with the replay endpoint that answers.
+    public func producerEndpoints() throws -> (frontends: [String], replays: [String]) {
+        let frontends = try endpoints("endpoints.frontend"), replays = try endpoints("endpoints.replay")
+        guard frontends.count == replays.count else {
+            throw ConfigurationError(file: origin(of: "endpoints.frontend"), key: "endpoints.frontend",
+                                     reason: "lists \(frontends.count) endpoint(s) but endpoints.replay lists \(replays.count): "
+                                         + "a producer pairs them by position, one of each per broker")
+        }
+        return (frontends, replays)
+    }
+
+    /// Endpoints given as strings, each of which may hold several separated by commas: split,
+    /// trimmed and checked.
+    public static func endpointList(_ values: [String], key: String, origin: String) throws -> [String] {
+        let list = values.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !list.isEmpty, !list.contains(where: \.isEmpty) else {
+            throw ConfigurationError(file: origin, key: key, reason: "'\(values.joined(separator: ","))' has an empty endpoint")
+        }
+        for endpoint in list where !isEndpoint(endpoint) {
+            throw ConfigurationError(file: origin, key: key,
+                                     reason: "'\(endpoint)' is not a ZeroMQ endpoint (tcp://host:port, ipc://path or inproc://name)")
+        }
+        if let repeated = list.first(where: { endpoint in list.filter { $0 == endpoint }.count > 1 }) {
+            throw ConfigurationError(file: origin, key: key, reason: "'\(repeated)' is listed twice")
+        }
+        return list
     }
 
     public func bool(_ key: String) throws -> Bool {

@@ -2,14 +2,21 @@ import Logging
 import Timeline
 import ZeroMQ
 
-/// Where a consumer finds the broker.
+/// Where a consumer finds the broker, or the two brokers of a pair: the subscriber connects to
+/// every backend (a passive broker publishes nothing) and the replay client fails over between
+/// the replay endpoints.
 public struct ConsumerEndpoints: Sendable {
-    public var backend: String
-    public var replay: String
+    public var backends: [String]
+    public var replays: [String]
 
+    public init(backends: [String], replays: [String]) {
+        self.backends = backends
+        self.replays = replays
+    }
+
+    /// One broker.
     public init(backend: String, replay: String) {
-        self.backend = backend
-        self.replay = replay
+        self.init(backends: [backend], replays: [replay])
     }
 }
 
@@ -54,6 +61,8 @@ public final class ConsumerStream {
     private let broker: ControlClient
     private var lastLive = ContinuousClock.now
     private var producerIDs = ProducerIDCache()
+    /// The broker whose log was found to end before this stream's position, once warned about.
+    private var warnedBehind: String?
 
     public init(context: ZMQContext, endpoints: ConsumerEndpoints, topics: [String], position: StreamPosition,
                 receiveHighWaterMark: Int32 = 10_000, maxMessageBytes: Int64 = 1 << 20, security: Security? = nil,
@@ -70,14 +79,16 @@ public final class ConsumerStream {
         try subscriber.setTCPKeepalive(idle: 10, interval: 2, count: 3)
         try secureClient(subscriber, security)
         for topic in topics.isEmpty ? [""] : topics { try subscriber.subscribe(topic) }
-        do {
-            try subscriber.connect(endpoints.backend)
-        } catch {
-            subscriber.close()
-            throw PipelineError.endpoint(role: "endpoints.backend", endpoint: endpoints.backend, reason: "\(error)")
+        for backend in endpoints.backends {
+            do {
+                try subscriber.connect(backend)
+            } catch {
+                subscriber.close()
+                throw PipelineError.endpoint(role: "endpoints.backend", endpoint: backend, reason: "\(error)")
+            }
         }
         do {
-            broker = try ControlClient(context: context, endpoint: endpoints.replay, role: "endpoints.replay", security: security,
+            broker = try ControlClient(context: context, endpoints: endpoints.replays, role: "endpoints.replay", security: security,
                                        retry: retry, logger: logger)
         } catch {
             subscriber.close()
@@ -103,7 +114,7 @@ public final class ConsumerStream {
     public func startAtHead(stopper: LoopStopper) throws -> Bool {
         guard let head = try requestHead(stopper: stopper) else { return false }
         progress.skip(through: head)
-        progress.heard(head: head)
+        heard(head: head)
         return true
     }
 
@@ -145,7 +156,7 @@ public final class ConsumerStream {
         guard lastLive.duration(to: .now) >= idleCheckInterval else { return true }
         lastLive = .now
         guard let head = try requestHead(stopper: stopper) else { return !stopper.isStopped }
-        progress.heard(head: head)
+        heard(head: head)
         if head > progress.sequence {
             return try catchUp(through: head, stopper: stopper, deliver: deliver)
         }
@@ -171,9 +182,9 @@ public final class ConsumerStream {
             prefetched = nil
             guard let answer else { return false }
             guard case .chunk(let head, let scannedThrough, let records) = answer else {
-                throw ControlClientError.malformedReply(endpoint: endpoints.replay, reason: "a reply other than CHUNK to CHUNK")
+                throw ControlClientError.malformedReply(endpoint: broker.endpoint, reason: "a reply other than CHUNK to CHUNK")
             }
-            progress.heard(head: head)
+            heard(head: head)
             if let after = plan.received(head: head, scannedThrough: scannedThrough, position: progress.sequence),
                let pending = try broker.send(chunkCommand(after: after)) {
                 prefetched = (after, pending)
@@ -235,12 +246,29 @@ public final class ConsumerStream {
         return StreamMessage(sequence: header.sequence, header: header, topicBytes: topic, bodyBytes: body, replayed: false)
     }
 
+    /// Notes the head of the broker that answered. A head below this stream's position means
+    /// that broker's log lacks what this stream already applied: a broker of a pair that took over
+    /// before it had copied everything (possible only with asynchronous replication). The stream
+    /// keeps its position, and says so once per broker.
+    private func heard(head: UInt64) {
+        progress.heard(head: head)
+        guard head < progress.sequence else {
+            if warnedBehind == broker.endpoint { warnedBehind = nil }
+            return
+        }
+        guard warnedBehind != broker.endpoint else { return }
+        warnedBehind = broker.endpoint
+        logger.warning("The broker's log ends before this consumer's position; events it logs up to there will not be seen", metadata: [
+            "zmq.endpoint": "\(broker.endpoint)", "broker.lastSequence": "\(head)", "stream.sequence": "\(progress.sequence)",
+        ])
+    }
+
     // MARK: - Requests to the broker
 
     private func requestHead(stopper: LoopStopper) throws -> UInt64? {
         guard let answer = try broker.call(BrokerCommand.head, answer: BrokerAnswer.self, stopper: stopper) else { return nil }
         guard case .head(let last) = answer else {
-            throw ControlClientError.malformedReply(endpoint: endpoints.replay, reason: "a reply other than HEAD to HEAD")
+            throw ControlClientError.malformedReply(endpoint: broker.endpoint, reason: "a reply other than HEAD to HEAD")
         }
         return last
     }

@@ -55,7 +55,7 @@ public final class Monitor: SocketLoop {
                                         position: StreamPosition(), security: settings.security, logger: logger)
         defer { stream.close() }
         logger.info("Monitor started", metadata: [
-            "zmq.backend": "\(settings.endpoints.backend)", "monitor.topics": "\(settings.topics.isEmpty ? "everything" : settings.topics.joined(separator: ","))",
+            "zmq.backend": "\(settings.endpoints.backends.joined(separator: ","))", "monitor.topics": "\(settings.topics.isEmpty ? "everything" : settings.topics.joined(separator: ","))",
             "monitor.fromStart": "\(settings.fromStart)",
         ])
         var lastStats = ContinuousClock.now

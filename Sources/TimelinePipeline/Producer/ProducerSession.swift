@@ -5,6 +5,16 @@ import ZeroMQ
 /// One run of a producer worker: its publisher socket, its client of the broker's replay
 /// endpoint, its `SendLedger` and `BatchSizer`, and the buffers it encodes into. Made and used on
 /// the worker's thread only.
+///
+/// With a broker pair the publisher is connected to one frontend at a time: the one paired with
+/// the replay endpoint that last answered, which is the active broker's. Connecting it to both
+/// would not do: a message goes only to subscribers, and with `ZMQ_XPUB_NODROP` a full queue
+/// towards a broker that died without closing its connection holds up every send. So the session
+/// asks where its events stand (`POSITION`), and when the broker that answers is not the one the
+/// publisher sends to, or the publisher's broker unsubscribes (gone, or stepped down), it moves
+/// the publisher to the active broker's frontend, waits for that broker's subscription and resumes
+/// from its log. The broker drops repeats by producer sequence, so events sent twice are logged
+/// once.
 final class ProducerSession {
     private let settings: ProducerSettings
     private let supply: any EventSupply
@@ -14,6 +24,12 @@ final class ProducerSession {
     private let publisher: ZMQSocket
     private let handshakes: HandshakeWatch?
     private let broker: ControlClient
+    /// The frontend the publisher is connected to, by its position in `settings.frontends`.
+    private var dataIndex = 0
+    /// Whether the broker at `dataIndex` subscribes: the last subscription message was a subscribe.
+    private var subscribed = false
+    /// When the replay endpoints were last asked which broker is active, with a pair.
+    private var lastActiveCheck = ContinuousClock.now
     private var ledger: SendLedger
     private var sizer: BatchSizer
 
@@ -40,6 +56,11 @@ final class ProducerSession {
         batchHeader = WireHeader(encoding: .batch, producer: settings.producerID).encoded()
         body.reserveCapacity(1024)
 
+        guard !settings.frontends.isEmpty, settings.frontends.count == settings.replays.count else {
+            throw PipelineError.endpoint(role: "endpoints.frontend", endpoint: settings.frontends.joined(separator: ","),
+                                         reason: "\(settings.frontends.count) frontend endpoint(s) for \(settings.replays.count) replay endpoint(s): "
+                                             + "the two lists name the same brokers, in the same order")
+        }
         publisher = try ZMQSocket(context: context, type: .xpub)
         do {
             try publisher.setXPubVerbose(true)
@@ -47,21 +68,28 @@ final class ProducerSession {
             try publisher.setSendHighWaterMark(settings.sendHighWaterMark)
             try publisher.setSendTimeout(milliseconds: 200)
             try publisher.setLinger(milliseconds: 2_000)
+            if settings.frontends.count > 1 {
+                // A pair: a lost connection ends the pipe, with the broker's subscription, so the
+                // producer hears an unsubscribe at once and nothing is queued for a broker that
+                // may come back passive.
+                try publisher.setImmediate(true)
+            }
             try secureClient(publisher, settings.security)
-            handshakes = settings.security == nil ? nil : try HandshakeWatch(socket: publisher, endpoint: settings.frontend)
+            handshakes = settings.security == nil ? nil
+                : try HandshakeWatch(socket: publisher, endpoint: settings.frontends.joined(separator: ","))
         } catch {
             publisher.close()
             throw error
         }
         do {
-            try publisher.connect(settings.frontend)
-            broker = try ControlClient(context: context, endpoint: settings.replay, role: "endpoints.replay", security: settings.security,
+            try publisher.connect(settings.frontends[0])
+            broker = try ControlClient(context: context, endpoints: settings.replays, role: "endpoints.replay", security: settings.security,
                                        retry: .untilAnswered, logger: logger)
         } catch {
             handshakes?.close()
             publisher.close()
             if error is PipelineError { throw error }
-            throw PipelineError.endpoint(role: "endpoints.frontend", endpoint: settings.frontend, reason: "\(error)")
+            throw PipelineError.endpoint(role: "endpoints.frontend", endpoint: settings.frontends[0], reason: "\(error)")
         }
     }
 
@@ -74,9 +102,11 @@ final class ProducerSession {
     /// Publishes until the broker has logged every event (or, for an open-ended supply, until
     /// stopped). Returns false when stopped early.
     func run() throws -> Bool {
-        // Wait for the broker's subscription: the pipe is up.
-        guard let connected = try waitForSubscription() else { return false }
-        guard connected else { throw PipelineError.noBroker(endpoint: settings.frontend, seconds: settings.connectTimeout.inSeconds) }
+        // Wait for the (active) broker's subscription: the pipe is up.
+        guard let connected = try connectToActive() else { return false }
+        guard connected else {
+            throw PipelineError.noBroker(endpoint: settings.frontends.joined(separator: ", "), seconds: settings.connectTimeout.inSeconds)
+        }
         guard let logged = try brokerPosition() else { return false }
         if logged > 0 {
             logger.info("Resuming after the broker's last logged event of this producer", metadata: [
@@ -92,8 +122,19 @@ final class ProducerSession {
             publish(ledger.report)
             if stopper.isStopped { return false }
             // A new subscription means a (re)connected broker: ask where its log stands.
-            if try drainSubscriptions() {
+            let resubscribed = try drainSubscriptions()
+            if !sendsToActive {
+                guard try followActive(reason: "the broker unsubscribed or another became active") else { return false }
+                continue
+            }
+            if resubscribed {
                 guard try resync("subscription") else { return false }
+            }
+            // With a pair, ask now and then which broker is active: one that died without closing
+            // its connections still looks subscribed.
+            if isPair, lastActiveCheck.duration(to: .now) >= Self.activeCheckInterval {
+                guard try checkActive() else { return false }
+                if !sendsToActive { continue }
             }
             let events = supply.events(from: Int(ledger.next), limit: 256)
             if events.isEmpty {
@@ -104,6 +145,8 @@ final class ProducerSession {
                 // Everything handed over: wait until the broker's log has all of it.
                 guard let done = try awaitAcknowledgement(target: UInt64(supply.count)) else { return false }
                 if done { break }
+                // Another broker became active: the top of the loop moves to it and resumes there.
+                if !sendsToActive { continue }
                 guard try resync("missing after the last send") else { return false }
                 continue
             }
@@ -190,15 +233,117 @@ final class ProducerSession {
             if !warned, since.duration(to: .now) >= .seconds(2) {
                 warned = true
                 logger.warning("The broker takes no messages; waiting for it (nothing is dropped)", metadata: [
-                    "producer.id": "\(settings.producerID)", "zmq.endpoint": "\(settings.frontend)",
+                    "producer.id": "\(settings.producerID)", "zmq.endpoint": "\(settings.frontends[dataIndex])",
                     "producer.queued": "\(settings.sendHighWaterMark)",
                 ])
             }
-            if try drainSubscriptions() {
+            let resubscribed = try drainSubscriptions()
+            if !sendsToActive {
+                guard try followActive(reason: "the broker unsubscribed while sends waited") else { return .stopped }
+                return .rewound
+            }
+            if resubscribed {
                 guard try resync("subscription while blocked") else { return .stopped }
                 return .rewound
             }
+            // A broker that takes nothing may be gone without a word (its host cut off): ask the
+            // pair which broker is active, and move there if it is the other.
+            if isPair, lastActiveCheck.duration(to: .now) >= Self.activeCheckInterval {
+                guard try checkActive() else { return .stopped }
+                if !sendsToActive {
+                    guard try followActive(reason: "another broker became active while sends waited") else { return .stopped }
+                    return .rewound
+                }
+            }
         }
+    }
+
+    // MARK: - Following the active broker of a pair
+
+    /// How often a producer of a pair asks which broker is active while it sends.
+    static let activeCheckInterval: Duration = .seconds(1)
+
+    /// Whether there are two (or more) brokers to choose from.
+    private var isPair: Bool { settings.frontends.count > 1 }
+
+    /// Whether the publisher sends to the broker that last answered on the replay endpoints, and
+    /// that broker subscribes.
+    private var sendsToActive: Bool { subscribed && dataIndex == broker.endpointIndex }
+
+    /// Asks where this producer's events stand; the replay client turns to the active broker on
+    /// the way. False when stopped.
+    private func checkActive() throws -> Bool {
+        lastActiveCheck = .now
+        guard let logged = try brokerPosition() else { return false }
+        ledger.acknowledged(logged)
+        return true
+    }
+
+    /// At start: waits for the subscription of the broker (of the active one, with a pair: asking
+    /// the replay endpoints which it is) until the connect timeout. Nil when stopped, false when
+    /// none showed up in time.
+    private func connectToActive() throws -> Bool? {
+        let deadline = ContinuousClock.now + settings.connectTimeout
+        guard isPair else { return try waitForSubscription(until: deadline) }
+        var waited = false
+        while ContinuousClock.now < deadline {
+            do {
+                guard try brokerPosition(deadline: deadline) != nil else { return nil }
+            } catch ControlClientError.noAnswer, ControlClientError.noActivePeer {
+                return false
+            }
+            if broker.endpointIndex != dataIndex || waited { try connectPublisher(to: broker.endpointIndex) }
+            guard let up = try waitForSubscription(until: min(deadline, .now + .seconds(1))) else { return nil }
+            if up, dataIndex == broker.endpointIndex { return true }
+            waited = true
+        }
+        return false
+    }
+
+    /// The publisher's broker unsubscribed (gone, or stepped down), or the replay endpoints say
+    /// another broker is active: finds the active one, moves the publisher to its frontend, waits
+    /// for its subscription and resumes from its log. With one broker, waits for it to subscribe
+    /// again. False when stopped.
+    private func followActive(reason: String) throws -> Bool {
+        logger.info("Waiting for the active broker to take this producer's events", metadata: [
+            "producer.id": "\(settings.producerID)", "zmq.endpoint": "\(settings.frontends[dataIndex])", "reason": "\(reason)",
+        ])
+        var waited = false
+        while true {
+            if stopper.isStopped { return false }
+            if isPair {
+                // The replay client turns to the active broker; its frontend is the one to send to.
+                guard let logged = try brokerPosition() else { return false }
+                ledger.acknowledged(logged)
+                lastActiveCheck = .now
+                // A fresh connection when the subscription did not come: the broker subscribes on
+                // every new connection.
+                if broker.endpointIndex != dataIndex || waited { try connectPublisher(to: broker.endpointIndex) }
+            }
+            guard let up = try waitForSubscription(until: .now + .seconds(1)) else { return false }
+            if up, dataIndex == broker.endpointIndex { return try resync(reason) }
+            waited = true
+        }
+    }
+
+    /// Points the publisher at frontend `index` on a fresh connection: messages queued for the
+    /// previous one are dropped with it (they are sent again from the broker's position).
+    private func connectPublisher(to index: Int) throws {
+        let from = settings.frontends[dataIndex], to = settings.frontends[index]
+        if index != dataIndex {
+            logger.info("Sending to another broker", metadata: [
+                "producer.id": "\(settings.producerID)", "zmq.endpoint": "\(to)", "producer.from": "\(from)",
+            ])
+        }
+        // Not connected (already dropped) is no matter.
+        try? publisher.disconnect(from)
+        subscribed = false
+        do {
+            try publisher.connect(to)
+        } catch {
+            throw PipelineError.endpoint(role: "endpoints.frontend", endpoint: to, reason: "\(error)")
+        }
+        dataIndex = index
     }
 
     /// Asks the broker where its log stands for this producer and goes on from there, with
@@ -219,20 +364,22 @@ final class ProducerSession {
     }
 
     /// The last producer sequence the broker logged for this producer; nil when stopped. Keeps
-    /// asking while the broker does not answer.
-    private func brokerPosition() throws -> UInt64? {
-        guard let answer = try broker.call(BrokerCommand.position(producer: settings.producerID), answer: BrokerAnswer.self, stopper: stopper) else {
+    /// asking while the broker does not answer (until `deadline` when given), turning to the other
+    /// broker of a pair.
+    private func brokerPosition(deadline: ContinuousClock.Instant? = nil) throws -> UInt64? {
+        guard let answer = try broker.call(BrokerCommand.position(producer: settings.producerID), answer: BrokerAnswer.self, stopper: stopper,
+                                           deadline: deadline) else {
             return nil
         }
         guard case .position(let producerSequence, _) = answer else {
-            throw ControlClientError.malformedReply(endpoint: settings.replay, reason: "a reply other than POSITION to POSITION")
+            throw ControlClientError.malformedReply(endpoint: broker.endpoint, reason: "a reply other than POSITION to POSITION")
         }
         return producerSequence
     }
 
-    /// Waits for the first subscription; nil when stopped, false on timeout.
-    private func waitForSubscription() throws -> Bool? {
-        let deadline = ContinuousClock.now + settings.connectTimeout
+    /// Waits until the publisher's broker subscribes; nil when stopped, false at the deadline.
+    private func waitForSubscription(until deadline: ContinuousClock.Instant) throws -> Bool? {
+        if subscribed { return true }
         var poller = Poller()
         let pubIndex = poller.add(publisher)
         let stopIndex = poller.add(stopper.receiver)
@@ -240,18 +387,30 @@ final class ProducerSession {
             let ready = try poller.poll(timeoutMilliseconds: max(1, min(200, ContinuousClock.now.duration(to: deadline).pollMilliseconds)))
             if ready.contains(where: { $0.index == stopIndex }) { return nil }
             try handshakes?.check()
-            if ready.contains(where: { $0.index == pubIndex }), try drainSubscriptions() { return true }
+            if ready.contains(where: { $0.index == pubIndex }) {
+                _ = try drainSubscriptions()
+                if subscribed { return true }
+            }
         }
         return false
     }
 
-    /// Reads pending subscription messages; true when one was a subscribe.
+    /// Reads pending subscription messages; true when one was a subscribe. `subscribed` follows
+    /// the last one: the publisher emits an unsubscribe when its broker goes away or steps down.
     private func drainSubscriptions() throws -> Bool {
-        var subscribed = false
+        var subscribe = false
         while let message = try publisher.receive(dontWait: true) {
-            if message.first?.bytes.first == 1 { subscribed = true }
+            switch message.first?.bytes.first {
+            case 1:
+                subscribe = true
+                subscribed = true
+            case 0:
+                subscribed = false
+            default:
+                break
+            }
         }
-        return subscribed
+        return subscribe
     }
 
     /// Polls the broker's position for this producer until it reaches `target`. true when reached,
@@ -266,7 +425,7 @@ final class ProducerSession {
             ledger.acknowledged(logged)
             publish(ledger.report)
             if logged >= target { return true }
-            if try drainSubscriptions() { return false }
+            if try drainSubscriptions() || !sendsToActive { return false }
             // Unchanged across several checks while nothing is in flight: the tail was lost.
             stalls = logged == last ? stalls + 1 : 0
             last = logged

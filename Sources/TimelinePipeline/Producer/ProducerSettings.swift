@@ -1,7 +1,8 @@
 public struct ProducerSettings: Sendable {
-    /// The broker's frontend (XSUB) and replay (ROUTER) endpoints.
-    public var frontend: String
-    public var replay: String
+    /// The broker's frontend (XSUB) and replay (ROUTER) endpoints; for a broker pair, both
+    /// brokers', paired by position: `frontends[i]` belongs to the broker at `replays[i]`.
+    public var frontends: [String]
+    public var replays: [String]
     /// A stable name: the broker tracks each producer's position under it, so a producer restarted
     /// with the same id resumes where the broker's log ends instead of publishing twice.
     public var producerID: String
@@ -22,9 +23,15 @@ public struct ProducerSettings: Sendable {
     /// CURVE client keys when security is on.
     public var security: Security?
 
+    /// One broker.
     public init(frontend: String, replay: String, producerID: String) {
-        self.frontend = frontend
-        self.replay = replay
+        self.init(frontends: [frontend], replays: [replay], producerID: producerID)
+    }
+
+    /// One broker, or a pair: the two lists name the same brokers in the same order.
+    public init(frontends: [String], replays: [String], producerID: String) {
+        self.frontends = frontends
+        self.replays = replays
         self.producerID = producerID
     }
 }
