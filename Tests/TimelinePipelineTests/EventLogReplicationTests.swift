@@ -52,7 +52,8 @@ struct EventLogReplicationTests {
             try copy.flush()
         }
         #expect(copy.lastSequence == 700 && copy.recordCount == 700)
-        #expect(fileBytes(copyFolder) == fileBytes(sourceFolder))
+        let identical = fileBytes(copyFolder) == fileBytes(sourceFolder)
+        #expect(identical, "the copy's file has the source's bytes")
         #expect(copy.producerPositions == source.producerPositions)
         #expect(copy.producerPositions == ["a": 699, "b": 700])
         #expect(try copy.read(after: 255, maxCount: 3) == source.read(after: 255, maxCount: 3))
@@ -84,7 +85,8 @@ struct EventLogReplicationTests {
         #expect(log.pendingBytes == 0, comment)
         #expect(log.producerPositions == positions, comment)
         try log.flush()
-        #expect(fileBytes(folder) == before, comment)
+        let unchanged = fileBytes(folder) == before
+        #expect(unchanged, "the file is as it was: \(comment)")
         // The right chunk still goes in after a refused one.
         let next = try source.readChunk(after: UInt64(keep), maxCount: 5)
         #expect(try next.bytes.withUnsafeBytes { try log.appendReplicated($0) } == 5, comment)
@@ -169,12 +171,15 @@ struct EventLogReplicationTests {
         // (A chunk always holds at least one record, so none are kept for a cut after 0.)
         let kept = after == 0 ? [] : try log.readChunk(after: 0, maxCount: Int(after)).bytes
         let cut = try log.readChunk(after: after, maxCount: count).bytes
-        #expect(kept + cut == whole)
+        let split = kept + cut == whole
+        #expect(split, "the records kept and the records cut make up the file")
         let aside = folder.file("aside.log")
 
         #expect(try log.cut(after: after, asideFile: aside) == UInt64(count) - after)
-        #expect(Array(FileManager.default.contents(atPath: aside) ?? Data()) == cut, "the aside file holds exactly the records cut")
-        #expect(fileBytes(folder) == kept)
+        let asideHoldsCut = Array(FileManager.default.contents(atPath: aside) ?? Data()) == cut
+        #expect(asideHoldsCut, "the aside file holds exactly the records cut")
+        let fileHoldsKept = fileBytes(folder) == kept
+        #expect(fileHoldsKept, "the log's file holds exactly the records kept")
         #expect(log.fileSize == Int64(kept.count))
         #expect(log.lastSequence == after && log.recordCount == after)
         // Event i (sequence i + 1) came from a for even i and b for odd i, with producer sequence i + 1.
@@ -217,7 +222,8 @@ struct EventLogReplicationTests {
         #expect(try log.cut(after: 5, asideFile: folder.file("aside.log")) == 0)
         #expect(try log.cut(after: 50, asideFile: folder.file("aside.log")) == 0)
         #expect(!FileManager.default.fileExists(atPath: folder.file("aside.log")))
-        #expect(fileBytes(folder) == before && log.lastSequence == 5)
+        let unchanged = fileBytes(folder) == before
+        #expect(unchanged && log.lastSequence == 5)
     }
 
     @Test("A cut first writes the records still pending to the file")
