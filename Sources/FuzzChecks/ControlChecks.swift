@@ -1,8 +1,9 @@
 import Timeline
 
 /// The control protocol's codecs (`BrokerCommand`, `BrokerAnswer`, `AggregatorCommand`,
-/// `AggregatorAnswer`) on any frames: whatever decodes encodes back to frames that decode to the
-/// same message and request id, a refusal says why, and splitting a ROUTER envelope loses no frame.
+/// `AggregatorAnswer`) and the broker pair's peer protocol (`PeerCommand`, `PeerAnswer`) on any
+/// frames: whatever decodes encodes back to frames that decode to the same message and request id,
+/// a refusal says why, and splitting a ROUTER envelope loses no frame.
 ///
 /// Input layout (the seeds in Tests/FuzzCorpus/FuzzControlProtocol/seeds use it): frames one after
 /// another, each a `u8` length and that many bytes; a length running past the end of the input is
@@ -35,6 +36,8 @@ public struct ControlChecks: FuzzCheck {
         broken += roundTrip(frames, as: BrokerAnswer.self)
         broken += roundTrip(frames, as: AggregatorCommand.self)
         broken += roundTrip(frames, as: AggregatorAnswer.self)
+        broken += roundTrip(frames, as: PeerCommand.self)
+        broken += roundTrip(frames, as: PeerAnswer.self)
         let (envelope, request) = ControlProtocol.splitEnvelope(frames)
         if envelope + request != frames {
             broken.append("splitting the envelope of \(frames.count) frames gave \(envelope.count) + \(request.count) frames that do not add up to them")

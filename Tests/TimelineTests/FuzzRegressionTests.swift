@@ -64,6 +64,17 @@ struct FuzzRegressionTests {
         Self.recordViolations(path, bytes, exit, Self.articleChecks)
     }
 
+    @Test("The peer protocol seeds decode: requests as peer commands, replies as peer answers",
+          arguments: inputs("FuzzControlProtocol").filter { $0.contains("/seeds/peer-") })
+    func peerSeedsDecode(_ path: String) throws {
+        let frames = ControlChecks.frames(of: Self.bytes(path))
+        if path.contains("/seeds/peer-request-") {
+            #expect(try PeerCommand.decode(frames).id == 5)
+        } else {
+            #expect(try PeerAnswer.decode(frames).id == 5)
+        }
+    }
+
     @Test("Every control protocol fuzz corpus input decodes or is refused with a reason, and what decodes round-trips",
           arguments: inputs("FuzzControlProtocol"))
     func controlInput(_ path: String) async {
