@@ -86,4 +86,27 @@ struct EpochHistoryTests {
         let data = try JSONEncoder().encode(Self.history)
         #expect(try JSONDecoder().decode(EpochHistory.self, from: data) == Self.history)
     }
+
+    @Test("A primary takes odd epochs and a backup even ones, above every epoch known, so the two never share one")
+    func nextEpochByRole() {
+        #expect(EpochHistory.next(after: 0, role: .primary) == 1)
+        #expect(EpochHistory.next(after: 0, role: .backup) == 2)
+        #expect(EpochHistory.next(after: 1, role: .backup) == 2)
+        #expect(EpochHistory.next(after: 1, role: .primary) == 3)
+        #expect(EpochHistory.next(after: 2, role: .primary) == 3)
+        for known in UInt64(0)..<50 {
+            let primary = EpochHistory.next(after: known, role: .primary), backup = EpochHistory.next(after: known, role: .backup)
+            #expect(primary > known && backup > known && primary != backup && primary % 2 == 1 && backup % 2 == 0)
+        }
+    }
+
+    @Test("A list with epoch 0, a first sequence of 0, or sequences going back is not a history")
+    func consistency() {
+        #expect(Self.history.isConsistent)
+        #expect(EpochHistory().isConsistent)
+        #expect(!EpochHistory([EpochStart(epoch: 0, firstSequence: 1)]).isConsistent)
+        #expect(!EpochHistory([EpochStart(epoch: 1, firstSequence: 0)]).isConsistent)
+        #expect(!EpochHistory([EpochStart(epoch: 1, firstSequence: 10), EpochStart(epoch: 2, firstSequence: 5)]).isConsistent)
+        #expect(EpochHistory([EpochStart(epoch: 1, firstSequence: 0), EpochStart(epoch: 2, firstSequence: 3)]).end(of: 1, lastSequence: 9) == (1, 2))
+    }
 }

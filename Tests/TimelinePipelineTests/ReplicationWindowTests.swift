@@ -42,10 +42,29 @@ struct ReplicationWindowTests {
         bytes.withUnsafeBytes { window.hold($0) }
     }
 
+    @Test("Holding that begins behind the log keeps the unacknowledged records, publishes them no second time, and sets positions before them")
+    func beginsBehindTheLog() throws {
+        var window = ReplicationWindow()
+        let behind = Self.records(3...5)
+        try behind.withUnsafeBytes { bytes in
+            try window.begin(positions: ["p": 5, "other": 9], unacknowledged: bytes, publishedThrough: 5)
+        }
+        #expect(window.committedPositions == ["p": 2, "other": 9], "p's position goes back to before its first unacknowledged record")
+        var published: [UInt64] = []
+        let released = try window.release(through: 4) { _, header, _ in published.append(try WireHeader.decode(header).sequence) }
+        #expect(released == 2 && published == [], "records published before holding began are released, not published again")
+        #expect(window.committedPositions["p"] == 4)
+        Self.hold(&window, Self.records(6...7))
+        let rest = try window.release(through: 7) { _, header, _ in published.append(try WireHeader.decode(header).sequence) }
+        #expect(rest == 3 && published == [6, 7])
+        #expect(window.committedPositions["p"] == 7)
+        #expect(window.isEmpty)
+    }
+
     @Test("Held records are released in order, only up to the sequence acknowledged")
     func releasesInOrder() throws {
         var window = ReplicationWindow()
-        window.begin(positions: [:])
+        try window.begin(positions: [:], unacknowledged: UnsafeRawBufferPointer(start: nil, count: 0), publishedThrough: 0)
         #expect(window.isEmpty)
         let bytes = Self.records(1...10)
         Self.hold(&window, Array(bytes))
@@ -64,7 +83,7 @@ struct ReplicationWindowTests {
     @Test("The bytes held shrink by each record released")
     func heldBytesShrink() throws {
         var window = ReplicationWindow()
-        window.begin(positions: [:])
+        try window.begin(positions: [:], unacknowledged: UnsafeRawBufferPointer(start: nil, count: 0), publishedThrough: 0)
         let first = Self.records(1...1)
         Self.hold(&window, first + Self.records(2...3))
         let total = window.heldBytes
@@ -75,7 +94,7 @@ struct ReplicationWindowTests {
     @Test("Committed positions start from the log's and advance per producer only over records released")
     func committedPositions() throws {
         var window = ReplicationWindow()
-        window.begin(positions: ["a": 40, "old": 7])
+        try window.begin(positions: ["a": 40, "old": 7], unacknowledged: UnsafeRawBufferPointer(start: nil, count: 0), publishedThrough: 0)
         #expect(window.committedPositions == ["a": 40, "old": 7])
         // Records 1...4 from producer a (its sequences 41...44), 5...6 from b (its 1...2), 7 without a producer.
         Self.hold(&window, Self.records(1...4, producer: "a", producerSequence: { $0 + 40 }))
@@ -92,7 +111,7 @@ struct ReplicationWindowTests {
     @Test("A producer's committed position never goes back")
     func positionsNeverGoBack() throws {
         var window = ReplicationWindow()
-        window.begin(positions: ["a": 100])
+        try window.begin(positions: ["a": 100], unacknowledged: UnsafeRawBufferPointer(start: nil, count: 0), publishedThrough: 0)
         Self.hold(&window, Self.records(1...3, producer: "a", producerSequence: { $0 + 50 }))
         _ = try Self.release(&window, through: 3)
         #expect(window.committedPositions == ["a": 100])
@@ -101,13 +120,13 @@ struct ReplicationWindowTests {
     @Test("Dropping forgets every record held, and a new begin starts from the positions given")
     func drop() throws {
         var window = ReplicationWindow()
-        window.begin(positions: ["a": 1])
+        try window.begin(positions: ["a": 1], unacknowledged: UnsafeRawBufferPointer(start: nil, count: 0), publishedThrough: 0)
         Self.hold(&window, Self.records(1...5, producer: "a"))
         _ = try Self.release(&window, through: 2)
         window.drop()
         #expect(window.isEmpty && window.heldBytes == 0)
         #expect(try Self.release(&window, through: .max) == [])
-        window.begin(positions: ["z": 9])
+        try window.begin(positions: ["z": 9], unacknowledged: UnsafeRawBufferPointer(start: nil, count: 0), publishedThrough: 0)
         #expect(window.committedPositions == ["z": 9])
         Self.hold(&window, Self.records(6...7, producer: "a"))
         #expect(try Self.release(&window, through: .max) == [6, 7])
@@ -117,7 +136,7 @@ struct ReplicationWindowTests {
     func failingPublisher() throws {
         struct Refused: Error {}
         var window = ReplicationWindow()
-        window.begin(positions: [:])
+        try window.begin(positions: [:], unacknowledged: UnsafeRawBufferPointer(start: nil, count: 0), publishedThrough: 0)
         Self.hold(&window, Self.records(1...5))
         var calls = 0
         #expect(throws: Refused.self) {
@@ -132,7 +151,7 @@ struct ReplicationWindowTests {
     @Test("Releases of many megabytes compact the held bytes and lose or repeat no record")
     func largeReleases() throws {
         var window = ReplicationWindow()
-        window.begin(positions: [:])
+        try window.begin(positions: [:], unacknowledged: UnsafeRawBufferPointer(start: nil, count: 0), publishedThrough: 0)
         // 150 records of 64 KiB, past the 8 MiB of released bytes at which the window drops them.
         Self.hold(&window, Self.records(1...150, bodySize: 64 << 10))
         let held = window.heldBytes

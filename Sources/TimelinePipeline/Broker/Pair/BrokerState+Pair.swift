@@ -292,7 +292,11 @@ extension BrokerState {
                 return
             }
         }
-        try pair!.adoptEpochs(epochs)
+        if try !pair!.adoptEpochs(epochs) {
+            warnings.warning("peer.epochs", "The active broker sent a list of epochs that cannot be a history; keeping this broker's own", metadata: [
+                "pair.epochs": "\(epochs.map { "\($0.epoch)@\($0.firstSequence)" }.joined(separator: ","))",
+            ])
+        }
         try sendFetch(checksum: nil)
     }
 

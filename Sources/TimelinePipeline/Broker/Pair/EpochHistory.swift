@@ -12,6 +12,22 @@ struct EpochHistory: Equatable, Codable {
         self.epochs = epochs.sorted { $0.epoch < $1.epoch }
     }
 
+    /// Whether the list can be a pair's history: epochs above 0 and first sequences from 1, both
+    /// going up (a list from the peer is checked before it is taken).
+    var isConsistent: Bool {
+        zip(epochs, epochs.dropFirst()).allSatisfy { $0.epoch < $1.epoch && $0.firstSequence <= $1.firstSequence }
+            && epochs.allSatisfy { $0.epoch > 0 && $0.firstSequence > 0 }
+    }
+
+    /// The epoch a broker of `role` starts when it becomes active, above every epoch either
+    /// broker knows: primaries take odd numbers and backups even ones, so two brokers that each
+    /// became active while cut off from one another never share an epoch.
+    static func next(after known: UInt64, role: PairRole) -> UInt64 {
+        let candidate = known + 1
+        let odd = candidate % 2 == 1
+        return (role == .primary) == odd ? candidate : candidate + 1
+    }
+
     /// The latest epoch known (0 before any).
     var latest: UInt64 { epochs.last?.epoch ?? 0 }
 
@@ -32,6 +48,6 @@ struct EpochHistory: Equatable, Codable {
     func end(of asked: UInt64, lastSequence: UInt64) -> (epoch: UInt64, lastSequence: UInt64) {
         let known = epochs.last { $0.epoch <= asked }?.epoch ?? 0
         guard let next = epochs.first(where: { $0.epoch > known }) else { return (known, lastSequence) }
-        return (known, min(lastSequence, next.firstSequence - 1))
+        return (known, min(lastSequence, max(next.firstSequence, 1) - 1))
     }
 }

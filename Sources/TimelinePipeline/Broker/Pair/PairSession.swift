@@ -95,7 +95,7 @@ struct PairSession {
 
     /// Adds an epoch that starts at `firstSequence` and writes the list before anything is logged in it.
     mutating func beginEpoch(at firstSequence: UInt64) throws(StorageError) -> UInt64 {
-        let epoch = max(epochs.latest, star.peer?.epoch ?? 0) + 1
+        let epoch = EpochHistory.next(after: max(epochs.latest, star.peer?.epoch ?? 0), role: settings.role)
         var next = epochs
         next.begin(epoch, at: firstSequence)
         try PairSession.saveEpochs(next, folder: folder)
@@ -103,12 +103,15 @@ struct PairSession {
         return epoch
     }
 
-    /// Takes the active broker's list of epochs.
-    mutating func adoptEpochs(_ list: [EpochStart]) throws(StorageError) {
+    /// Takes the active broker's list of epochs; returns false, keeping its own, for a list that
+    /// cannot be a history.
+    mutating func adoptEpochs(_ list: [EpochStart]) throws(StorageError) -> Bool {
         let next = EpochHistory(list)
-        guard next != epochs else { return }
+        guard next.isConsistent else { return false }
+        guard next != epochs else { return true }
         try PairSession.saveEpochs(next, folder: folder)
         epochs = next
+        return true
     }
 
     // MARK: - Files and sockets
