@@ -6,7 +6,7 @@
 /// | --- | --- |
 /// | `HELLO | id | u8 role | u8 state | u64 epoch | u64 last sequence` | `HELLO | id | u8 role | u8 state | u64 epoch | u64 last sequence` |
 /// | `EPOCHEND | id | u64 epoch` | `EPOCHEND | id | u64 epoch | u64 last sequence of that epoch` |
-/// | `FETCH | id | u64 after | [u32 checksum of record after]` | `RECORDS | id | u64 last sequence | epochs | records` |
+/// | `FETCH | id | u64 after | [u32 checksum of record after]` | `RECORDS | id | u64 last sequence | u8 in step | epochs | records` |
 /// | | `DIVERGED | id | message` when the checksum does not match |
 /// | anything else | `ERROR | id | message` |
 ///
@@ -15,7 +15,8 @@
 /// knows at or below the one asked, and the last sequence it logged in that epoch. `FETCH` is the
 /// passive broker copying the active one's log: the records after `after` (in the event log's
 /// framing), the active broker's list of epochs (16 bytes each: `u64 epoch | u64 first sequence`),
-/// and its last sequence. A `FETCH` with a checksum asks the active broker to check first that its
+/// its last sequence, and whether the passive broker is in step (1: it has every record the
+/// active broker counts as logged, so it may take over; 0: it is still catching up). A `FETCH` with a checksum asks the active broker to check first that its
 /// own record `after` has it, that is, that the two logs agree up to there; it answers `ERROR`
 /// when they do not. The active broker may hold a `FETCH` with nothing to send until records come
 /// in or a heartbeat interval passes; its `after` tells the active broker what the passive one has
@@ -133,7 +134,7 @@ public enum PeerAnswer: ControlAnswer {
     case hello(PeerStatus)
     case epochEnd(epoch: UInt64, lastSequence: UInt64)
     /// Records in the event log's framing, back to back, with the active broker's epochs.
-    case records(last: UInt64, epochs: [EpochStart], records: [UInt8])
+    case records(last: UInt64, inStep: Bool, epochs: [EpochStart], records: [UInt8])
     /// The two logs differ at the sequence a `FETCH` checked.
     case diverged(String)
     case error(String)
@@ -143,14 +144,14 @@ public enum PeerAnswer: ControlAnswer {
         switch self {
         case .hello(let status): return [PeerFrames.hello, idFrame] + PeerFrames.encode(status)
         case .epochEnd(let epoch, let last): return [PeerFrames.epochEnd, idFrame, [UInt8](bigEndian: epoch), [UInt8](bigEndian: last)]
-        case .records(let last, let epochs, let records):
+        case .records(let last, let inStep, let epochs, let records):
             var epochFrame: [UInt8] = []
             epochFrame.reserveCapacity(epochs.count * 16)
             for epoch in epochs {
                 epochFrame.appendInteger(epoch.epoch)
                 epochFrame.appendInteger(epoch.firstSequence)
             }
-            return [PeerFrames.records, idFrame, [UInt8](bigEndian: last), epochFrame, records]
+            return [PeerFrames.records, idFrame, [UInt8](bigEndian: last), [inStep ? 1 : 0], epochFrame, records]
         case .diverged(let message): return [PeerFrames.diverged, idFrame, Array(message.utf8)]
         case .error(let message): return [Frames.error, idFrame, Array(message.utf8)]
         }
@@ -169,17 +170,18 @@ public enum PeerAnswer: ControlAnswer {
             return (id, .epochEnd(epoch: try PeerFrames.u64(frames[2], "the epoch", id: id),
                                   lastSequence: try PeerFrames.u64(frames[3], "the last sequence", id: id)))
         case PeerFrames.records:
-            guard frames.count == 5 else { throw ControlProtocolError("a RECORDS reply of \(frames.count) frames", requestID: id) }
+            guard frames.count == 6 else { throw ControlProtocolError("a RECORDS reply of \(frames.count) frames", requestID: id) }
             let last = try PeerFrames.u64(frames[2], "the last sequence", id: id)
-            guard frames[3].count % 16 == 0 else {
-                throw ControlProtocolError("the epochs of a RECORDS reply are \(frames[3].count) bytes, not a multiple of 16", requestID: id)
+            guard frames[3].count == 1, frames[3][0] <= 1 else { throw ControlProtocolError("the in-step flag of a RECORDS reply must be one byte, 0 or 1", requestID: id) }
+            guard frames[4].count % 16 == 0 else {
+                throw ControlProtocolError("the epochs of a RECORDS reply are \(frames[4].count) bytes, not a multiple of 16", requestID: id)
             }
-            let bytes = frames[3]
+            let bytes = frames[4]
             let epochs = stride(from: 0, to: bytes.count, by: 16).map { start in
                 EpochStart(epoch: ByteReader.integer(exactly: Array(bytes[start..<start + 8]), as: UInt64.self)!,
                            firstSequence: ByteReader.integer(exactly: Array(bytes[start + 8..<start + 16]), as: UInt64.self)!)
             }
-            return (id, .records(last: last, epochs: epochs, records: frames[4]))
+            return (id, .records(last: last, inStep: frames[3][0] == 1, epochs: epochs, records: frames[5]))
         case Frames.error, PeerFrames.diverged:
             guard frames.count == 3 else { throw ControlProtocolError("a \(Frames.text(name)) reply of \(frames.count) frames", requestID: id) }
             let message = String(decoding: frames[2], as: UTF8.self)

@@ -104,6 +104,20 @@ struct BinaryStarTests {
         #expect(broker.state == .active)
     }
 
+    @Test("A passive broker that had not caught up with the active one never takes over, however long the peer is silent",
+          arguments: [PairRole.primary, .backup])
+    func behindPassiveWaits(_ role: PairRole) {
+        var broker = passive(role)
+        for milliseconds in [1_000, 5_000, 60_000] {
+            let (serve, transition) = broker.clientRequest(now: at(milliseconds), inStep: false)
+            #expect(!serve && transition == nil && broker.state == .passive)
+        }
+        // Once in step (after the peer returned and it caught up), the usual rule holds again.
+        _ = broker.heard(peer(role == .primary ? .backup : .primary, .active), epoch: 1, now: at(61_000))
+        #expect(broker.clientRequest(now: at(62_000), inStep: true).serve)
+        #expect(broker.state == .active)
+    }
+
     @Test("A starting backup never takes over on a client's request, however long its peer is silent")
     func startingBackupRefusesClients() {
         var backup = star(.backup)

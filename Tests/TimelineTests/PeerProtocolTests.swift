@@ -13,8 +13,8 @@ struct PeerProtocolTests {
     static let answers: [PeerAnswer] = [
         .hello(PeerStatus(role: .primary, state: .active, epoch: .max, lastSequence: 12)),
         .epochEnd(epoch: 2, lastSequence: 80),
-        .records(last: 0, epochs: [], records: []),
-        .records(last: 300, epochs: [EpochStart(epoch: 1, firstSequence: 1), EpochStart(epoch: 2, firstSequence: 81)], records: [0, 1, 2, 3]),
+        .records(last: 0, inStep: false, epochs: [], records: []),
+        .records(last: 300, inStep: true, epochs: [EpochStart(epoch: 1, firstSequence: 1), EpochStart(epoch: 2, firstSequence: 81)], records: [0, 1, 2, 3]),
         .diverged("the record at sequence 80 differs"), .error("this broker is not active"),
     ]
 
@@ -130,15 +130,19 @@ struct PeerProtocolTests {
             }
         }
         #expect(throws: ControlProtocolError("the epochs of a RECORDS reply are 15 bytes, not a multiple of 16", requestID: 41)) {
-            try PeerAnswer.decode([Array("RECORDS".utf8), Self.id, u64, [UInt8](repeating: 1, count: 15), []])
+            try PeerAnswer.decode([Array("RECORDS".utf8), Self.id, u64, [1], [UInt8](repeating: 1, count: 15), []])
+        }
+        #expect(throws: ControlProtocolError("the in-step flag of a RECORDS reply must be one byte, 0 or 1", requestID: 41)) {
+            try PeerAnswer.decode([Array("RECORDS".utf8), Self.id, u64, [2], [], []])
         }
         #expect(throws: ControlProtocolError.self) { try PeerAnswer.decode([Array("HELLO".utf8)]) }
     }
 
     @Test("The epochs of a RECORDS reply are read as big-endian epoch and first sequence pairs")
     func epochsLayout() throws {
-        let frames = PeerAnswer.records(last: 9, epochs: [EpochStart(epoch: 0x0102, firstSequence: 0x0304)], records: [7]).encoded(id: 1)
-        #expect(frames[3] == [0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 3, 4])
-        #expect(frames[4] == [7])
+        let frames = PeerAnswer.records(last: 9, inStep: true, epochs: [EpochStart(epoch: 0x0102, firstSequence: 0x0304)], records: [7]).encoded(id: 1)
+        #expect(frames[3] == [1])
+        #expect(frames[4] == [0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 3, 4])
+        #expect(frames[5] == [7])
     }
 }

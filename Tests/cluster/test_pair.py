@@ -155,10 +155,9 @@ class PairBed:
         return figure
 
     def wait_in_step(self, timeout: float = 120):
-        """Until one broker is active and the other passive, and the passive one has copied at
-        least what the active one had logged when the wait began (under load the active one goes on)."""
-        target = {}
-
+        """Until one broker is active and the other passive and in step: with synchronous
+        replication the active one holds records for it (`replicating`), and the passive one has
+        every record the active one counted as logged (`inStep`), so it may take over."""
         def in_step():
             first, second = self.stats("primary"), self.stats("backup")
             if not first or not second:
@@ -166,8 +165,7 @@ class PairBed:
             by_state = {first["pair"]["state"]: first, second["pair"]["state"]: second}
             if sorted(by_state) != ["active", "passive"]:
                 return False
-            target.setdefault("last", by_state["active"]["lastSequence"])
-            return by_state["passive"]["lastSequence"] >= target["last"]
+            return by_state["active"]["pair"]["replicating"] and by_state["passive"]["pair"]["inStep"]
         try:
             wait_for(in_step, timeout, "both brokers in step", interval=0.1)
         except AssertionError as error:
@@ -176,6 +174,7 @@ class PairBed:
     def assert_same_logs(self):
         """After the producer finished: both logs the same, byte for byte."""
         self.wait_in_step()
+        wait_for(lambda: self.stats("primary")["lastSequence"] == self.stats("backup")["lastSequence"], 60, "both logs to end together")
         primary = self.pair.log_file("primary").read_bytes()
         backup = self.pair.log_file("backup").read_bytes()
         assert primary == backup, "the two brokers' logs differ"

@@ -72,12 +72,15 @@ struct BinaryStar {
 
     /// A client asked something. Returns whether this broker serves it, and the transition that
     /// the request caused (the client's vote for a broker whose peer is silent).
-    mutating func clientRequest(now: ContinuousClock.Instant) -> (serve: Bool, transition: Transition?) {
+    /// A passive broker takes over only when `inStep`: it had every record the active broker
+    /// counted as logged when it last heard it. One still catching up would give up records that
+    /// producers were told are logged; it waits for the other broker instead.
+    mutating func clientRequest(now: ContinuousClock.Instant, inStep: Bool = true) -> (serve: Bool, transition: Transition?) {
         switch state {
         case .active:
             return (true, nil)
         case .passive, .startingPrimary:
-            guard isPeerSilent(now: now) else { return (false, nil) }
+            guard isPeerSilent(now: now), state == .startingPrimary || inStep else { return (false, nil) }
             let silence = lastHeard.map { "the peer has been silent for \((now - $0).inSeconds) s" } ?? "the peer was never heard"
             return (true, become(.active, "a client asked and \(silence)"))
         case .startingBackup:

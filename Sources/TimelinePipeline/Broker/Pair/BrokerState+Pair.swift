@@ -27,7 +27,7 @@ extension BrokerState {
         guard let pair else { return nil }
         let heard = !pair.star.isPeerSilent(now: .now)
         return PairStatistics(role: "\(pair.settings.role)", state: "\(pair.star.state)", epoch: pair.epochs.latest,
-                              replication: pair.settings.replication.rawValue, replicating: pair.holding, peerHeard: heard,
+                              replication: pair.settings.replication.rawValue, replicating: pair.holding, inStep: pair.inStep, peerHeard: heard,
                               peerState: pair.star.peer.map { "\($0.state)" }, peerLastSequence: pair.star.peer?.lastSequence,
                               recordsCopied: pair.counters.recordsCopied, recordsCut: pair.counters.recordsCut,
                               becameActive: pair.counters.becameActive, becamePassive: pair.counters.becamePassive,
@@ -61,8 +61,16 @@ extension BrokerState {
     /// a passive broker whose peer is silent makes it active (the client's vote).
     mutating func clientVote(now: ContinuousClock.Instant, frontend: ZMQSocket, backend: ZMQSocket) throws -> Bool {
         guard pair != nil else { return true }
-        let (serve, transition) = pair!.star.clientRequest(now: now)
+        let (serve, transition) = pair!.star.clientRequest(now: now, inStep: pair!.inStep)
         if let transition { try apply(transition, frontend: frontend, backend: backend) }
+        if !serve, pair!.star.state == .passive, pair!.star.isPeerSilent(now: now), !pair!.inStep {
+            warnings.warning("pair.behind", """
+                Not taking over although the active broker is silent: this broker had not caught up with it, and would lose records \
+                it acknowledged; waiting for it to come back (start this broker without --ha to accept the loss)
+                """, metadata: [
+                    "log.lastSequence": "\(log.lastSequence)", "peer.lastSequence": "\(pair!.star.peer?.lastSequence ?? 0)",
+                ])
+        }
         return serve
     }
 
@@ -204,7 +212,10 @@ extension BrokerState {
         guard held.after < log.lastSequence || now >= held.deadline || force else { return }
         pair!.heldFetch = nil
         let chunk = try log.readChunk(after: held.after, maxCount: settings.maxChunkRecords)
-        let answer = PeerAnswer.records(last: log.lastSequence, epochs: pair!.epochs.epochs, records: chunk.bytes)
+        // In step: with this chunk the passive broker has every record subscribers and producers
+        // may have been told of.
+        let inStep = max(chunk.scannedThrough, held.after) >= pair!.releasedThrough
+        let answer = PeerAnswer.records(last: log.lastSequence, inStep: inStep, epochs: pair!.epochs.epochs, records: chunk.bytes)
         _ = try pair!.router.send(held.envelope + ControlReply(id: held.requestID, answer).frames(), dontWait: true)
     }
 
@@ -227,9 +238,14 @@ extension BrokerState {
             case .epochEnd(let epoch, let end):
                 guard pair!.copyStep == .reconciling(requestID: reply.id ?? 0) else { continue }
                 try reconcile(peerEpoch: epoch, peerEnd: end)
-            case .records(let last, let epochs, let records):
+            case .records(let last, let inStep, let epochs, let records):
                 guard pair!.copyStep == .fetching(requestID: reply.id ?? 0) else { continue }
-                try copy(records, epochs: epochs, peerLast: last)
+                guard try copy(records, epochs: epochs, peerLast: last) else { continue }
+                if inStep != pair!.inStep {
+                    pair!.inStep = inStep
+                    let message: Logger.Message = inStep ? "In step with the active broker: this broker may take over" : "Behind the active broker: catching up"
+                    logger.info(message, metadata: ["log.lastSequence": "\(log.lastSequence)", "peer.lastSequence": "\(last)"])
+                }
             case .diverged(let detail):
                 guard pair!.copyStep == .fetching(requestID: reply.id ?? 0) else { continue }
                 throw PipelineError.pairDiverged(detail + "; this (passive) broker's log ends at sequence \(log.lastSequence), in epoch "
@@ -277,8 +293,9 @@ extension BrokerState {
         _ = try pair!.dealer.send(request.frames(), dontWait: true)
     }
 
-    /// Appends a chunk copied from the active broker, writes it, and asks for the next.
-    private mutating func copy(_ records: [UInt8], epochs: [EpochStart], peerLast: UInt64) throws {
+    /// Appends a chunk copied from the active broker, writes it, and asks for the next. Returns
+    /// false when the chunk could not be appended (copying starts again).
+    private mutating func copy(_ records: [UInt8], epochs: [EpochStart], peerLast: UInt64) throws -> Bool {
         if !records.isEmpty {
             do {
                 let count = try records.withUnsafeBytes { try log.appendReplicated($0) }
@@ -289,7 +306,8 @@ extension BrokerState {
                     "error": "\(error)", "log.lastSequence": "\(log.lastSequence)",
                 ])
                 pair!.copyStep = .idle
-                return
+                pair!.inStep = false
+                return false
             }
         }
         if try !pair!.adoptEpochs(epochs) {
@@ -298,6 +316,7 @@ extension BrokerState {
             ])
         }
         try sendFetch(checksum: nil)
+        return true
     }
 
     // MARK: - Changes of state
@@ -323,6 +342,7 @@ extension BrokerState {
             pair!.window.drop()
             pair!.heldFetch = nil
             pair!.copyStep = .idle
+            pair!.inStep = false
             _ = try frontend.send([[0]])
             logger.notice("This broker is now passive: it copies the active broker's log and serves no client", metadata: [
                 "pair.role": "\(pair!.settings.role)", "reason": "\(reason)", "log.lastSequence": "\(log.lastSequence)",

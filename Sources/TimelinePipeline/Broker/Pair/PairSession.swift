@@ -48,6 +48,8 @@ struct PairSession {
     var releasedThrough: UInt64 = 0
     var heldFetch: HeldFetch?
     var copyStep = CopyStep.idle
+    /// The passive broker had every record the active one counted as logged, at the last chunk.
+    var inStep = false
     var nextRequestID: UInt64 = 1
     var nextHeartbeat: ContinuousClock.Instant
     var dealerReset = false
@@ -178,6 +180,9 @@ public struct PairStatistics: Codable, Sendable, Equatable {
     public var replication: String
     /// Whether records wait for the peer (synchronous replication with a peer in step).
     public var replicating: Bool
+    /// Passive broker: it had every record the active one counted as logged at the last chunk, so
+    /// it may take over.
+    public var inStep: Bool
     public var peerHeard: Bool
     public var peerState: String?
     public var peerLastSequence: UInt64?
