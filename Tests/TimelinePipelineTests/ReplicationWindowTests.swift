@@ -61,6 +61,25 @@ struct ReplicationWindowTests {
         #expect(window.isEmpty)
     }
 
+    @Test("The held records are handed out from the first held sequence only, whole, within the byte budget")
+    func recordsFromTheFirstHeld() throws {
+        var window = ReplicationWindow()
+        try window.begin(positions: [:], unacknowledged: UnsafeRawBufferPointer(start: nil, count: 0), publishedThrough: 0)
+        #expect(try window.records(from: 1, maxBytes: 1 << 20) == nil, "nothing is held")
+        let bytes = Self.records(1...10)
+        Self.hold(&window, bytes)
+        let all = try #require(try window.records(from: 1, maxBytes: 1 << 20))
+        #expect(all.bytes == bytes && all.count == 10 && all.last == 10)
+        #expect(try window.records(from: 2, maxBytes: 1 << 20) == nil, "a request that does not start at the first held record reads the log")
+        let recordSize = bytes.count / 10
+        let some = try #require(try window.records(from: 1, maxBytes: recordSize * 3 + 1))
+        #expect(some.count == 3 && some.last == 3 && some.bytes == Array(bytes[..<(recordSize * 3)]))
+        let one = try #require(try window.records(from: 1, maxBytes: 1))
+        #expect(one.count == 1, "at least one record, whatever the budget")
+        _ = try window.release(through: 4) { _, _, _ in }
+        #expect(try window.records(from: 5, maxBytes: 1 << 20)?.count == 6)
+    }
+
     @Test("Held records are released in order, only up to the sequence acknowledged")
     func releasesInOrder() throws {
         var window = ReplicationWindow()

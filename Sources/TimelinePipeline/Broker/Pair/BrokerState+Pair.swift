@@ -211,10 +211,17 @@ extension BrokerState {
         guard let held = pair?.heldFetch else { return }
         guard held.after < log.lastSequence || now >= held.deadline || force else { return }
         pair!.heldFetch = nil
-        let chunk = try log.readChunk(after: held.after, maxCount: settings.maxChunkRecords)
+        // Records held for the passive broker are in memory: sent from there, the log is not read.
+        let chunk: (bytes: [UInt8], last: UInt64)
+        if pair!.holding, let held = try pair!.window.records(from: held.after + 1, maxBytes: 1 << 20) {
+            chunk = (held.bytes, held.last)
+        } else {
+            let read = try log.readChunk(after: held.after, maxCount: settings.maxChunkRecords)
+            chunk = (read.bytes, read.scannedThrough)
+        }
         // In step: with this chunk the passive broker has every record subscribers and producers
         // may have been told of.
-        let inStep = max(chunk.scannedThrough, held.after) >= pair!.releasedThrough
+        let inStep = max(chunk.last, held.after) >= pair!.releasedThrough
         let answer = PeerAnswer.records(last: log.lastSequence, inStep: inStep, epochs: pair!.epochs.epochs, records: chunk.bytes)
         _ = try pair!.router.send(held.envelope + ControlReply(id: held.requestID, answer).frames(), dontWait: true)
     }

@@ -82,6 +82,33 @@ struct ReplicationWindow {
         return released
     }
 
+    /// The held records from the first on, whole, about `maxBytes` of them at most (at least
+    /// one), if the first held record has sequence `first`: the chunk a passive broker that has
+    /// written everything before it asks for next, without reading the log. Nil otherwise.
+    func records(from first: UInt64, maxBytes: Int) throws -> (bytes: [UInt8], count: Int, last: UInt64)? {
+        guard !isEmpty else { return nil }
+        return try held.withUnsafeBytes { bytes -> (bytes: [UInt8], count: Int, last: UInt64)? in
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[start...])
+            var end = 0, count = 0, last: UInt64 = 0
+            var matches = true
+            try LogRecordFormat.forEachWholeRecord(in: rest) { record in
+                let fields = try LogRecordFormat.fields(ofPayload: LogRecordFormat.payload(ofRecord: record))
+                let sequence = ByteReader.integer(fields.header, at: WireHeader.sequenceOffset, as: UInt64.self)
+                if count == 0, sequence != first {
+                    matches = false
+                    return false
+                }
+                guard count == 0 || end + record.count <= maxBytes else { return false }
+                end += record.count
+                count += 1
+                last = sequence
+                return true
+            }
+            guard matches else { return nil }
+            return (Array(rest[..<end]), count, last)
+        }
+    }
+
     /// Forgets everything held (the broker steps down; the records were never acknowledged).
     mutating func drop() {
         held.removeAll(keepingCapacity: true)
