@@ -362,8 +362,9 @@ class BrokerPair:
     gives the comma-separated lists clients take. `extra[name]`: more arguments for that broker
     (security, settings)."""
 
-    def __init__(self, pipelines: dict, endpoints: dict, extra: dict | None = None):
-        self.pipelines, self.endpoints, self.extra = pipelines, endpoints, extra or {}
+    def __init__(self, pipelines: dict, endpoints: dict, extra: dict | None = None, tag: str = ""):
+        """`tag` is added to the brokers' data folders, for several pairs in one test."""
+        self.pipelines, self.endpoints, self.extra, self.tag = pipelines, endpoints, extra or {}, tag
         self.daemons: dict = {}
 
     def start(self, name: str, *more: str) -> "Daemon":
@@ -372,7 +373,7 @@ class BrokerPair:
         daemon = self.pipelines[name].start(
             name, "broker", "--ha", name, "--peer", self.endpoints[other]["peer"], "--peer-listen", own["peer"],
             *(arg for role in ROLES for arg in (f"--{role}", own[role])), *self.extra.get(name, []), *more,
-            data_dir=self.pipelines[name].base / name)
+            data_dir=self.pipelines[name].base / f"{name}{self.tag}")
         self.daemons[name] = daemon
         return daemon
 
@@ -384,6 +385,10 @@ class BrokerPair:
 
     def client_endpoints(self) -> dict:
         return {role: ",".join(self.endpoints[name][role] for name in ("primary", "backup")) for role in ROLES}
+
+    def stop(self):
+        for daemon in self.daemons.values():
+            daemon.terminate()
 
     def log_file(self, name: str) -> Path:
         return self.daemons[name].data_dir / "events.log"

@@ -3,10 +3,15 @@ import Timeline
 /// The active broker's records that are written but not yet copied by the passive broker, with
 /// synchronous replication: they are published to subscribers, and count in producers'
 /// `POSITION`, only once the passive broker has written them (its next `FETCH` says so).
+///
+/// The records are kept as the chunks the log wrote them in (one per write, whole records each),
+/// so releasing drops chunks and moves no bytes.
 struct ReplicationWindow {
-    /// Records in the event log's framing, from `start` on.
-    private var held: [UInt8] = []
+    /// Held chunks, oldest first; the first is held from `start` on.
+    private var chunks: [[UInt8]] = []
+    private var first = 0
     private var start = 0
+    private(set) var heldBytes = 0
     /// Each producer's position over the records released: what `POSITION` answers while records are held.
     private(set) var committedPositions: [String: UInt64] = [:]
     private var producerIDs = ProducerIDCache()
@@ -14,15 +19,13 @@ struct ReplicationWindow {
     /// the committed positions on.
     private var publishedThrough: UInt64 = 0
 
-    var isEmpty: Bool { start == held.count }
-    var heldBytes: Int { held.count - start }
+    var isEmpty: Bool { heldBytes == 0 }
 
     /// Starts holding with `unacknowledged` (the records the passive broker has not written yet,
     /// already published) held, and each producer's position as it stands before them: for a
     /// producer with records among them, one before its first there; for the others, `positions`.
     mutating func begin(positions: [String: UInt64], unacknowledged: UnsafeRawBufferPointer, publishedThrough: UInt64) throws {
-        held.removeAll(keepingCapacity: true)
-        start = 0
+        drop()
         self.publishedThrough = publishedThrough
         var committed = positions
         var seen = Set<String>()
@@ -37,11 +40,14 @@ struct ReplicationWindow {
         }
         producerIDs = cache
         committedPositions = committed
-        held.append(contentsOf: unacknowledged)
+        hold(unacknowledged)
     }
 
+    /// Holds whole records (one log write's worth).
     mutating func hold(_ records: UnsafeRawBufferPointer) {
-        held.append(contentsOf: records)
+        guard !records.isEmpty else { return }
+        chunks.append(Array(records))
+        heldBytes += records.count
     }
 
     /// Hands each held record with a sequence up to `sequence` to `publish` (topic, header, body)
@@ -49,35 +55,52 @@ struct ReplicationWindow {
     @discardableResult
     mutating func release(through sequence: UInt64, _ publish: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Int {
         var released = 0
-        var offset = start
-        var positions = committedPositions
         var cache = producerIDs
+        // The last record's producer position, written to the table when the producer changes:
+        // a run of one producer's records costs one lookup, not one per record.
+        var producer = "", producerSequence: UInt64 = 0
         defer {
-            start = offset
-            committedPositions = positions
             producerIDs = cache
-            if start == held.count {
-                held.removeAll(keepingCapacity: true)
-                start = 0
-            } else if start > 8 << 20 {
-                held.removeFirst(start)
-                start = 0
-            }
+            if !producer.isEmpty, producerSequence > committedPositions[producer, default: 0] { committedPositions[producer] = producerSequence }
         }
-        try held.withUnsafeBytes { bytes in
-            let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
-            try LogRecordFormat.forEachWholeRecord(in: rest) { record in
-                let fields = try LogRecordFormat.fields(ofPayload: LogRecordFormat.payload(ofRecord: record))
-                let header = try WireHeader.decode(fields.header, cache: &cache)
-                guard header.sequence <= sequence else { return false }
-                if !header.producer.isEmpty, header.producerSequence > positions[header.producer, default: 0] {
-                    positions[header.producer] = header.producerSequence
+        while first < chunks.count {
+            var offset = start
+            var reachedEnd = true
+            // A publisher that fails leaves the records it did not take held.
+            defer { if !reachedEnd { start = offset } }
+            try chunks[first].withUnsafeBytes { bytes in
+                try LogRecordFormat.forEachWholeRecord(in: UnsafeRawBufferPointer(rebasing: bytes[offset...])) { record in
+                    let fields = try LogRecordFormat.fields(ofPayload: LogRecordFormat.payload(ofRecord: record))
+                    let header = try WireHeader.decode(fields.header, cache: &cache)
+                    reachedEnd = false
+                    guard header.sequence <= sequence else { return false }
+                    if !header.producer.isEmpty, header.producerSequence > 0 {
+                        if header.producer != producer {
+                            if !producer.isEmpty, producerSequence > committedPositions[producer, default: 0] {
+                                committedPositions[producer] = producerSequence
+                            }
+                            producer = header.producer
+                        }
+                        producerSequence = header.producerSequence
+                    }
+                    if header.sequence > publishedThrough { try publish(fields.topic, fields.header, fields.body) }
+                    offset += record.count
+                    heldBytes -= record.count
+                    released += 1
+                    reachedEnd = offset == bytes.count
+                    return true
                 }
-                if header.sequence > publishedThrough { try publish(fields.topic, fields.header, fields.body) }
-                offset += record.count
-                released += 1
-                return true
             }
+            guard reachedEnd else { break }
+            first += 1
+            start = 0
+        }
+        if first == chunks.count {
+            chunks.removeAll(keepingCapacity: true)
+            first = 0
+        } else if first > 64 {
+            chunks.removeFirst(first)
+            first = 0
         }
         return released
     }
@@ -85,33 +108,43 @@ struct ReplicationWindow {
     /// The held records from the first on, whole, about `maxBytes` of them at most (at least
     /// one), if the first held record has sequence `first`: the chunk a passive broker that has
     /// written everything before it asks for next, without reading the log. Nil otherwise.
-    func records(from first: UInt64, maxBytes: Int) throws -> (bytes: [UInt8], count: Int, last: UInt64)? {
+    func records(from wanted: UInt64, maxBytes: Int) throws -> (bytes: [UInt8], count: Int, last: UInt64)? {
         guard !isEmpty else { return nil }
-        return try held.withUnsafeBytes { bytes -> (bytes: [UInt8], count: Int, last: UInt64)? in
-            let rest = UnsafeRawBufferPointer(rebasing: bytes[start...])
-            var end = 0, count = 0, last: UInt64 = 0
-            var matches = true
-            try LogRecordFormat.forEachWholeRecord(in: rest) { record in
-                let fields = try LogRecordFormat.fields(ofPayload: LogRecordFormat.payload(ofRecord: record))
-                let sequence = ByteReader.integer(fields.header, at: WireHeader.sequenceOffset, as: UInt64.self)
-                if count == 0, sequence != first {
-                    matches = false
-                    return false
+        var out: [UInt8] = []
+        var count = 0, last: UInt64 = 0
+        var matches = true
+        for index in first..<chunks.count {
+            var full = false
+            try chunks[index].withUnsafeBytes { bytes in
+                let from = index == first ? start : 0
+                try LogRecordFormat.forEachWholeRecord(in: UnsafeRawBufferPointer(rebasing: bytes[from...])) { record in
+                    let fields = try LogRecordFormat.fields(ofPayload: LogRecordFormat.payload(ofRecord: record))
+                    let sequence = ByteReader.integer(fields.header, at: WireHeader.sequenceOffset, as: UInt64.self)
+                    if count == 0, sequence != wanted {
+                        matches = false
+                        return false
+                    }
+                    guard count == 0 || out.count + record.count <= maxBytes else {
+                        full = true
+                        return false
+                    }
+                    out.append(contentsOf: record)
+                    count += 1
+                    last = sequence
+                    return true
                 }
-                guard count == 0 || end + record.count <= maxBytes else { return false }
-                end += record.count
-                count += 1
-                last = sequence
-                return true
             }
-            guard matches else { return nil }
-            return (Array(rest[..<end]), count, last)
+            if !matches { return nil }
+            if full { break }
         }
+        return (out, count, last)
     }
 
     /// Forgets everything held (the broker steps down; the records were never acknowledged).
     mutating func drop() {
-        held.removeAll(keepingCapacity: true)
+        chunks.removeAll(keepingCapacity: true)
+        first = 0
         start = 0
+        heldBytes = 0
     }
 }
