@@ -22,6 +22,8 @@ extension EventLog {
         var producers = ProducerIDCache()
         var count = 0
         var problem: String?
+        // A run of one producer's records moves its position once, at the run's end.
+        var producer = "", producerSequence: UInt64 = 0
         do {
             try LogRecordFormat.forEachWholeRecord(in: records) { record in
                 let (fields, sequence) = try LogRecordFormat.verifiedFields(ofRecord: record)
@@ -30,8 +32,13 @@ extension EventLog {
                     return false
                 }
                 staged.add(sequence: sequence, offset: offset)
-                if let header = try? WireHeader.decode(fields.header, cache: &producers) {
-                    staged.advance(producer: header.producer, to: header.producerSequence)
+                if let header = try? WireHeader.decode(fields.header, cache: &producers), !header.producer.isEmpty {
+                    if header.producer != producer {
+                        staged.advance(producer: producer, to: producerSequence)
+                        producer = header.producer
+                        producerSequence = 0
+                    }
+                    producerSequence = max(producerSequence, header.producerSequence)
                 }
                 offset += Int64(record.count)
                 count += 1
@@ -40,6 +47,7 @@ extension EventLog {
         } catch let error as LogRecordError {
             problem = "record \(count + 1) of the chunk is damaged: \(error)"
         }
+        staged.advance(producer: producer, to: producerSequence)
         if let problem { throw ReplicationError(message: problem) }
         appendPending(records, index: staged)
         return count
