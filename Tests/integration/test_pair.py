@@ -178,3 +178,26 @@ def test_with_curve_the_peer_endpoint_lets_in_only_the_other_broker(pipeline, so
     third.wait_bound()
     wait_for(lambda: "Rejected a broker on the peer endpoint" in secure.daemons["primary"].log(), 20, "the primary to reject the third broker")
     assert "now passive" not in third.log() and "now the active" not in third.log()
+
+
+def test_status_shows_each_broker_of_the_pair(pipeline, pair):
+    pair.start_both()
+    wait_state(pair, "backup", "passive")
+    pipeline.produce(single_endpoints(pair, "primary"), "--synthetic", "300", "--seed", "8")
+    replays = pair.client_endpoints()["replay"]
+    result = pipeline.run("status", "--replay", replays)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    assert "primary active" in lines[0] and "records wait for the peer" in lines[0] and "log 300" in lines[0]
+    assert "backup passive" in lines[1] and "in step" in lines[1] and "log 300" in lines[1]
+    as_json = [json.loads(line) for line in pipeline.run("status", "--json", "--replay", replays).stdout.splitlines()]
+    assert [line["statistics"]["pair"]["state"] for line in as_json] == ["active", "passive"]
+    # Without the active broker: the passive one still answers STATS (asking is no vote), and
+    # no broker is active, which the exit status says.
+    pair.daemons["primary"].kill()
+    result = pipeline.run("status", "--replay", replays, "--timeout", "0.5")
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert "no answer" in lines[0] and "backup passive" in lines[1]
+    assert state_of(pair, "backup") == "passive"
