@@ -29,6 +29,8 @@ let package = Package(
             pkgConfig: "libzmq",
             providers: [.apt(["libzmq3-dev"])]
         ),
+        // CRC-32C on the CPU's instructions (SSE4.2, ARMv8 CRC32), chosen at run time.
+        .target(name: "CChecksum"),
         // The only Swift code that touches libzmq.
         .target(
             name: "ZeroMQ",
@@ -49,6 +51,7 @@ let package = Package(
             dependencies: [
                 "Timeline",
                 "ZeroMQ",
+                "CChecksum",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
