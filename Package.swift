@@ -29,6 +29,8 @@ let package = Package(
             pkgConfig: "libzmq",
             providers: [.apt(["libzmq3-dev"])]
         ),
+        // CRC-32C on the CPU's instructions (SSE4.2, ARMv8 CRC32), chosen at run time.
+        .target(name: "CChecksum"),
         // The only Swift code that touches libzmq.
         .target(
             name: "ZeroMQ",
@@ -49,6 +51,7 @@ let package = Package(
             dependencies: [
                 "Timeline",
                 "ZeroMQ",
+                "CChecksum",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -91,6 +94,13 @@ let package = Package(
         .executableTarget(
             name: "FuzzArticleReader",
             dependencies: ["FuzzChecks", "Timeline"],
+            swiftSettings: strictSettings
+        ),
+        // Throughput of CRC-32C on the CPU's instructions against the Swift tables (release build).
+        .executableTarget(
+            name: "CRC32CBenchmark",
+            dependencies: ["TimelinePipeline"],
+            path: "Benchmarks/crc32c",
             swiftSettings: strictSettings
         ),
         .testTarget(

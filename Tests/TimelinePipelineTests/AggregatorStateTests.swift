@@ -52,39 +52,6 @@ struct EventKeySetTests {
     }
 }
 
-@Suite("CRC-32C")
-struct CRC32CTests {
-    /// The plain one-byte-at-a-time definition.
-    static func reference(_ bytes: [UInt8], seed: UInt32 = 0) -> UInt32 {
-        var crc = ~seed
-        for byte in bytes {
-            crc ^= UInt32(byte)
-            for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0x82F6_3B78 : crc >> 1 }
-        }
-        return ~crc
-    }
-
-    @Test("The check value of \"123456789\" is 0xE3069283")
-    func checkValue() {
-        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
-    }
-
-    @Test("Eight bytes at a time gives the bitwise definition's result at every length and alignment, and continues from a seed")
-    func slicingAgreesWithTheDefinition() {
-        var generator = SystemRandomNumberGenerator()
-        for length in 0..<100 {
-            let bytes = (0..<(length + 3)).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            for start in 0..<3 {
-                let slice = Array(bytes[start..<(start + length)])
-                #expect(bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start..<(start + length)])) } == Self.reference(slice))
-            }
-            let split = length / 3
-            let first = CRC32C.checksum(Array(bytes[..<split]))
-            #expect(Array(bytes[split...]).withUnsafeBytes { CRC32C.checksum($0, seed: first) } == Self.reference(bytes))
-        }
-    }
-}
-
 @Suite("The aggregator's state files")
 struct AggregatorStateTests {
     static func summary(_ index: Int) -> EventSummary { EventSummary(SyntheticEvents.event(index, seed: 9)) }

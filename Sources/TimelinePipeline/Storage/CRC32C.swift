@@ -1,9 +1,18 @@
+internal import CChecksum
+
 /// CRC-32C (Castagnoli), the checksum on every record of the event log and on the aggregator's
 /// state: it catches torn and corrupted records, not deliberate tampering.
 ///
-/// Slicing-by-8: eight tables let the loop take eight bytes per step instead of one, several times
-/// faster than the byte-at-a-time table on the broker's append path, with the same results.
-enum CRC32C {
+/// On a CPU with CRC-32C instructions (SSE4.2 on x86-64, the CRC32 extension on ARMv8) the C
+/// target `CChecksum` computes it eight bytes per instruction. Elsewhere, slicing-by-8 in Swift:
+/// eight tables let the loop take eight bytes per step instead of one. Both give the same results,
+/// so the files they check are the same whichever wrote them. `package` for the benchmark
+/// (`Benchmarks/crc32c`).
+package enum CRC32C {
+    /// Whether `checksum` runs on the CPU's instructions (`timeline_crc32c_hardware()`), decided
+    /// once per process.
+    package static let isHardwareAccelerated = timeline_crc32c_hardware() != 0
+
     /// `tables[k][b]`: the CRC of byte `b` followed by `k` zero bytes.
     private static let tables: [UInt32] = {
         var tables = [UInt32](repeating: 0, count: 8 * 256)
@@ -23,7 +32,19 @@ enum CRC32C {
 
     /// The CRC of `bytes`; passing the CRC of earlier bytes as `seed` continues it, so
     /// `checksum(b, seed: checksum(a)) == checksum(a + b)`.
-    static func checksum(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
+    package static func checksum(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
+        isHardwareAccelerated ? hardwareChecksum(bytes, seed: seed) : softwareChecksum(bytes, seed: seed)
+    }
+
+    /// `checksum` on the CPU's instructions (`timeline_crc32c`); a bit at a time, slowly, when
+    /// `isHardwareAccelerated` is false.
+    package static func hardwareChecksum(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
+        timeline_crc32c(seed, bytes.baseAddress, bytes.count)
+    }
+
+    /// `checksum` with the slicing-by-8 tables: the fallback, and the reference for the hardware
+    /// path in tests.
+    package static func softwareChecksum(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
         var crc = ~seed
         tables.withUnsafeBufferPointer { table in
             var index = 0
