@@ -201,3 +201,52 @@ def test_status_shows_each_broker_of_the_pair(pipeline, pair):
     lines = result.stdout.splitlines()
     assert "no answer" in lines[0] and "backup passive" in lines[1]
     assert state_of(pair, "backup") == "passive"
+
+
+def test_a_rejoining_broker_keeps_aside_the_records_the_other_never_had(pipeline, sockets):
+    # Asynchronous replication, and the backup frozen while the primary logs more: the primary
+    # then dies, the backup takes over without those records, and when the primary comes back
+    # they are cut from its log and kept aside, whole.
+    endpoints = pair_endpoints(sockets)
+    extra = {name: ["--set", "broker.replication=async"] for name in ("primary", "backup")}
+    pair = BrokerPair({"primary": pipeline, "backup": pipeline}, endpoints, extra)
+    pair.start_both()
+    wait_state(pair, "backup", "passive")
+    pipeline.produce(single_endpoints(pair, "primary"), "--synthetic", "2000", "--seed", "9")
+    wait_copied(pair, "primary", "backup")
+    backup = pair.daemons["backup"]
+    backup.process.send_signal(signal.SIGSTOP)
+    try:
+        # The backup may have a FETCH waiting at the primary: the first write answers it, so that
+        # write is a small one, and what follows cannot reach the frozen backup.
+        pipeline.produce(single_endpoints(pair, "primary"), "--synthetic", "10", "--seed", "10")
+        pipeline.produce(single_endpoints(pair, "primary"), "--synthetic", "1490", "--seed", "12")
+        assert stats(pair, "primary")["lastSequence"] == 3500
+        pair.daemons["primary"].kill()
+    finally:
+        backup.process.send_signal(signal.SIGCONT)
+    wait_for(lambda: control_request(endpoints["backup"]["replay"], [b"HEAD"])[0] == b"HEAD", 20, "the backup to take over", interval=0.05)
+    # What the backup had copied before it froze (a chunk already on its way may have arrived after).
+    copied = stats(pair, "backup")["lastSequence"]
+    assert 2000 <= copied <= 2010
+    pipeline.produce(single_endpoints(pair, "backup"), "--synthetic", "100", "--seed", "11")
+
+    primary = pair.start("primary")
+    wait_state(pair, "primary", "passive")
+    wait_copied(pair, "backup", "primary")
+    assert pair.log_file("primary").read_bytes() == pair.log_file("backup").read_bytes()
+    aside = list(primary.data_dir.glob("cut-*.log"))
+    assert [path.name for path in aside] == [f"cut-epoch1-{copied + 1}-3500.log"], aside
+    # The cut records are whole records of the log's framing, with the sequences the backup lacked.
+    data = aside[0].read_bytes()
+    sequences, offset = [], 0
+    while offset < len(data):
+        length = int.from_bytes(data[offset:offset + 4], "big")
+        payload = data[offset + 8:offset + 8 + length]
+        topic_length = int.from_bytes(payload[0:2], "big")
+        header = payload[4 + topic_length:]
+        sequences.append(int.from_bytes(header[2:10], "big"))
+        offset += 8 + length
+    assert sequences == list(range(copied + 1, 3501))
+    assert "kept them aside" in primary.log()
+    assert stats(pair, "primary")["pair"]["recordsCut"] == 3500 - copied
