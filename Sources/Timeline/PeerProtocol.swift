@@ -16,9 +16,11 @@
 /// passive broker copying the active one's log: the records after `after` (in the event log's
 /// framing), the active broker's list of epochs (16 bytes each: `u64 epoch | u64 first sequence`),
 /// its last sequence, and whether the passive broker is in step (1: it has every record the
-/// active broker counts as logged, so it may take over; 0: it is still catching up). A `FETCH` with a checksum asks the active broker to check first that its
-/// own record `after` has it, that is, that the two logs agree up to there; it answers `ERROR`
-/// when they do not. The active broker may hold a `FETCH` with nothing to send until records come
+/// active broker counts as logged, so it may take over; 0: it is still catching up). A `FETCH`
+/// with a checksum asks the active broker to check first that its own record `after` has it,
+/// that is, that the two logs agree up to there; it answers `DIVERGED` when they do not. A
+/// `FETCH` past the end of the active broker's log gets `ERROR`, and the passive broker
+/// reconciles again. The active broker may hold a `FETCH` with nothing to send until records come
 /// in or a heartbeat interval passes; its `after` tells the active broker what the passive one has
 /// written.
 public enum PeerProtocol {}

@@ -19,7 +19,7 @@ struct BinaryStarTests {
     /// A broker of `role` made passive by hearing its peer active.
     func passive(_ role: PairRole) -> BinaryStar {
         var broker = star(role)
-        _ = broker.heard(peer(role == .primary ? .backup : .primary, .active), epoch: 1, now: at(0))
+        _ = broker.heard(peer(role == .primary ? .backup : .primary, .active), epoch: 1, lastSequence: 10, now: at(0))
         precondition(broker.state == .passive)
         return broker
     }
@@ -29,7 +29,7 @@ struct BinaryStarTests {
     func active(_ role: PairRole) -> BinaryStar {
         var broker = star(role)
         if role == .primary {
-            _ = broker.heard(peer(.backup, .startingBackup), epoch: 0, now: at(0))
+            _ = broker.heard(peer(.backup, .startingBackup), epoch: 1, lastSequence: 10, now: at(0))
         } else {
             broker = passive(.backup)
             _ = broker.clientRequest(now: at(1_000))
@@ -44,10 +44,10 @@ struct BinaryStarTests {
         #expect(star(.backup).state == .startingBackup)
     }
 
-    @Test("A starting primary that hears a starting backup becomes active")
+    @Test("A starting primary that hears a starting backup with no later history becomes active")
     func primaryMeetsStartingBackup() {
         var primary = star(.primary)
-        guard case .becameActive = primary.heard(peer(.backup, .startingBackup), epoch: 0, now: at(10)) else {
+        guard case .becameActive = primary.heard(peer(.backup, .startingBackup), epoch: 1, lastSequence: 10, now: at(10)) else {
             Issue.record("no transition to active")
             return
         }
@@ -55,11 +55,49 @@ struct BinaryStarTests {
         #expect(primary.clientRequest(now: at(20)) == (true, nil))
     }
 
+    @Test("Two starting brokers: the one with the later history serves, whatever its role (a later epoch, then a longer log)")
+    func laterHistoryServesAtStart() {
+        // The backup took over (epoch 2) and acknowledged records the primary never had.
+        var primary = star(.primary), backup = star(.backup)
+        #expect(primary.heard(PeerStatus(role: .backup, state: .startingBackup, epoch: 2, lastSequence: 14), epoch: 1, lastSequence: 0, now: at(10)) == nil)
+        #expect(primary.state == .startingPrimary)
+        guard case .becameActive = backup.heard(PeerStatus(role: .primary, state: .startingPrimary, epoch: 1, lastSequence: 0),
+                                                epoch: 2, lastSequence: 14, now: at(10)) else {
+            Issue.record("the backup with the later history did not become active")
+            return
+        }
+        // The same epoch: the longer log serves.
+        var shorter = star(.primary), longer = star(.backup)
+        #expect(shorter.heard(PeerStatus(role: .backup, state: .startingBackup, epoch: 3, lastSequence: 900), epoch: 3, lastSequence: 899, now: at(10)) == nil)
+        #expect(longer.heard(PeerStatus(role: .primary, state: .startingPrimary, epoch: 3, lastSequence: 899), epoch: 3, lastSequence: 900, now: at(10))
+            != nil)
+        // Equal histories: the primary, never both.
+        var primaryTie = star(.primary), backupTie = star(.backup)
+        #expect(primaryTie.heard(PeerStatus(role: .backup, state: .startingBackup, epoch: 3, lastSequence: 900), epoch: 3, lastSequence: 900, now: at(10))
+            != nil)
+        #expect(backupTie.heard(PeerStatus(role: .primary, state: .startingPrimary, epoch: 3, lastSequence: 900), epoch: 3, lastSequence: 900, now: at(10))
+            == nil)
+    }
+
+    @Test("A passive broker stays passive when the peer restarts with a later history, and that peer serves on hearing it")
+    func restartingPeerWithLaterHistory() {
+        var broker = passive(.backup)
+        let restarting = PeerStatus(role: .primary, state: .startingPrimary, epoch: 1, lastSequence: 500)
+        #expect(broker.heard(restarting, epoch: 1, lastSequence: 400, now: at(100)) == nil, "the passive broker is behind")
+        #expect(broker.state == .passive)
+        var primary = star(.primary)
+        guard case .becameActive = primary.heard(PeerStatus(role: .backup, state: .passive, epoch: 1, lastSequence: 400),
+                                                 epoch: 1, lastSequence: 500, now: at(100)) else {
+            Issue.record("the restarting primary with the later history did not serve")
+            return
+        }
+    }
+
     @Test("A starting broker of either role that hears an active peer becomes passive", arguments: [PairRole.primary, .backup])
     func startingMeetsActive(_ role: PairRole) {
         var broker = star(role)
         let other: PairRole = role == .primary ? .backup : .primary
-        guard case .becamePassive = broker.heard(peer(other, .active), epoch: 0, now: at(10)) else {
+        guard case .becamePassive = broker.heard(peer(other, .active), epoch: 0, lastSequence: 10, now: at(10)) else {
             Issue.record("no transition to passive")
             return
         }
@@ -70,7 +108,7 @@ struct BinaryStarTests {
     @Test("A starting backup waits for the primary: hearing it start, or hearing nothing, changes nothing")
     func startingBackupWaits() {
         var backup = star(.backup)
-        #expect(backup.heard(peer(.primary, .startingPrimary), epoch: 0, now: at(10)) == nil)
+        #expect(backup.heard(peer(.primary, .startingPrimary), epoch: 0, lastSequence: 10, now: at(10)) == nil)
         #expect(backup.state == .startingBackup)
     }
 
@@ -80,7 +118,7 @@ struct BinaryStarTests {
         var broker = passive(role)
         let other: PairRole = role == .primary ? .backup : .primary
         #expect(broker.clientRequest(now: at(500)) == (false, nil))
-        _ = broker.heard(peer(other, .active), epoch: 1, now: at(900))
+        _ = broker.heard(peer(other, .active), epoch: 1, lastSequence: 10, now: at(900))
         #expect(!broker.isPeerSilent(now: at(1_899)))
         #expect(broker.clientRequest(now: at(1_899)) == (false, nil), "heard 999 ms ago: still alive")
         #expect(broker.state == .passive)
@@ -113,7 +151,7 @@ struct BinaryStarTests {
             #expect(!serve && transition == nil && broker.state == .passive)
         }
         // Once in step (after the peer returned and it caught up), the usual rule holds again.
-        _ = broker.heard(peer(role == .primary ? .backup : .primary, .active), epoch: 1, now: at(61_000))
+        _ = broker.heard(peer(role == .primary ? .backup : .primary, .active), epoch: 1, lastSequence: 10, now: at(61_000))
         #expect(broker.clientRequest(now: at(62_000), inStep: true).serve)
         #expect(broker.state == .active)
     }
@@ -146,7 +184,7 @@ struct BinaryStarTests {
     @Test("A starting primary that hears a peer (neither starting backup nor active) waits a full timeout from then")
     func startingPrimaryHeardPeerWaits() {
         var primary = star(.primary)
-        #expect(primary.heard(peer(.backup, .passive), epoch: 0, now: at(800)) == nil)
+        #expect(primary.heard(peer(.backup, .passive), epoch: 0, lastSequence: 10, now: at(800)) == nil)
         #expect(primary.state == .startingPrimary)
         #expect(primary.clientRequest(now: at(1_200)) == (false, nil), "the peer was heard 400 ms ago")
         #expect(primary.clientRequest(now: at(1_800)).serve)
@@ -157,25 +195,25 @@ struct BinaryStarTests {
     func activeActiveByEpoch(_ role: PairRole) {
         let other: PairRole = role == .primary ? .backup : .primary
         var older = active(role)
-        guard case .becamePassive = older.heard(peer(other, .active, epoch: 5), epoch: 4, now: at(1_100)) else {
+        guard case .becamePassive = older.heard(peer(other, .active, epoch: 5), epoch: 4, lastSequence: 10, now: at(1_100)) else {
             Issue.record("the older broker did not step down")
             return
         }
         #expect(older.state == .passive)
 
         var newer = active(role)
-        #expect(newer.heard(peer(other, .active, epoch: 4), epoch: 5, now: at(1_100)) == nil)
+        #expect(newer.heard(peer(other, .active, epoch: 4), epoch: 5, lastSequence: 10, now: at(1_100)) == nil)
         #expect(newer.state == .active)
     }
 
     @Test("Two active brokers with the same epoch: the backup steps down, the primary keeps serving")
     func activeActiveSameEpoch() {
         var primary = active(.primary)
-        #expect(primary.heard(peer(.backup, .active, epoch: 3), epoch: 3, now: at(20)) == nil)
+        #expect(primary.heard(peer(.backup, .active, epoch: 3), epoch: 3, lastSequence: 10, now: at(20)) == nil)
         #expect(primary.state == .active)
 
         var backup = active(.backup)
-        guard case .becamePassive = backup.heard(peer(.primary, .active, epoch: 3), epoch: 3, now: at(2_100)) else {
+        guard case .becamePassive = backup.heard(peer(.primary, .active, epoch: 3), epoch: 3, lastSequence: 10, now: at(2_100)) else {
             Issue.record("the backup did not step down")
             return
         }
@@ -186,7 +224,7 @@ struct BinaryStarTests {
     func passiveHearsRestart(_ restarting: PairState) {
         var broker = passive(restarting == .startingPrimary ? .backup : .primary)
         let role: PairRole = restarting == .startingPrimary ? .primary : .backup
-        guard case .becameActive = broker.heard(peer(role, restarting), epoch: 1, now: at(100)) else {
+        guard case .becameActive = broker.heard(peer(role, restarting), epoch: 1, lastSequence: 10, now: at(100)) else {
             Issue.record("no transition to active")
             return
         }
@@ -196,12 +234,12 @@ struct BinaryStarTests {
     @Test("Two passive brokers: the primary becomes active, the backup stays passive")
     func passivePassive() {
         var primary = passive(.primary)
-        guard case .becameActive = primary.heard(peer(.backup, .passive), epoch: 1, now: at(100)) else {
+        guard case .becameActive = primary.heard(peer(.backup, .passive), epoch: 1, lastSequence: 10, now: at(100)) else {
             Issue.record("the primary did not become active")
             return
         }
         var backup = passive(.backup)
-        #expect(backup.heard(peer(.primary, .passive), epoch: 1, now: at(100)) == nil)
+        #expect(backup.heard(peer(.primary, .passive), epoch: 1, lastSequence: 10, now: at(100)) == nil)
         #expect(backup.state == .passive)
     }
 
@@ -209,7 +247,7 @@ struct BinaryStarTests {
     func activeKeepsServing() {
         var primary = active(.primary)
         for state in [PairState.startingBackup, .passive] {
-            #expect(primary.heard(peer(.backup, state), epoch: 1, now: at(20)) == nil)
+            #expect(primary.heard(peer(.backup, state), epoch: 1, lastSequence: 10, now: at(20)) == nil)
         }
         #expect(primary.state == .active)
         #expect(primary.clientRequest(now: at(100_000)) == (true, nil), "an active broker serves even with a silent peer")
@@ -220,7 +258,7 @@ struct BinaryStarTests {
         var backup = star(.backup)
         #expect(backup.peer == nil && backup.lastHeard == nil)
         #expect(backup.peerExpiry == at(1_000))
-        _ = backup.heard(peer(.primary, .startingPrimary), epoch: 0, now: at(300))
+        _ = backup.heard(peer(.primary, .startingPrimary), epoch: 0, lastSequence: 10, now: at(300))
         #expect(backup.peer == peer(.primary, .startingPrimary))
         #expect(backup.lastHeard == at(300))
         #expect(backup.peerExpiry == at(1_300))

@@ -80,6 +80,22 @@ struct ReplicationWindowTests {
         #expect(try window.records(from: 5, maxBytes: 1 << 20)?.count == 6)
     }
 
+    @Test("A producer message rejected while records are held moves the producer's position once what came before is released")
+    func rejectedMessageWhileHolding() throws {
+        var window = ReplicationWindow()
+        try window.begin(positions: ["p": 0], unacknowledged: UnsafeRawBufferPointer(start: nil, count: 0), publishedThrough: 0)
+        Self.hold(&window, Self.records(1...3))
+        window.skip(producer: "p", producerSequence: 4, after: 3)
+        _ = try window.release(through: 2) { _, _, _ in }
+        #expect(window.committedPositions["p"] == 2, "the rejected message waits for the records before it")
+        _ = try window.release(through: 3) { _, _, _ in }
+        #expect(window.committedPositions["p"] == 4)
+        // Another producer's rejected message after nothing held is applied at the next release.
+        window.skip(producer: "q", producerSequence: 1, after: 3)
+        _ = try window.release(through: 3) { _, _, _ in }
+        #expect(window.committedPositions["q"] == 1)
+    }
+
     @Test("Held records are released in order, only up to the sequence acknowledged")
     func releasesInOrder() throws {
         var window = ReplicationWindow()

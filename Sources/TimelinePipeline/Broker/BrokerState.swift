@@ -93,6 +93,10 @@ struct BrokerState {
             // good message is not taken for a gap.
             if !header.producer.isEmpty, header.producerSequence > 0 {
                 log.skip(producer: header.producer, producerSequence: header.producerSequence)
+                if pair?.holding == true {
+                    let last = log.lastSequence
+                    pair!.window.skip(producer: header.producer, producerSequence: header.producerSequence, after: last)
+                }
             }
             return
         }

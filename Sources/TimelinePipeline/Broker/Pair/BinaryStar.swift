@@ -37,14 +37,21 @@ struct BinaryStar {
     /// Whether the peer has been silent for the peer timeout.
     func isPeerSilent(now: ContinuousClock.Instant) -> Bool { now >= peerExpiry }
 
-    /// The peer's state arrived (a heartbeat or an answer). `epoch` is the latest epoch this broker knows.
-    mutating func heard(_ status: PeerStatus, epoch: UInt64, now: ContinuousClock.Instant) -> Transition? {
+    /// The peer's state arrived (a heartbeat or an answer). `epoch` is the latest epoch this broker
+    /// knows and `lastSequence` its log's last: where the two brokers meet without an active one
+    /// (both starting, or one restarting beside a passive one), the one with the later history
+    /// (epoch, then last sequence) serves, so a broker that missed what the other acknowledged
+    /// never takes over from it; on a tie, the primary, or the broker that was passive.
+    mutating func heard(_ status: PeerStatus, epoch: UInt64, lastSequence: UInt64, now: ContinuousClock.Instant) -> Transition? {
         peer = status
         lastHeard = now
         peerExpiry = now + peerTimeout
+        let own = (epoch, lastSequence), other = (status.epoch, status.lastSequence)
         switch (state, status.state) {
         case (.startingPrimary, .startingBackup):
-            return become(.active, "the backup is starting; the primary serves")
+            return own >= other ? become(.active, "the backup is starting; the primary, whose history is not older, serves") : nil
+        case (.startingBackup, .startingPrimary):
+            return own > other ? become(.active, "the primary is starting with an older history; the backup serves") : nil
         case (.startingPrimary, .active), (.startingBackup, .active):
             return become(.passive, "the peer is active")
         case (.active, .active):
@@ -54,10 +61,12 @@ struct BinaryStar {
             }
             return nil
         case (.passive, .startingPrimary), (.passive, .startingBackup):
-            return become(.active, "the peer is restarting; the passive broker serves")
+            return own >= other ? become(.active, "the peer is restarting; the passive broker, whose history is not older, serves") : nil
+        case (.startingPrimary, .passive), (.startingBackup, .passive):
+            return own > other ? become(.active, "the peer is passive with an older history; this broker serves") : nil
         case (.passive, .passive):
-            // Nobody serves: the primary does.
-            return role == .primary ? become(.active, "both brokers were passive; the primary serves") : nil
+            // Nobody serves: the later history does, the primary on a tie.
+            return own > other || (own == other && role == .primary) ? become(.active, "both brokers were passive; this one serves") : nil
         default:
             return nil
         }

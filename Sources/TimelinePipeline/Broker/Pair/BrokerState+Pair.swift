@@ -52,7 +52,7 @@ extension BrokerState {
 
     /// After new records were written: the passive broker's held `FETCH` can have them.
     mutating func recordsWritten() throws {
-        try answerHeldFetch(now: .now, force: false)
+        try answerHeldFetch(now: .now)
     }
 
     // MARK: - Clients
@@ -94,12 +94,20 @@ extension BrokerState {
         if pair!.holding, pair!.window.heldBytes > pair!.settings.maxHeldBytes {
             try runAlone(backend: backend, reason: "the peer broker fell \(pair!.window.heldBytes) bytes behind")
         }
+        if pair!.copyStep != .idle, let sent = pair!.copySent, now - sent > pair!.settings.heartbeatInterval * 2 + .milliseconds(100) {
+            // The answer is not coming (lost with a reset connection, or the request never left):
+            // start again from EPOCHEND, which also checks the logs still agree.
+            warnings.warning("peer.lost", "No answer from the active broker to a copy request; copying starts again", metadata: [
+                "log.lastSequence": "\(log.lastSequence)",
+            ])
+            pair!.copyStep = .idle
+        }
         if now >= pair!.nextHeartbeat {
             pair!.nextHeartbeat = now + pair!.settings.heartbeatInterval
             let hello = ControlRequest(id: pair!.takeRequestID(), PeerCommand.hello(pair!.status(lastSequence: log.lastSequence)))
             _ = try pair!.dealer.send(hello.frames(), dontWait: true)
         }
-        try answerHeldFetch(now: now, force: false)
+        try answerHeldFetch(now: now)
         try startCopyingIfDue()
         return max(.milliseconds(1), pair!.nextHeartbeat - now)
     }
@@ -153,9 +161,11 @@ extension BrokerState {
         }
         if pair!.dealerReset {
             pair!.dealerReset = false
+            // The active broker may have run alone meanwhile: in step again only once a chunk says so.
+            pair!.inStep = false
             logger.info("The peer broker is heard again", metadata: ["peer.state": "\(status.state)", "peer.lastSequence": "\(status.lastSequence)"])
         }
-        if let transition = pair!.star.heard(status, epoch: pair!.epochs.latest, now: now) {
+        if let transition = pair!.star.heard(status, epoch: pair!.epochs.latest, lastSequence: log.lastSequence, now: now) {
             try apply(transition, frontend: frontend, backend: backend)
         }
         return .hello(pair!.status(lastSequence: log.lastSequence))
@@ -166,10 +176,12 @@ extension BrokerState {
     private mutating func fetch(after: UInt64, checksum: UInt32?, envelope: [[UInt8]], requestID: UInt64,
                                 now: ContinuousClock.Instant, backend: ZMQSocket) throws -> PeerAnswer? {
         guard pair!.star.state == .active else { return .error("this broker is not active") }
+        guard after <= log.lastSequence else {
+            // Not a FETCH after a reconcile (which keeps at most this log): the passive broker
+            // starts again from EPOCHEND and cuts what this broker does not have.
+            return .error("the passive broker's log goes to sequence \(after), past the active broker's last, \(log.lastSequence); reconcile first")
+        }
         if let checksum {
-            guard after <= log.lastSequence else {
-                return .diverged("the passive broker's log goes to sequence \(after), past the active broker's last, \(log.lastSequence)")
-            }
             let own = try log.checksum(ofRecord: after)
             guard own == checksum else {
                 let ownText = own.map { String($0, radix: 16) } ?? "none"
@@ -180,7 +192,7 @@ extension BrokerState {
         try acknowledge(after, backend: backend)
         pair!.heldFetch = PairSession.HeldFetch(envelope: envelope, requestID: requestID, after: after,
                                                  deadline: now + pair!.settings.heartbeatInterval)
-        try answerHeldFetch(now: now, force: false)
+        try answerHeldFetch(now: now)
         return nil
     }
 
@@ -191,7 +203,10 @@ extension BrokerState {
     private mutating func acknowledge(_ sequence: UInt64, backend: ZMQSocket) throws {
         if !pair!.holding, pair!.settings.replication == .sync, sequence <= log.lastSequence,
            log.lastSequence - sequence <= UInt64(settings.maxChunkRecords) {
-            let behind = try log.readChunk(after: sequence, maxCount: Int(log.lastSequence - sequence), maxBytes: Int.max)
+            // At most a quarter of the window's limit behind, or holding would stop again at once.
+            let budget = pair!.settings.maxHeldBytes / 4
+            let behind = try log.readChunk(after: sequence, maxCount: Int(log.lastSequence - sequence), maxBytes: budget)
+            guard behind.scannedThrough == log.lastSequence || sequence == log.lastSequence else { return }
             try behind.bytes.withUnsafeBytes { bytes in
                 try pair!.window.begin(positions: log.producerPositions, unacknowledged: bytes, publishedThrough: log.lastSequence)
             }
@@ -207,9 +222,9 @@ extension BrokerState {
     }
 
     /// Answers the held `FETCH` when there are records after it or its time is up.
-    private mutating func answerHeldFetch(now: ContinuousClock.Instant, force: Bool) throws {
+    private mutating func answerHeldFetch(now: ContinuousClock.Instant) throws {
         guard let held = pair?.heldFetch else { return }
-        guard held.after < log.lastSequence || now >= held.deadline || force else { return }
+        guard held.after < log.lastSequence || now >= held.deadline else { return }
         pair!.heldFetch = nil
         // Records held for the passive broker are in memory: sent from there, the log is not read.
         let chunk: (bytes: [UInt8], last: UInt64)
@@ -235,7 +250,8 @@ extension BrokerState {
             do {
                 reply = try ControlReply<PeerAnswer>.decode(message.map(\.bytes))
             } catch {
-                warnings.warning("peer.reply", "The peer broker sent a malformed reply", metadata: ["error": "\(error)"])
+                warnings.warning("peer.reply", "The peer broker sent a malformed reply; copying starts again", metadata: ["error": "\(error)"])
+                pair!.copyStep = .idle
                 continue
             }
             let now = ContinuousClock.now
@@ -272,16 +288,22 @@ extension BrokerState {
               !pair!.star.isPeerSilent(now: .now) else { return }
         let id = pair!.takeRequestID()
         let epoch = pair!.epochs.epoch(of: log.lastSequence)
+        guard try pair!.dealer.send(ControlRequest(id: id, PeerCommand.epochEnd(epoch: epoch)).frames(), dontWait: true) else { return }
         pair!.copyStep = .reconciling(requestID: id)
-        _ = try pair!.dealer.send(ControlRequest(id: id, PeerCommand.epochEnd(epoch: epoch)).frames(), dontWait: true)
+        pair!.copySent = .now
     }
 
     /// Cuts (and keeps aside) the records the active broker does not have in this broker's last
     /// epoch, then asks for the records after the last one both have, with its checksum.
     private mutating func reconcile(peerEpoch: UInt64, peerEnd: UInt64) throws {
-        let keep = min(log.lastSequence, peerEnd)
+        // As Kafka's followers do: when the active broker knows only an older epoch than this
+        // broker's last, what this broker logged after that epoch's end here is not shared either.
+        var keep = min(log.lastSequence, peerEnd)
+        let ownEpoch = pair!.epochs.epoch(of: log.lastSequence)
+        if peerEpoch < ownEpoch {
+            keep = min(keep, pair!.epochs.end(of: peerEpoch, lastSequence: log.lastSequence).lastSequence)
+        }
         if keep < log.lastSequence {
-            let ownEpoch = pair!.epochs.epoch(of: log.lastSequence)
             let aside = settings.dataDirectory + "/cut-epoch\(ownEpoch)-\(keep + 1)-\(log.lastSequence).log"
             let cut = try log.cut(after: keep, asideFile: aside)
             pair!.counters.recordsCut += cut
@@ -293,16 +315,29 @@ extension BrokerState {
         try sendFetch(checksum: try log.checksum(ofRecord: log.lastSequence))
     }
 
+    /// Asks for the records after this log's last; when the socket cannot take the request now,
+    /// copying starts again at the next tick.
     private mutating func sendFetch(checksum: UInt32?) throws {
         let id = pair!.takeRequestID()
-        pair!.copyStep = .fetching(requestID: id)
         let request = ControlRequest(id: id, PeerCommand.fetch(after: log.lastSequence, checksum: checksum))
-        _ = try pair!.dealer.send(request.frames(), dontWait: true)
+        guard try pair!.dealer.send(request.frames(), dontWait: true) else {
+            pair!.copyStep = .idle
+            return
+        }
+        pair!.copyStep = .fetching(requestID: id)
+        pair!.copySent = .now
     }
 
     /// Appends a chunk copied from the active broker, writes it, and asks for the next. Returns
     /// false when the chunk could not be appended (copying starts again).
     private mutating func copy(_ records: [UInt8], epochs: [EpochStart], peerLast: UInt64) throws -> Bool {
+        // The epochs first: a crash between the two then leaves records the list already covers,
+        // never records of an epoch the list does not know (which a rejoin would cut).
+        if try !pair!.adoptEpochs(epochs) {
+            warnings.warning("peer.epochs", "The active broker sent a list of epochs that cannot be a history; keeping this broker's own", metadata: [
+                "pair.epochs": "\(epochs.map { "\($0.epoch)@\($0.firstSequence)" }.joined(separator: ","))",
+            ])
+        }
         if !records.isEmpty {
             do {
                 let count = try records.withUnsafeBytes { try log.appendReplicated($0) }
@@ -316,11 +351,6 @@ extension BrokerState {
                 pair!.inStep = false
                 return false
             }
-        }
-        if try !pair!.adoptEpochs(epochs) {
-            warnings.warning("peer.epochs", "The active broker sent a list of epochs that cannot be a history; keeping this broker's own", metadata: [
-                "pair.epochs": "\(epochs.map { "\($0.epoch)@\($0.firstSequence)" }.joined(separator: ","))",
-            ])
         }
         try sendFetch(checksum: nil)
         return true

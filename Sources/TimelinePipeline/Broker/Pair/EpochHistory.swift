@@ -16,7 +16,7 @@ struct EpochHistory: Equatable, Codable {
     /// going up (a list from the peer is checked before it is taken).
     var isConsistent: Bool {
         zip(epochs, epochs.dropFirst()).allSatisfy { $0.epoch < $1.epoch && $0.firstSequence <= $1.firstSequence }
-            && epochs.allSatisfy { $0.epoch > 0 && $0.firstSequence > 0 }
+            && epochs.allSatisfy { $0.epoch > 0 && $0.epoch <= EpochHistory.largestEpoch && $0.firstSequence > 0 }
     }
 
     /// The epoch a broker of `role` starts when it becomes active, above every epoch either
@@ -26,6 +26,15 @@ struct EpochHistory: Equatable, Codable {
         let candidate = known + 1
         let odd = candidate % 2 == 1
         return (role == .primary) == odd ? candidate : candidate + 1
+    }
+
+    /// Epochs above this are not taken from a peer (so that the next one cannot overflow).
+    static let largestEpoch: UInt64 = 1 << 62
+
+    /// Drops the epochs that begin after `sequence`, the next sequence of this broker's log: the
+    /// records they describe are not in it.
+    mutating func forget(after sequence: UInt64) {
+        epochs.removeAll { $0.firstSequence > sequence }
     }
 
     /// The latest epoch known (0 before any).

@@ -48,6 +48,10 @@ struct PairSession {
     var releasedThrough: UInt64 = 0
     var heldFetch: HeldFetch?
     var copyStep = CopyStep.idle
+    /// When the request of `copyStep` was sent: without an answer for two heartbeat intervals
+    /// (the reply lost with a reset connection, a request the socket could not take), copying
+    /// starts again from `EPOCHEND`.
+    var copySent: ContinuousClock.Instant?
     /// The passive broker had every record the active one counted as logged, at the last chunk.
     var inStep = false
     var nextRequestID: UInt64 = 1
@@ -97,8 +101,12 @@ struct PairSession {
 
     /// Adds an epoch that starts at `firstSequence` and writes the list before anything is logged in it.
     mutating func beginEpoch(at firstSequence: UInt64) throws(StorageError) -> UInt64 {
-        let epoch = EpochHistory.next(after: max(epochs.latest, star.peer?.epoch ?? 0), role: settings.role)
+        let known = max(epochs.latest, min(star.peer?.epoch ?? 0, EpochHistory.largestEpoch))
+        let epoch = EpochHistory.next(after: known, role: settings.role)
         var next = epochs
+        // Epochs that began past this log's end (a tail lost before it was synced) describe
+        // records this broker no longer has.
+        next.forget(after: firstSequence)
         next.begin(epoch, at: firstSequence)
         try PairSession.saveEpochs(next, folder: folder)
         epochs = next
@@ -147,6 +155,9 @@ struct PairSession {
         try socket.setLinger(milliseconds: 0)
         try socket.setMaxMessageSize(64 << 20)
         try socket.setSendHighWaterMark(100)
+        // Requests go only to a connection that is up: none queue for a peer that is away, to
+        // be answered, or refused, long after.
+        try socket.setImmediate(true)
         if security != nil, let keys = settings.ownPeerKeys, let peerKey = settings.peerPublicKey {
             // The broker's own peer certificate is its identity towards the other broker.
             try socket.setCurveClient(publicKey: keys.publicKey, secretKey: keys.secretKey, serverKey: peerKey)

@@ -15,11 +15,35 @@ struct ReplicationWindow {
     /// Each producer's position over the records released: what `POSITION` answers while records are held.
     private(set) var committedPositions: [String: UInt64] = [:]
     private var producerIDs = ProducerIDCache()
+    /// Producer messages rejected while records were held: the producer's position moves past
+    /// each once everything logged before it is released, as the log's own position did at once.
+    private var skips: [(producer: String, producerSequence: UInt64, after: UInt64)] = []
     /// Held records up to here were published before holding began: releasing them only moves
     /// the committed positions on.
     private var publishedThrough: UInt64 = 0
 
     var isEmpty: Bool { heldBytes == 0 }
+
+    /// A message of `producer` numbered `producerSequence` was rejected when the log's last
+    /// sequence was `after`.
+    mutating func skip(producer: String, producerSequence: UInt64, after: UInt64) {
+        skips.append((producer, producerSequence, after))
+    }
+
+    private mutating func applySkips(releasedThrough: UInt64) {
+        guard !skips.isEmpty else { return }
+        var kept: [(producer: String, producerSequence: UInt64, after: UInt64)] = []
+        for skip in skips {
+            guard skip.after <= releasedThrough else {
+                kept.append(skip)
+                continue
+            }
+            if committedPositions[skip.producer, default: 0] + 1 == skip.producerSequence {
+                committedPositions[skip.producer] = skip.producerSequence
+            }
+        }
+        skips = kept
+    }
 
     /// Starts holding with `unacknowledged` (the records the passive broker has not written yet,
     /// already published) held, and each producer's position as it stands before them: for a
@@ -55,6 +79,7 @@ struct ReplicationWindow {
     @discardableResult
     mutating func release(through sequence: UInt64, _ publish: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws -> Int {
         var released = 0
+        var lastReleased: UInt64 = 0
         var cache = producerIDs
         // The last record's producer position, written to the table when the producer changes:
         // a run of one producer's records costs one lookup, not one per record.
@@ -62,6 +87,7 @@ struct ReplicationWindow {
         defer {
             producerIDs = cache
             if !producer.isEmpty, producerSequence > committedPositions[producer, default: 0] { committedPositions[producer] = producerSequence }
+            applySkips(releasedThrough: isEmpty ? .max : lastReleased)
         }
         while first < chunks.count {
             var offset = start
@@ -87,6 +113,7 @@ struct ReplicationWindow {
                     offset += record.count
                     heldBytes -= record.count
                     released += 1
+                    lastReleased = header.sequence
                     reachedEnd = offset == bytes.count
                     return true
                 }
@@ -142,6 +169,7 @@ struct ReplicationWindow {
 
     /// Forgets everything held (the broker steps down; the records were never acknowledged).
     mutating func drop() {
+        skips.removeAll()
         chunks.removeAll(keepingCapacity: true)
         first = 0
         start = 0
