@@ -23,7 +23,11 @@
 /// | anything else | `ERROR [id] | message` |
 ///
 /// A broker of a pair that is passive (it copies the active broker's log and serves no client)
-/// answers every request with `PASSIVE [id] | message`: the client asks the other broker.
+/// answers every request with `PASSIVE [id] | message`: the client asks the other broker. A
+/// request id with its top bit set (`ControlProtocol.voteBit`) says the client turned to this
+/// broker because the other one did not answer: only such a request makes a passive broker whose
+/// peer is silent take over (Binary Star's client vote), so a client that merely lists the
+/// passive broker first never makes a second active broker while the two cannot hear each other.
 ///
 /// Aggregator (query endpoint, ROUTER):
 ///
@@ -44,6 +48,12 @@ public enum ControlProtocol {
         }
         return ([frames[0]], Array(frames.dropFirst()))
     }
+
+    /// Set in a request id: the client turned to this broker after the other one was silent.
+    public static let voteBit: UInt64 = 1 << 63
+
+    /// Whether a request id carries the vote.
+    public static func isVote(_ id: UInt64?) -> Bool { (id ?? 0) & voteBit != 0 }
 
     /// Whether a reply is an `ERROR`.
     public static func isError(_ frames: [[UInt8]]) -> Bool {

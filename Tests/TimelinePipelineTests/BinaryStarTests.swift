@@ -156,6 +156,17 @@ struct BinaryStarTests {
         #expect(broker.state == .active)
     }
 
+    @Test("A request without the client's vote never makes a passive broker or a starting primary active", arguments: [PairRole.primary, .backup])
+    func noVoteNoTakeover(_ role: PairRole) {
+        var broker = passive(role)
+        #expect(broker.clientRequest(now: at(5_000), vote: false) == (false, nil))
+        #expect(broker.state == .passive)
+        var primary = star(.primary)
+        #expect(primary.clientRequest(now: at(5_000), vote: false) == (false, nil))
+        #expect(primary.state == .startingPrimary)
+        #expect(broker.clientRequest(now: at(5_000), vote: true).serve)
+    }
+
     @Test("A starting backup never takes over on a client's request, however long its peer is silent")
     func startingBackupRefusesClients() {
         var backup = star(.backup)

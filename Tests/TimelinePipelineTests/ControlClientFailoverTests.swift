@@ -59,6 +59,32 @@ struct ControlClientFailoverTests {
         #expect(elapsed >= .milliseconds(450) && elapsed < .milliseconds(1_500), "one attempt's timeout, then the answer (took \(elapsed))")
     }
 
+    @Test("A request carries the client's vote only to a broker it turned to because the one before was silent")
+    func voteOnlyAfterSilence() throws {
+        let context = try ZMQContext()
+        defer { context.terminate() }
+        let ids = Mutex<[UInt64]>([])
+        // Answers PASSIVE to its first request and HEAD to the next, noting each request's id.
+        let recording = try ScriptedServer(context: context) { number, request in
+            let id = ControlClientTests.requestID(request)
+            ids.withLock { $0.append(id) }
+            return [ControlReply(id: id, number == 1 ? BrokerAnswer.passive("passive") : BrokerAnswer.head(last: 7)).frames()]
+        }
+        defer { recording.stop() }
+        let silent = try ScriptedServer(context: context) { _, _ in [] }
+        defer { silent.stop() }
+        // Passive first (no vote), then the silent one, then back with the vote.
+        let client = try ControlClient(context: context, endpoints: [recording.endpoint, silent.endpoint], role: "endpoints.replay", security: nil,
+                                       retry: .untilAnswered, logger: Self.logger)
+        defer { client.close() }
+        #expect(try client.call(BrokerCommand.head, answer: BrokerAnswer.self) == .head(last: 7))
+        let seen = ids.withLock { $0 }
+        #expect(seen.count == 2)
+        #expect(!ControlProtocol.isVote(seen[0]), "the first request, to the first broker listed, is no vote")
+        #expect(ControlProtocol.isVote(seen[1]), "after a silent broker, the request carries the vote")
+        #expect(seen[0] & ~ControlProtocol.voteBit == seen[1] & ~ControlProtocol.voteBit, "the same request, asked again")
+    }
+
     @Test("Asking once, a client whose endpoints are all silent or passive names each and what it did")
     func onceNamesEveryEndpoint() throws {
         let context = try ZMQContext()

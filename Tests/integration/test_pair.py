@@ -59,6 +59,15 @@ def single_endpoints(pair: BrokerPair, name: str) -> dict:
     return {role: pair.endpoints[name][role] for role in ("frontend", "backend", "replay")}
 
 
+VOTE = 1 << 63
+
+
+def vote_request(command: bytes, number: int = 1) -> list[bytes]:
+    """A request as a client sends it after the other broker did not answer: its id carries the
+    vote (the top bit), with which a passive broker whose peer is silent takes over."""
+    return [command, (VOTE | number).to_bytes(8, "big")]
+
+
 def epochs(pair: BrokerPair, name: str) -> list:
     return json.loads((pair.daemons[name].data_dir / "pair-epochs.json").read_text())["epochs"]
 
@@ -85,6 +94,20 @@ def test_the_passive_broker_answers_clients_passive_while_it_hears_the_active_on
     assert state_of(pair, "primary") == "active"
 
 
+def test_without_the_vote_a_passive_broker_whose_peer_died_stays_passive(pipeline, pair):
+    pair.start_both()
+    wait_state(pair, "backup", "passive")
+    pipeline.produce(single_endpoints(pair, "primary"), "--synthetic", "200", "--seed", "13")
+    pair.daemons["primary"].kill()
+    # Asked without the vote (a client that lists it first, not one that found the other silent),
+    # well past the peer timeout, it still answers PASSIVE.
+    wait_for(lambda: not stats(pair, "backup")["pair"]["peerHeard"], 20, "the backup to notice its peer's silence", interval=0.05)
+    for _ in range(5):
+        assert control_request(pair.endpoints["backup"]["replay"], [b"HEAD", (7).to_bytes(8, "big")])[0] == b"PASSIVE"
+    assert state_of(pair, "backup") == "passive"
+    assert control_request(pair.endpoints["backup"]["replay"], vote_request(b"HEAD"))[0] == b"HEAD"
+
+
 def test_the_backup_takes_over_when_a_client_asks_after_the_primary_died(pipeline, pair):
     pair.start_both()
     wait_state(pair, "backup", "passive")
@@ -94,12 +117,12 @@ def test_the_backup_takes_over_when_a_client_asks_after_the_primary_died(pipelin
     try:
         # A client's request is the vote: PASSIVE until the peer has been silent for the timeout.
         def head():
-            reply = requester.request([b"HEAD"], timeout=5)
+            reply = requester.request(vote_request(b"HEAD"), timeout=5)
             return reply if reply[0] == b"HEAD" else None
         reply = wait_for(head, 20, "the backup to answer HEAD as the active broker", interval=0.05)
     finally:
         requester.close()
-    assert int.from_bytes(reply[1], "big") == 5000
+    assert int.from_bytes(reply[2], "big") == 5000
     assert state_of(pair, "backup") == "active"
     assert [entry["epoch"] for entry in epochs(pair, "backup")] == [1, 2]
     assert epochs(pair, "backup")[1]["firstSequence"] == 5001
@@ -225,7 +248,8 @@ def test_a_rejoining_broker_keeps_aside_the_records_the_other_never_had(pipeline
         pair.daemons["primary"].kill()
     finally:
         backup.process.send_signal(signal.SIGCONT)
-    wait_for(lambda: control_request(endpoints["backup"]["replay"], [b"HEAD"])[0] == b"HEAD", 20, "the backup to take over", interval=0.05)
+    wait_for(lambda: control_request(endpoints["backup"]["replay"], vote_request(b"HEAD"))[0] == b"HEAD", 20, "the backup to take over",
+             interval=0.05)
     # What the backup had copied before it froze (a chunk already on its way may have arrived after).
     copied = stats(pair, "backup")["lastSequence"]
     assert 2000 <= copied <= 2010

@@ -165,12 +165,12 @@ public final class Broker: SocketLoop {
     private func answerClients(_ control: ControlResponder<BrokerCommand, BrokerAnswer>) throws {
         let frontend = frontend, backend = backend
         try state.withLock { state in
-            try control.answerWaiting { command in
+            try control.answerWaiting { id, command in
                 // Statistics are for watching the pair: both brokers answer, and asking is no vote.
                 if case .stats = command { return state.answer(command) }
                 let serve: Bool
                 do {
-                    serve = try state.clientVote(now: .now, frontend: frontend, backend: backend)
+                    serve = try state.clientVote(now: .now, vote: ControlProtocol.isVote(id), frontend: frontend, backend: backend)
                 } catch {
                     logger.error("Could not become the active broker", metadata: ["error": "\(error)"])
                     return .error("the broker could not take over: \(error)")

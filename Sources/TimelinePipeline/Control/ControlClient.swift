@@ -196,9 +196,11 @@ public final class ControlClient {
 
     private func exchange<Command: ControlMessage, Answer: ControlMessage>(id: UInt64, command: Command, sent: Bool, answer: Answer.Type,
                                                                          stopper: LoopStopper?, deadline: ContinuousClock.Instant?) throws -> Answer? {
-        let frames = ControlRequest(id: id, command).frames()
         var alreadySent = sent
         var round = 1
+        // Set after an endpoint was silent: the next broker asked gets the client's vote (the top
+        // bit of the request id), with which a passive broker that lost its peer takes over.
+        var vote = false
         // What each endpoint asked in this round did with the request.
         var tried: [ControlAttempt] = []
         while true {
@@ -206,7 +208,10 @@ public final class ControlClient {
             if let early = early.removeValue(forKey: id) {
                 outcome = ControlProtocol.isPassive(early) ? .passive(Self.message(of: early)) : .reply(early)
             } else {
-                if !alreadySent { _ = try socket().send(frames, dontWait: true) }
+                if !alreadySent {
+                    let wireID = vote && endpoints.count > 1 ? id | ControlProtocol.voteBit : id
+                    _ = try socket().send(ControlRequest(id: wireID, command).frames(), dontWait: true)
+                }
                 var timeout = attemptTimeout
                 if let deadline { timeout = max(.milliseconds(1), min(timeout, ContinuousClock.now.duration(to: deadline))) }
                 outcome = try awaitReply(id: id, timeout: timeout, stopper: stopper)
@@ -249,6 +254,7 @@ public final class ControlClient {
                 round += 1
                 tried.removeAll()
             }
+            if case .silent = outcome { vote = true } else { vote = false }
             turn(after: outcome, quietly: round > 2)
         }
     }
@@ -315,7 +321,8 @@ public final class ControlClient {
                 if ControlProtocol.isError(frames), frames.count == 2 {
                     throw ControlClientError.refused(endpoint: endpoint, message: String(decoding: frames[1], as: UTF8.self))
                 }
-                guard let replyID = ControlProtocol.requestID(ofReply: frames) else { continue }
+                // A reply echoes the id as sent, vote bit included.
+                guard let replyID = ControlProtocol.requestID(ofReply: frames).map({ $0 & ~ControlProtocol.voteBit }) else { continue }
                 if replyID == id {
                     if ControlProtocol.isPassive(frames) { return .passive(Self.message(of: frames)) }
                     return .reply(frames)

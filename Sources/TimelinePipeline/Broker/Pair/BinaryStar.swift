@@ -84,12 +84,15 @@ struct BinaryStar {
     /// A passive broker takes over only when `inStep`: it had every record the active broker
     /// counted as logged when it last heard it. One still catching up would give up records that
     /// producers were told are logged; it waits for the other broker instead.
-    mutating func clientRequest(now: ContinuousClock.Instant, inStep: Bool = true) -> (serve: Bool, transition: Transition?) {
+    ///
+    /// Only a request that carries the client's vote (`vote`: the client turned here because the
+    /// other broker did not answer it) can make this broker active; any other is answered passive.
+    mutating func clientRequest(now: ContinuousClock.Instant, vote: Bool = true, inStep: Bool = true) -> (serve: Bool, transition: Transition?) {
         switch state {
         case .active:
             return (true, nil)
         case .passive, .startingPrimary:
-            guard isPeerSilent(now: now), state == .startingPrimary || inStep else { return (false, nil) }
+            guard vote, isPeerSilent(now: now), state == .startingPrimary || inStep else { return (false, nil) }
             let silence = lastHeard.map { "the peer has been silent for \((now - $0).inSeconds) s" } ?? "the peer was never heard"
             return (true, become(.active, "a client asked and \(silence)"))
         case .startingBackup:

@@ -57,13 +57,14 @@ extension BrokerState {
 
     // MARK: - Clients
 
-    /// A client asked this broker something. Returns whether it serves the request; a request to
-    /// a passive broker whose peer is silent makes it active (the client's vote).
-    mutating func clientVote(now: ContinuousClock.Instant, frontend: ZMQSocket, backend: ZMQSocket) throws -> Bool {
+    /// A client asked this broker something. Returns whether it serves the request; a request
+    /// carrying the vote (the client found the other broker silent) to a passive broker whose peer
+    /// is silent too makes it active.
+    mutating func clientVote(now: ContinuousClock.Instant, vote: Bool, frontend: ZMQSocket, backend: ZMQSocket) throws -> Bool {
         guard pair != nil else { return true }
-        let (serve, transition) = pair!.star.clientRequest(now: now, inStep: pair!.inStep)
+        let (serve, transition) = pair!.star.clientRequest(now: now, vote: vote, inStep: pair!.inStep)
         if let transition { try apply(transition, frontend: frontend, backend: backend) }
-        if !serve, pair!.star.state == .passive, pair!.star.isPeerSilent(now: now), !pair!.inStep {
+        if !serve, vote, pair!.star.state == .passive, pair!.star.isPeerSilent(now: now), !pair!.inStep {
             warnings.warning("pair.behind", """
                 Not taking over although the active broker is silent: this broker had not caught up with it, and would lose records \
                 it acknowledged; waiting for it to come back (start this broker without --ha to accept the loss)
