@@ -293,6 +293,11 @@ def test_the_link_between_the_brokers_alone_cut_for_ten_seconds(cluster, on_host
     cluster.isolate(cluster["a"], cluster["b"])
     cut_at = time.monotonic()
     observed = []
+    # A client that lists the passive broker first, started during the cut: it gets PASSIVE there,
+    # turns to the active broker without a vote, and must not make the passive one take over.
+    reversed_lists = {role: ",".join(reversed(bed.clients[role].split(","))) for role in ("backend", "replay")}
+    late = on_host["d"].start("monitor", "monitor", "--backend", reversed_lists["backend"], "--replay", reversed_lists["replay"],
+                              "--from-start", "--count", "1000", "--json", *keys.client("consumer", "broker"))
     try:
         # Both brokers still answer the observer on c; exactly one of them must be active throughout.
         while time.monotonic() - cut_at < 10:
@@ -302,6 +307,8 @@ def test_the_link_between_the_brokers_alone_cut_for_ten_seconds(cluster, on_host
     finally:
         cluster.rejoin(cluster["a"], cluster["b"])
     assert len(observed) >= 20, "the states were sampled often during the cut"
+    assert late.process.wait(timeout=60) == 0, late.log()[-2000:]
+    assert len(late.output().splitlines()) >= 1000, "the late monitor read from the active broker"
     figure = bed.finish(pipeline, pair_figures, "link between the brokers cut 10 s", "primary")
     assert figure["lost"] == 0 and figure["counted_twice"] == 0
     assert all(states == ("active", "passive") for states in observed)
