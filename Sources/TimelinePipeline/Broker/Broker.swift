@@ -113,14 +113,15 @@ public final class Broker: SocketLoop {
         let frontend = frontend, backend = backend
         var poller = Poller()
         var indexes = SocketIndexes()
-        var dealerGeneration = -1
+        var polled: (dealer: Int, paused: Bool)?
         var wait = Duration.milliseconds(200)
         while true {
-            // The pair's connection to its peer is replaced when the peer falls silent: poll the new one.
-            let generation = state.withLock { $0.pair?.dealerGeneration ?? 0 }
-            if generation != dealerGeneration {
-                dealerGeneration = generation
-                (poller, indexes) = state.withLock { pollSockets($0.pair, stopper: stopper) }
+            // The pair's connection to its peer is replaced when the peer falls silent, and the
+            // frontend is left unread while the log cannot be written: poll what is there to poll.
+            let now = (dealer: state.withLock { $0.pair?.dealerGeneration ?? 0 }, paused: resumeIfDue())
+            if polled.map({ $0 != now }) ?? true {
+                polled = now
+                (poller, indexes) = state.withLock { pollSockets($0.pair, frontend: !now.paused, stopper: stopper) }
             }
             let ready = try poller.poll(timeoutMilliseconds: wait.pollMilliseconds)
             // A failed fsync stops the broker: it can no longer promise what it logged is durable.
@@ -136,7 +137,22 @@ public final class Broker: SocketLoop {
                 default: break
                 }
             }
-            wait = try state.withLock { try $0.pairTick(now: .now, frontend: frontend, backend: backend) }
+            wait = try state.withLock { state in
+                let tick = try state.pairTick(now: .now, frontend: frontend, backend: backend)
+                guard let retry = state.logPausedUntil else { return tick }
+                return min(tick, max(.milliseconds(1), ContinuousClock.now.duration(to: retry)))
+            }
+        }
+    }
+
+    /// Whether the log is still paused; at its retry time the frontend is read again (the next
+    /// write shows whether the log can be written now).
+    private func resumeIfDue() -> Bool {
+        state.withLock { state in
+            guard let until = state.logPausedUntil else { return false }
+            guard ContinuousClock.now >= until else { return true }
+            state.logPausedUntil = nil
+            return false
         }
     }
 
@@ -145,10 +161,10 @@ public final class Broker: SocketLoop {
         var front = -1, back = -1, replay = -1, stop = -1, peerRequests = -1, peerAnswers = -1
     }
 
-    private func pollSockets(_ pair: PairSession?, stopper: LoopStopper) -> (Poller, SocketIndexes) {
+    private func pollSockets(_ pair: PairSession?, frontend readFrontend: Bool, stopper: LoopStopper) -> (Poller, SocketIndexes) {
         var poller = Poller()
         var indexes = SocketIndexes()
-        indexes.front = poller.add(frontend)
+        if readFrontend { indexes.front = poller.add(frontend) }
         indexes.back = poller.add(backend)
         indexes.replay = poller.add(replaySocket)
         indexes.stop = poller.add(stopper.receiver)
@@ -200,7 +216,16 @@ public final class Broker: SocketLoop {
                 guard try frontend.receiveParts(dontWait: true, { parts in try state.admit(parts) }) != nil else { break }
                 received += 1
             }
-            try state.log.flush { records in try state.publishOrHold(records, backend: backend) }
+            let writing = state.log.pendingBytes > 0
+            do {
+                try state.log.flush { records in try state.publishOrHold(records, backend: backend) }
+                if writing { state.noteLogWritten() }
+            } catch let error as StorageError {
+                // The batch was rolled back (nothing of it published or acknowledged): its
+                // producers send it again. Until the log can be written, producers wait.
+                state.pauseLog(error)
+                return
+            }
             try state.recordsWritten()
         }
     }

@@ -6,6 +6,8 @@ public struct BrokerCounters: Codable, Sendable, Equatable {
     public var malformedDropped: UInt64 = 0
     public var replayRequests: UInt64 = 0
     public var recordsReplayed: UInt64 = 0
+    /// Writes of the log that failed (a full disk, an I/O error): each pauses the producers.
+    public var logWriteFailures: UInt64 = 0
 
     public init() {}
 }
@@ -28,6 +30,11 @@ public struct BrokerStatistics: Codable, Sendable, Equatable {
     public var deadLettersLost: UInt64
     /// For a broker of a pair: its role, state, epoch and replication (absent for a single broker).
     public var pair: PairStatistics?
+    /// Set while the log cannot be written: the broker takes no producer message until it can
+    /// (producers wait), and keeps serving consumers and replays.
+    public var logPaused: Bool?
+    /// Log writes that failed since the broker started.
+    public var logWriteFailures: UInt64?
 
     public init(lastSequence: UInt64, producers: Int, subscriptions: Int, counters: BrokerCounters, deadLettersLost: UInt64 = 0) {
         self.lastSequence = lastSequence
@@ -39,6 +46,7 @@ public struct BrokerStatistics: Codable, Sendable, Equatable {
         malformedDropped = counters.malformedDropped
         replayRequests = counters.replayRequests
         recordsReplayed = counters.recordsReplayed
+        logWriteFailures = counters.logWriteFailures
         self.deadLettersLost = deadLettersLost
     }
 }

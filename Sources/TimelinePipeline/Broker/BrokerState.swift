@@ -17,6 +17,10 @@ struct BrokerState {
     let deadLetters: DeadLetterFile
     /// Set for a broker of a pair (`BrokerState+Pair`).
     var pair: PairSession?
+    /// Set while the log cannot be written: when to try again.
+    var logPausedUntil: ContinuousClock.Instant?
+    /// Whether the last write of the log failed (for logging the failure and the recovery once).
+    var logWritesFailing = false
 
     init(log: EventLog, settings: BrokerSettings, logger: Logger, pair: PairSession? = nil) {
         self.log = log
@@ -31,6 +35,7 @@ struct BrokerState {
         var statistics = BrokerStatistics(lastSequence: log.lastSequence, producers: log.producerPositions.count, subscriptions: subscriptions,
                                           counters: counters, deadLettersLost: deadLetters.lost)
         statistics.pair = pairStatistics
+        statistics.logPaused = logPausedUntil != nil
         return statistics
     }
 
@@ -128,6 +133,34 @@ struct BrokerState {
         if !producer.isEmpty { metadata["producer.id"] = "\(producer)" }
         warnings.warning(kind, message, metadata: metadata)
         deadLetters.write(reason: "\(error)", sequence: 0, producer: producer, body: Array(body))
+    }
+
+    // MARK: - A log that cannot be written
+
+    /// How long the broker waits before it reads producers' messages again after a failed write.
+    static let logRetryInterval = Duration.seconds(1)
+
+    /// A write of the log failed (a full disk, an I/O error): the broker stops reading producers'
+    /// messages for a while and tries again then; it logs the first failure of a run of them and
+    /// the recovery, and keeps serving consumers and replays meanwhile.
+    mutating func pauseLog(_ error: StorageError) {
+        counters.logWriteFailures += 1
+        logPausedUntil = .now + BrokerState.logRetryInterval
+        if !logWritesFailing {
+            logWritesFailing = true
+            logger.error("The event log cannot be written: producers wait until it can; consumers and replays go on", metadata: [
+                "log.path": "\(log.path)", "error": "\(error)", "log.lastSequence": "\(log.lastSequence)",
+            ])
+        }
+    }
+
+    /// A write succeeded after failures.
+    mutating func noteLogWritten() {
+        guard logWritesFailing else { return }
+        logWritesFailing = false
+        logger.notice("The event log can be written again: taking producers' messages", metadata: [
+            "log.lastSequence": "\(log.lastSequence)", "log.writeFailures": "\(counters.logWriteFailures)",
+        ])
     }
 
     // MARK: - Answering control requests

@@ -366,6 +366,12 @@ final class ProducerSession {
     /// The last producer sequence the broker logged for this producer; nil when stopped. Keeps
     /// asking while the broker does not answer (until `deadline` when given), turning to the other
     /// broker of a pair.
+    /// Whether the broker says its log cannot be written now (`STATS`: `logPaused`).
+    private func brokerLogPaused() throws -> Bool {
+        guard case .stats(let json)? = try broker.call(BrokerCommand.stats, answer: BrokerAnswer.self, stopper: stopper) else { return false }
+        return (try? JSONCoding.decode(BrokerStatistics.self, from: json))?.logPaused == true
+    }
+
     private func brokerPosition(deadline: ContinuousClock.Instant? = nil) throws -> UInt64? {
         guard let answer = try broker.call(BrokerCommand.position(producer: settings.producerID), answer: BrokerAnswer.self, stopper: stopper,
                                            deadline: deadline) else {
@@ -417,10 +423,23 @@ final class ProducerSession {
     /// false when the broker's log fell behind what was sent (a broker restart lost the tail), nil
     /// when stopped. Throws when the broker does not get there in time.
     private func awaitAcknowledgement(target: UInt64) throws -> Bool? {
-        let deadline = ContinuousClock.now + settings.acknowledgeTimeout
+        var deadline = ContinuousClock.now + settings.acknowledgeTimeout
         var stalls = 0
         var last: UInt64 = 0
-        while ContinuousClock.now < deadline {
+        var toldPaused = false
+        while true {
+            if ContinuousClock.now >= deadline {
+                // A broker whose log cannot be written (a full disk) says so: the producer keeps
+                // its events and waits, however long, instead of giving up.
+                guard try brokerLogPaused() else { break }
+                if !toldPaused {
+                    toldPaused = true
+                    logger.warning("The broker cannot write its log (its disk is full?); waiting for it, events kept", metadata: [
+                        "producer.id": "\(settings.producerID)", "producer.acknowledged": "\(ledger.report.acknowledged)",
+                    ])
+                }
+                deadline = ContinuousClock.now + settings.acknowledgeTimeout
+            }
             guard let logged = try brokerPosition() else { return nil }
             ledger.acknowledged(logged)
             publish(ledger.report)

@@ -285,6 +285,10 @@ extension BrokerState {
     /// A passive broker whose peer is active and heard starts copying: first it asks where the
     /// peer's history of its last epoch ends.
     private mutating func startCopyingIfDue() throws {
+        if let until = logPausedUntil {
+            guard ContinuousClock.now >= until else { return }
+            logPausedUntil = nil
+        }
         guard pair!.star.state == .passive, pair!.copyStep == .idle, pair!.star.peer?.state == .active,
               !pair!.star.isPeerSilent(now: .now) else { return }
         let id = pair!.takeRequestID()
@@ -343,7 +347,15 @@ extension BrokerState {
             do {
                 let count = try records.withUnsafeBytes { try log.appendReplicated($0) }
                 try log.flush()
+                noteLogWritten()
                 pair!.counters.recordsCopied += UInt64(count)
+            } catch let error as StorageError {
+                // A full disk on the passive broker: it stops copying (and is not in step) until
+                // a write succeeds again; the active broker runs alone meanwhile.
+                pauseLog(error)
+                pair!.copyStep = .idle
+                pair!.inStep = false
+                return false
             } catch let error as ReplicationError {
                 warnings.warning("peer.copy", "A chunk from the active broker cannot be appended; copying starts again", metadata: [
                     "error": "\(error)", "log.lastSequence": "\(log.lastSequence)",
