@@ -35,7 +35,8 @@ struct BrokerState {
         var statistics = BrokerStatistics(lastSequence: log.lastSequence, producers: log.producerPositions.count, subscriptions: subscriptions,
                                           counters: counters, deadLettersLost: deadLetters.lost)
         statistics.pair = pairStatistics
-        statistics.logPaused = logPausedUntil != nil
+        // From the first failed write until one succeeds (retries in between included).
+        statistics.logPaused = logWritesFailing
         return statistics
     }
 
