@@ -12,7 +12,19 @@ public protocol EventSupply: AnyObject, Sendable {
     var isOpenEnded: Bool { get }
     /// Blocks up to `timeout` seconds for more events; returns how many there are in all.
     func waitForMore(beyond count: Int, timeout: Double) -> Int
+    /// How many events there have been in all, forgotten ones included: indexes run up to it.
     var count: Int { get }
+    /// The index of the first event still held: those before it were forgotten.
+    var firstHeld: Int { get }
+    /// Lets go of the events before `index`, which the broker has logged; indexes of the others do
+    /// not change. An index past the end lets go of everything read so far.
+    func forget(before index: Int)
+}
+
+extension EventSupply {
+    /// A fixed or synthetic supply holds everything, or makes it on demand: nothing to let go of.
+    public var firstHeld: Int { 0 }
+    public func forget(before index: Int) {}
 }
 
 /// A fixed list of events.
@@ -48,6 +60,10 @@ public final class SyntheticSupply: EventSupply {
 }
 
 /// Every `stride`-th event of another supply, starting at `offset`: one worker's share.
+///
+/// It forgets nothing (the default `forget`): its base is shared with the other workers' shares,
+/// and one worker cannot tell what the others are done with. Only a followed file forgets, and it
+/// is never split: `produce --follow` runs one worker, which reads the supply itself.
 public final class StridedSupply: EventSupply {
     let base: any EventSupply
     let offset: Int
@@ -85,6 +101,11 @@ public final class StridedSupply: EventSupply {
 
 /// A JSON Lines file that grows: lines appended after start are read and published as they come
 /// (`produce --follow`). Only complete lines are read; a bad line is reported and skipped.
+///
+/// Memory stays bounded however long the file grows: the producer forgets the events the broker
+/// has logged (`forget(before:)`), and what is kept of every event read is its id's 128-bit key
+/// (`EventKeySet`, about 17 bytes each), so that a line repeated later, even after its event was
+/// forgotten, is still known and not published again.
 public final class FollowedFileSupply: EventSupply, Sendable {
     public let path: String
     private let file: FilePath
@@ -92,8 +113,11 @@ public final class FollowedFileSupply: EventSupply, Sendable {
     private let state = Mutex(State())
 
     private struct State {
-        var all: [TimelineEvent] = []
-        var ids = Set<String>()
+        /// The events held, from index `firstHeld` on.
+        var held: [TimelineEvent] = []
+        var firstHeld = 0
+        /// The keys of every distinct event read, forgotten ones included.
+        var ids = EventKeySet()
         /// How far the file was read, and the start of a line not yet complete there.
         var offset: Int64 = 0
         var partial: [UInt8] = []
@@ -110,13 +134,34 @@ public final class FollowedFileSupply: EventSupply, Sendable {
         readNewLines()
     }
 
-    public var count: Int { state.withLock { $0.all.count } }
+    public var count: Int { state.withLock { $0.firstHeld + $0.held.count } }
+    public var firstHeld: Int { state.withLock { $0.firstHeld } }
     public var isOpenEnded: Bool { true }
 
+    /// The held events from `index` on; none for an index already forgotten (the producer checks
+    /// `firstHeld` before it asks).
     public func events(from index: Int, limit: Int) -> [TimelineEvent] {
         state.withLock { state in
-            guard index < state.all.count else { return [] }
-            return Array(state.all[index..<min(state.all.count, index + limit)])
+            let start = index - state.firstHeld
+            guard start >= 0, start < state.held.count else { return [] }
+            return Array(state.held[start..<min(state.held.count, start + limit)])
+        }
+    }
+
+    public func forget(before index: Int) {
+        state.withLock { state in
+            let drop = min(index - state.firstHeld, state.held.count)
+            guard drop > 0 else { return }
+            state.held.removeFirst(drop)
+            state.firstHeld += drop
+            // A backlog once large (a big file at start, a broker away for a while) does not keep
+            // its storage once it has been sent and logged.
+            if state.held.capacity > 4 * state.held.count + 1_024 {
+                var compact: [TimelineEvent] = []
+                compact.reserveCapacity(state.held.count)
+                compact.append(contentsOf: state.held)
+                state.held = compact
+            }
         }
     }
 
@@ -175,7 +220,16 @@ public final class FollowedFileSupply: EventSupply, Sendable {
             if line.isEmpty || line.hasPrefix("#") { continue }
             do {
                 let event = try EventJSON.decode(line, fallbackSource: Provenance(document: path, line: state.lineNumber))
-                if state.ids.insert(event.id).inserted { state.all.append(event) }
+                let isNew: Bool
+                do {
+                    isNew = try state.ids.insert(EventKey(id: event.id))
+                } catch {
+                    // No memory for the key: publish the event anyway (consumers count an id once),
+                    // and say so.
+                    isNew = true
+                    diagnostics.append(Diagnostic(.warning, file: path, line: state.lineNumber, "cannot remember this event's id: \(error)"))
+                }
+                if isNew { state.held.append(event) }
             } catch {
                 diagnostics.append(Diagnostic(.error, file: path, line: state.lineNumber, "\(error)"))
             }

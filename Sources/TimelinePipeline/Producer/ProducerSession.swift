@@ -28,7 +28,8 @@ final class ProducerSession {
     private var dataIndex = 0
     /// Whether the broker at `dataIndex` subscribes: the last subscription message was a subscribe.
     private var subscribed = false
-    /// When the replay endpoints were last asked which broker is active, with a pair.
+    /// When the replay endpoints were last asked where this producer's events stand: which broker
+    /// is active, with a pair; how far the broker logged, for a followed file.
     private var lastActiveCheck = ContinuousClock.now
     private var ledger: SendLedger
     private var sizer: BatchSizer
@@ -131,10 +132,17 @@ final class ProducerSession {
                 guard try resync("subscription") else { return false }
             }
             // With a pair, ask now and then which broker is active: one that died without closing
-            // its connections still looks subscribed.
-            if isPair, lastActiveCheck.duration(to: .now) >= Self.activeCheckInterval {
+            // its connections still looks subscribed. A followed file asks too, single broker or
+            // pair, so that it can let go of what the broker has logged.
+            if isPair || supply.isOpenEnded, lastActiveCheck.duration(to: .now) >= Self.activeCheckInterval {
                 guard try checkActive() else { return false }
                 if !sendsToActive { continue }
+            }
+            guard Int(ledger.next) >= supply.firstHeld else {
+                // The broker lost events it had logged (a failover with asynchronous replication,
+                // a log removed) and those were forgotten here. A producer started again reads the
+                // file from the top and goes on from the broker's position.
+                throw PipelineError.forgotten(producer: settings.producerID, logged: ledger.next, firstHeld: UInt64(supply.firstHeld))
             }
             let events = supply.events(from: Int(ledger.next), limit: 256)
             if events.isEmpty {
@@ -275,8 +283,17 @@ final class ProducerSession {
     private func checkActive() throws -> Bool {
         lastActiveCheck = .now
         guard let logged = try brokerPosition() else { return false }
-        ledger.acknowledged(logged)
+        noteAcknowledged(logged)
         return true
+    }
+
+    /// The broker has logged through `logged`: the supply lets go of those events. Not of any
+    /// beyond `ledger.next`, the event to send next: after a resync the position the broker reports
+    /// may still be moving past it (records of the previous broker copied late), and the events
+    /// from `ledger.next` on are asked for again.
+    private func noteAcknowledged(_ logged: UInt64) {
+        ledger.acknowledged(logged)
+        supply.forget(before: Int(min(logged, ledger.next)))
     }
 
     /// At start: waits for the subscription of the broker (of the active one, with a pair: asking
@@ -314,7 +331,7 @@ final class ProducerSession {
             if isPair {
                 // The replay client turns to the active broker; its frontend is the one to send to.
                 guard let logged = try brokerPosition() else { return false }
-                ledger.acknowledged(logged)
+                noteAcknowledged(logged)
                 lastActiveCheck = .now
                 // A fresh connection when the subscription did not come: the broker subscribes on
                 // every new connection.
@@ -441,7 +458,7 @@ final class ProducerSession {
                 deadline = ContinuousClock.now + settings.acknowledgeTimeout
             }
             guard let logged = try brokerPosition() else { return nil }
-            ledger.acknowledged(logged)
+            noteAcknowledged(logged)
             publish(ledger.report)
             if logged >= target { return true }
             if try drainSubscriptions() || !sendsToActive { return false }

@@ -5,6 +5,9 @@ public enum PipelineError: Error, CustomStringConvertible {
     case endpoint(role: String, endpoint: String, reason: String)
     case noBroker(endpoint: String, seconds: Double)
     case notAcknowledged(producer: String, acknowledged: UInt64, sent: UInt64, seconds: Double)
+    /// The broker's position for a producer went back before events the producer had forgotten
+    /// because that broker had logged them.
+    case forgotten(producer: String, logged: UInt64, firstHeld: UInt64)
     case brokerError(String)
     case state(path: String, reason: String)
     /// The two brokers of a pair hold histories that cannot be made one.
@@ -17,6 +20,9 @@ public enum PipelineError: Error, CustomStringConvertible {
             return "no broker answered at \(endpoint) within \(seconds) s (is it running? does it require CURVE security?)"
         case .notAcknowledged(let producer, let acknowledged, let sent, let seconds):
             return "producer \(producer): the broker logged \(acknowledged) of \(sent) events within \(seconds) s"
+        case .forgotten(let producer, let logged, let firstHeld):
+            return "producer \(producer): the broker's log of it ends at event \(logged), but it had logged events through \(firstHeld), "
+                + "which are no longer held; start the producer again to read its file from the top"
         case .brokerError(let message): return "the broker answered with an error: \(message)"
         case .state(let path, let reason): return "\(path): \(reason)"
         case .pairDiverged(let detail): return "the two brokers' logs cannot be reconciled: \(detail)"
