@@ -236,6 +236,19 @@ def expected_statistics(events: list[dict]) -> dict:
     }
 
 
+_expected_synthetic: dict = {}
+
+
+def expected_synthetic(pipeline, events: int, seed: int) -> dict:
+    """The statistics of `timeline ingest --synthetic EVENTS --seed SEED`, computed here
+    independently of the pipeline, once per run for each (events, seed)."""
+    if (events, seed) not in _expected_synthetic:
+        made = pipeline.ingest("--synthetic", str(events), "--seed", str(seed))
+        assert len(made) == events
+        _expected_synthetic[(events, seed)] = expected_statistics(made)
+    return _expected_synthetic[(events, seed)]
+
+
 class Requester:
     """A DEALER socket for requests to one ROUTER endpoint (the broker's replay endpoint, the
     aggregator's query endpoint), open for as many requests as its owner makes until close()."""

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from harness import Requester, aggregator_status, broker_stats, expected_statistics, wait_for
+from harness import Requester, aggregator_status, broker_stats, expected_synthetic, wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -22,15 +22,10 @@ SEED = 11
 # Fixed ports: each host is a fresh namespace, so nothing else can hold them.
 BROKER_PORTS = {"frontend": 5601, "backend": 5602, "replay": 5603}
 QUERY_PORT = 5604
-_expected_cache: dict = {}
 
 
 def expected(pipeline) -> dict:
-    if EVENTS not in _expected_cache:
-        events = pipeline.ingest("--synthetic", str(EVENTS), "--seed", str(SEED))
-        assert len(events) == EVENTS
-        _expected_cache[EVENTS] = expected_statistics(events)
-    return _expected_cache[EVENTS]
+    return expected_synthetic(pipeline, EVENTS, SEED)
 
 
 class Bed:

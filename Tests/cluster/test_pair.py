@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from harness import BrokerPair, Requester, aggregator_status, broker_stats, expected_statistics, wait_for
+from harness import BrokerPair, Requester, aggregator_status, broker_stats, expected_synthetic, wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -32,17 +32,12 @@ HOST_OF = {"primary": "a", "backup": "b"}
 # Events per second for the scenarios that restart brokers under load: the stream lasts long
 # enough (10 s at the default size) for two restarts, and the rows' throughput is this pace.
 PACED_RATE = max(1000, EVENTS // 10)
-_expected: dict = {}
 # The single broker's producer throughput, measured in the first scenario of the run.
 _single: dict = {}
 
 
 def expected(pipeline) -> dict:
-    if EVENTS not in _expected:
-        events = pipeline.ingest("--synthetic", str(EVENTS), "--seed", str(SEED))
-        assert len(events) == EVENTS
-        _expected[EVENTS] = expected_statistics(events)
-    return _expected[EVENTS]
+    return expected_synthetic(pipeline, EVENTS, SEED)
 
 
 class PairBed:

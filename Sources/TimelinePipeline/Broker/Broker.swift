@@ -179,14 +179,14 @@ public final class Broker: SocketLoop {
     /// active one answers `PASSIVE`, unless the request makes it active (its peer is silent).
     /// `STATS` is answered in any state.
     private func answerClients(_ control: ControlResponder<BrokerCommand, BrokerAnswer>) throws {
-        let frontend = frontend, backend = backend
+        let frontend = frontend
         try state.withLock { state in
             try control.answerWaiting { id, command in
                 // Statistics are for watching the pair: both brokers answer, and asking is no vote.
                 if case .stats = command { return state.answer(command) }
                 let serve: Bool
                 do {
-                    serve = try state.clientVote(now: .now, vote: ControlProtocol.isVote(id), frontend: frontend, backend: backend)
+                    serve = try state.clientVote(now: .now, vote: ControlProtocol.isVote(id), frontend: frontend)
                 } catch {
                     logger.error("Could not become the active broker", metadata: ["error": "\(error)"])
                     return .error("the broker could not take over: \(error)")

@@ -57,27 +57,20 @@ public final class ZAPAuthenticator: SocketLoop {
             logger.warning("Rejected a client that does not use CURVE", metadata: ["client.address": "\(address)", "zap.mechanism": "\(mechanism)"])
             return reply("400", "CURVE required")
         }
-        if isPeer {
-            if let name = peerAllowed[key] {
-                tally.withLock { $0.accepted += 1 }
-                logger.info("Accepted the peer broker", metadata: ["peer.address": "\(address)", "peer.key": "\(key.z85)", "peer.name": "\(name)"])
-                return reply("200", "OK", user: name)
-            }
-            tally.withLock { $0.rejected += 1 }
-            logger.warning("Rejected a broker on the peer endpoint: its key is not the configured peer's", metadata: [
-                "peer.address": "\(address)", "peer.key": "\(key.z85)",
-            ])
-            return reply("400", "not the peer broker")
-        }
-        if let name = allowed[key] {
+        // The peer endpoint of a broker pair lets in the other broker only; every other endpoint, its clients.
+        let (list, who) = isPeer ? (peerAllowed, "peer") : (allowed, "client")
+        if let name = list[key] {
             tally.withLock { $0.accepted += 1 }
-            logger.debug("Accepted a client", metadata: ["client.address": "\(address)", "client.key": "\(key.z85)", "client.name": "\(name)"])
+            logger.log(level: isPeer ? .info : .debug, isPeer ? "Accepted the peer broker" : "Accepted a client", metadata: [
+                "\(who).address": "\(address)", "\(who).key": "\(key.z85)", "\(who).name": "\(name)",
+            ])
             return reply("200", "OK", user: name)
         }
         tally.withLock { $0.rejected += 1 }
-        logger.warning("Rejected a client whose key is not on the allow list", metadata: [
-            "client.address": "\(address)", "client.key": "\(key.z85)",
+        logger.warning(isPeer ? "Rejected a broker on the peer endpoint: its key is not the configured peer's"
+                              : "Rejected a client whose key is not on the allow list", metadata: [
+            "\(who).address": "\(address)", "\(who).key": "\(key.z85)",
         ])
-        return reply("400", "key not allowed")
+        return reply("400", isPeer ? "not the peer broker" : "key not allowed")
     }
 }

@@ -60,10 +60,10 @@ extension BrokerState {
     /// A client asked this broker something. Returns whether it serves the request; a request
     /// carrying the vote (the client found the other broker silent) to a passive broker whose peer
     /// is silent too makes it active.
-    mutating func clientVote(now: ContinuousClock.Instant, vote: Bool, frontend: ZMQSocket, backend: ZMQSocket) throws -> Bool {
+    mutating func clientVote(now: ContinuousClock.Instant, vote: Bool, frontend: ZMQSocket) throws -> Bool {
         guard pair != nil else { return true }
         let (serve, transition) = pair!.star.clientRequest(now: now, vote: vote, inStep: pair!.inStep)
-        if let transition { try apply(transition, frontend: frontend, backend: backend) }
+        if let transition { try apply(transition, frontend: frontend) }
         if !serve, vote, pair!.star.state == .passive, pair!.star.isPeerSilent(now: now), !pair!.inStep {
             warnings.warning("pair.behind", """
                 Not taking over although the active broker is silent: this broker had not caught up with it, and would lose records \
@@ -139,7 +139,7 @@ extension BrokerState {
             let answer: PeerAnswer?
             switch request.message {
             case .hello(let status):
-                answer = try heardPeer(status, now: now, frontend: frontend, backend: backend)
+                answer = try heardPeer(status, now: now, frontend: frontend)
             case .epochEnd(let epoch):
                 let end = pair!.epochs.end(of: epoch, lastSequence: log.lastSequence)
                 answer = .epochEnd(epoch: end.epoch, lastSequence: end.lastSequence)
@@ -151,7 +151,7 @@ extension BrokerState {
     }
 
     /// The peer's state from a heartbeat, either way; returns this broker's own for the reply.
-    private mutating func heardPeer(_ status: PeerStatus, now: ContinuousClock.Instant, frontend: ZMQSocket, backend: ZMQSocket) throws -> PeerAnswer {
+    private mutating func heardPeer(_ status: PeerStatus, now: ContinuousClock.Instant, frontend: ZMQSocket) throws -> PeerAnswer {
         if status.role == pair!.settings.role {
             // Two brokers of the same role: neither may serve on a client's vote while it hears the other.
             pair!.star.heardConflicting(now: now)
@@ -167,7 +167,7 @@ extension BrokerState {
             logger.info("The peer broker is heard again", metadata: ["peer.state": "\(status.state)", "peer.lastSequence": "\(status.lastSequence)"])
         }
         if let transition = pair!.star.heard(status, epoch: pair!.epochs.latest, lastSequence: log.lastSequence, now: now) {
-            try apply(transition, frontend: frontend, backend: backend)
+            try apply(transition, frontend: frontend)
         }
         return .hello(pair!.status(lastSequence: log.lastSequence))
     }
@@ -258,13 +258,13 @@ extension BrokerState {
             let now = ContinuousClock.now
             switch reply.message {
             case .hello(let status):
-                _ = try heardPeer(status, now: now, frontend: frontend, backend: backend)
+                _ = try heardPeer(status, now: now, frontend: frontend)
             case .epochEnd(let epoch, let end):
                 guard pair!.copyStep == .reconciling(requestID: reply.id ?? 0) else { continue }
                 try reconcile(peerEpoch: epoch, peerEnd: end)
             case .records(let last, let inStep, let epochs, let records):
                 guard pair!.copyStep == .fetching(requestID: reply.id ?? 0) else { continue }
-                guard try copy(records, epochs: epochs, peerLast: last) else { continue }
+                guard try copy(records, epochs: epochs) else { continue }
                 if inStep != pair!.inStep {
                     pair!.inStep = inStep
                     let message: Logger.Message = inStep ? "In step with the active broker: this broker may take over" : "Behind the active broker: catching up"
@@ -335,7 +335,7 @@ extension BrokerState {
 
     /// Appends a chunk copied from the active broker, writes it, and asks for the next. Returns
     /// false when the chunk could not be appended (copying starts again).
-    private mutating func copy(_ records: [UInt8], epochs: [EpochStart], peerLast: UInt64) throws -> Bool {
+    private mutating func copy(_ records: [UInt8], epochs: [EpochStart]) throws -> Bool {
         // The epochs first: a crash between the two then leaves records the list already covers,
         // never records of an epoch the list does not know (which a rejoin would cut).
         if try !pair!.adoptEpochs(epochs) {
@@ -371,7 +371,7 @@ extension BrokerState {
 
     // MARK: - Changes of state
 
-    mutating func apply(_ transition: BinaryStar.Transition, frontend: ZMQSocket, backend: ZMQSocket) throws {
+    mutating func apply(_ transition: BinaryStar.Transition, frontend: ZMQSocket) throws {
         switch transition {
         case .becameActive(let reason):
             let epoch = try pair!.beginEpoch(at: log.lastSequence + 1)
