@@ -33,6 +33,11 @@ def timeline_binary() -> Path:
     pytest.skip("the timeline binary is not built (run swift build, or set TIMELINE_BIN)")
 
 
+def log_bytes(data_dir: Path) -> bytes:
+    """A broker's event log: the records of its segments (`log/<first sequence>.log`), in order."""
+    return b"".join(path.read_bytes() for path in sorted((data_dir / "log").glob("*.log")))
+
+
 def wait_for(condition, timeout: float, what: str, interval: float = 0.02):
     """Polls `condition` until it returns a truthy value or the deadline passes."""
     deadline = time.monotonic() + timeout
@@ -403,8 +408,10 @@ class BrokerPair:
         for daemon in self.daemons.values():
             daemon.terminate()
 
-    def log_file(self, name: str) -> Path:
-        return self.daemons[name].data_dir / "events.log"
+    def log_bytes(self, name: str) -> bytes:
+        """The broker's log, its segments joined in order: two brokers may cut it into segments at
+        different places, but the records are the same bytes."""
+        return log_bytes(self.daemons[name].data_dir)
 
     def logs(self) -> str:
         return "\n".join(f"--- {name} (exit {daemon.process.poll()}) ---\n{daemon.log()[-3000:]}" for name, daemon in self.daemons.items())

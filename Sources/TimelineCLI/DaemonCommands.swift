@@ -34,6 +34,7 @@ struct BrokerCommand: AsyncParsableCommand {
             var settings = BrokerSettings(frontend: try config.string("endpoints.frontend"), backend: try config.string("endpoints.backend"),
                                           replay: try config.string("endpoints.replay"), dataDirectory: options.dataDirectory(for: "broker"))
             settings.fsyncInterval = try config.duration("broker.fsyncIntervalSeconds")
+            settings.segmentBytes = try config.segmentBytes()
             settings.maxMessageBytes = Int64(try config.int("broker.maxMessageBytes"))
             settings.sendHighWaterMark = Int32(clamping: try config.int("broker.sendHighWaterMark"))
             settings.security = try options.security(config, server: true, client: false)

@@ -28,7 +28,7 @@ struct EventLogReplicationTests {
     }
 
     func fileBytes(_ folder: TemporaryFolder) -> [UInt8] {
-        Array(FileManager.default.contents(atPath: folder.file(EventLog.fileName)) ?? Data())
+        Array(FileManager.default.contents(atPath: EventLog.recordsFile(first: 1, dataFolder: folder.path)) ?? Data())
     }
 
     /// Where each record of a chunk starts, and the chunk's end.

@@ -141,7 +141,7 @@ struct EventLogTests {
         let chunk = try log.readChunk(after: 0, maxCount: 10).bytes
         var offset = 0
         for _ in 0..<4 { offset += 8 + payloadLength(chunk, at: offset) }
-        let handle = try #require(FileHandle(forUpdatingAtPath: folder.file(EventLog.fileName)))
+        let handle = try #require(FileHandle(forUpdatingAtPath: EventLog.recordsFile(first: 1, dataFolder: folder.path)))
         handle.seek(toFileOffset: UInt64(offset + 40))
         let byte = handle.readData(ofLength: 1)[0]
         handle.seek(toFileOffset: UInt64(offset + 40))
@@ -199,7 +199,7 @@ struct EventLogTests {
             for index in 0..<100 { _ = try append(log, index) }
             try log.sync()
         }
-        let path = folder.file(EventLog.fileName)
+        let path = EventLog.recordsFile(first: 1, dataFolder: folder.path)
         let size = try #require(FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
         #expect(truncate(path, off_t(size - cut)) == 0)
         let log = try EventLog(folder: folder.path, logger: logger)
@@ -218,7 +218,7 @@ struct EventLogTests {
             for index in 0..<10 { _ = try append(log, index) }
             try log.sync()
         }
-        let path = folder.file(EventLog.fileName)
+        let path = EventLog.recordsFile(first: 1, dataFolder: folder.path)
         var bytes = [UInt8](FileManager.default.contents(atPath: path)!)
         let recordSize = bytes.count / 10
         bytes[recordSize * 5 + 40] ^= 0xFF
@@ -235,7 +235,7 @@ struct EventLogTests {
             for index in 0..<3 { _ = try append(log, index) }
             try log.sync()
         }
-        let handle = try #require(FileHandle(forWritingAtPath: folder.file(EventLog.fileName)))
+        let handle = try #require(FileHandle(forWritingAtPath: EventLog.recordsFile(first: 1, dataFolder: folder.path)))
         handle.seekToEndOfFile()
         handle.write(Data([0, 0, 0, 40, 1, 2, 3, 4, 5]))
         handle.closeFile()

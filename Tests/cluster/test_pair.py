@@ -196,8 +196,8 @@ class PairBed:
         """After the producer finished: both logs the same, byte for byte."""
         self.wait_in_step()
         wait_for(lambda: self.stats("primary")["lastSequence"] == self.stats("backup")["lastSequence"], 60, "both logs to end together")
-        primary = self.pair.log_file("primary").read_bytes()
-        backup = self.pair.log_file("backup").read_bytes()
+        primary = self.pair.log_bytes("primary")
+        backup = self.pair.log_bytes("backup")
         assert primary == backup, "the two brokers' logs differ"
 
 

@@ -78,6 +78,12 @@ def test_a_bad_environment_value_names_the_variable(pipeline, tmp_path):
     assert "TIMELINE_AGGREGATOR_CHECKPOINT_EVERY" in result.stderr and "'lots' is not an integer" in result.stderr
 
 
+def test_a_segment_size_under_one_mebibyte_stops_the_broker_naming_the_key(pipeline, tmp_path):
+    result = pipeline.run("broker", "--set", "broker.segmentBytes=65536", "--data-dir", str(tmp_path / "b"))
+    assert result.returncode == 78
+    assert "broker.segmentBytes" in result.stderr and "at least 1 MiB" in result.stderr
+
+
 def test_monitor_prints_a_periodic_line_of_rates_and_totals(pipeline):
     _, endpoints = pipeline.broker()
     monitor = pipeline.start("monitor", "monitor", *pipeline.consumer_args(endpoints), "--from-start", "--stats-interval", "0.2")

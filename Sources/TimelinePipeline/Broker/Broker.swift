@@ -31,7 +31,7 @@ public final class Broker: SocketLoop {
     public init(settings: BrokerSettings, context: ZMQContext, logger: Logger) throws {
         self.settings = settings
         self.logger = logger
-        let log = try EventLog(folder: settings.dataDirectory, logger: logger)
+        let log = try EventLog(folder: settings.dataDirectory, segmentBytes: settings.segmentBytes, logger: logger)
         durability = log.syncHandle
 
         frontend = try ZMQSocket(context: context, type: .xsub)
@@ -96,9 +96,9 @@ public final class Broker: SocketLoop {
             syncer.stop()
             let last = state.withLock { state in
                 do {
-                    try state.log.sync()
+                    try state.log.close()
                 } catch {
-                    logger.error("Could not sync the event log at shutdown", metadata: ["error": "\(error)"])
+                    logger.error("Could not sync and close the event log at shutdown", metadata: ["error": "\(error)"])
                 }
                 return state.log.lastSequence
             }

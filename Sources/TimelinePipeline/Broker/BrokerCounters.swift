@@ -35,6 +35,8 @@ public struct BrokerStatistics: Codable, Sendable, Equatable {
     public var logPaused: Bool?
     /// Log writes that failed since the broker started.
     public var logWriteFailures: UInt64?
+    /// The log on disk: its oldest record, its segments and their bytes.
+    public var log: LogStatistics?
 
     public init(lastSequence: UInt64, producers: Int, subscriptions: Int, counters: BrokerCounters, deadLettersLost: UInt64 = 0) {
         self.lastSequence = lastSequence
@@ -48,5 +50,20 @@ public struct BrokerStatistics: Codable, Sendable, Equatable {
         recordsReplayed = counters.recordsReplayed
         logWriteFailures = counters.logWriteFailures
         self.deadLettersLost = deadLettersLost
+    }
+}
+
+/// The extent of the broker's log on disk, in `STATS`.
+public struct LogStatistics: Codable, Sendable, Equatable {
+    /// The oldest record the log holds (1 until retention deletes segments).
+    public var firstSequence: UInt64
+    public var segments: Int
+    /// The bytes of every segment's records.
+    public var bytes: Int64
+
+    public init(firstSequence: UInt64, segments: Int, bytes: Int64) {
+        self.firstSequence = firstSequence
+        self.segments = segments
+        self.bytes = bytes
     }
 }

@@ -18,6 +18,8 @@ public struct BrokerSettings: Sendable {
     /// Messages from producers queued before they are made to wait (producers never drop). A
     /// message may be a batch of up to 16 KiB, so this bounds the queue near 4 MiB.
     public var receiveHighWaterMark: Int32 = 256
+    /// A segment of the log is closed at this size and the next batch starts a new one.
+    public var segmentBytes = EventLog.defaultSegmentBytes
     public var fsyncInterval: Duration = .seconds(PipelineDefaults.fsyncIntervalSeconds)
     /// Dead peers on the data sockets are found by TCP keepalive: probes after this many idle
     /// seconds, every 2 s, three unanswered and the connection is dropped. Not ZMTP heartbeats:

@@ -37,6 +37,7 @@ struct BrokerState {
         statistics.pair = pairStatistics
         // From the first failed write until one succeeds (retries in between included).
         statistics.logPaused = logWritesFailing
+        statistics.log = LogStatistics(firstSequence: log.firstSequence, segments: log.segmentCount, bytes: log.recordBytes)
         return statistics
     }
 

@@ -68,6 +68,7 @@ public struct PipelineConfiguration: Sendable {
         ("broker.ha", .string, .string("none")),
         ("broker.replication", .string, .string(PairSettings.Replication.sync.rawValue)),
         ("broker.peerTimeoutSeconds", .number, .double(PipelineDefaults.peerTimeoutSeconds)),
+        ("broker.segmentBytes", .integer, .int(Int(EventLog.defaultSegmentBytes))),
         ("broker.fsyncIntervalSeconds", .number, .double(PipelineDefaults.fsyncIntervalSeconds)),
         ("broker.maxMessageBytes", .integer, .int(PipelineDefaults.maxMessageBytes)),
         ("broker.sendHighWaterMark", .integer, .int(PipelineDefaults.sendHighWaterMark)),

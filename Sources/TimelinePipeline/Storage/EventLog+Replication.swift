@@ -54,12 +54,14 @@ extension EventLog {
     }
 
     /// The CRC-32C in the prefix of the record with `sequence`, or nil when the log has no such
-    /// record (sequence 0 included). The two brokers compare it to check that their logs agree up
-    /// to that record.
+    /// record (sequence 0 included, and records retention deleted). The two brokers compare it to
+    /// check that their logs agree up to that record.
     public func checksum(ofRecord sequence: UInt64) throws(StorageError) -> UInt32? {
-        guard sequence > 0, sequence <= lastSequence else { return nil }
-        guard let offset = try offset(ofRecord: sequence) else { return nil }
-        var window = LogFileWindow(fd, file: file, end: fileSize, capacity: 64 << 10)
+        try flush()
+        guard sequence >= firstSequence, sequence > 0, sequence <= lastSequence else { return nil }
+        let span = try span(holding: sequence)
+        guard let offset = try offset(ofRecord: sequence, in: span) else { return nil }
+        var window = LogFileWindow(span.file.fd, file: span.file.path, end: span.end, capacity: 64 << 10)
         switch try window.loadRecord(at: offset) {
         case .success(let record): return ByteReader.integer(record, at: 4, as: UInt32.self)
         case .failure: return nil
@@ -67,33 +69,50 @@ extension EventLog {
     }
 
     /// Cuts every record after `sequence`, writes the cut records (whole, in this log's framing)
-    /// to `asideFile` first and syncs it, then truncates and syncs the log and reads it again.
-    /// Returns how many records were cut. Nothing is cut without first being kept aside.
+    /// to `asideFile` first and syncs it, then removes the segments after the one the cut falls
+    /// in, truncates that one, syncs, and reads the log again. Returns how many records were cut.
+    /// Nothing is cut without first being kept aside.
     public func cut(after sequence: UInt64, asideFile: String) throws(StorageError) -> UInt64 {
         try flush()
         guard sequence < lastSequence else { return 0 }
-        guard let start = try offset(ofRecord: sequence + 1) else { return 0 }
+        let from = max(sequence + 1, firstSequence)
         let cutCount = lastSequence - sequence
-        var bytes = [UInt8](repeating: 0, count: Int(fileSize - start))
-        let read = try fileCall("read", file) {
-            try bytes.withUnsafeMutableBytes { try fd.readFully(fromAbsoluteOffset: start, into: $0) }
+        let target = try span(holding: from)
+        guard let start = try offset(ofRecord: from, in: target) else { return 0 }
+        // Every cut byte, from the target segment on, goes aside before anything is removed.
+        var bytes: [UInt8] = []
+        var spans = [target]
+        while spans[spans.count - 1].last < lastSequence { spans.append(try span(holding: spans[spans.count - 1].last + 1)) }
+        for (position, span) in spans.enumerated() {
+            let from = position == 0 ? start : 0
+            var part = [UInt8](repeating: 0, count: Int(span.end - from))
+            let read = try fileCall("read", span.file.path) {
+                try part.withUnsafeMutableBytes { try span.file.fd.readFully(fromAbsoluteOffset: from, into: $0) }
+            }
+            bytes += part[..<read]
         }
-        bytes.removeSubrange(read...)
         try AtomicFile.write(bytes, to: asideFile)
-        try fileCall("ftruncate", file) { try fd.resize(to: start) }
-        try fileCall("fsync", file) { try fd.sync() }
-        readCursors.removeAll()
-        try reopenAfterCut()
+        // Newest first, so that a crash midway leaves a log whose last segment is where the cut stopped.
+        for span in spans.dropFirst().reversed() {
+            LogSegmentFiles.remove(span.first, in: folder)
+        }
+        try fileCall("ftruncate", target.file.path) { try target.file.fd.resize(to: start) }
+        try fileCall("fsync", target.file.path) { try target.file.fd.sync() }
+        // The target is the last segment now, to be read again; an index of it written at a
+        // close would not hold together any more.
+        SegmentName.file(target.first, SegmentName.index, in: folder).removeFile()
+        try AtomicFile.syncFolder(of: target.file.path.string)
+        try reload()
         logger.warning("Cut records from the event log and kept them aside", metadata: [
             "log.path": "\(path)", "log.cutAfter": "\(sequence)", "log.recordsCut": "\(cutCount)", "log.asideFile": "\(asideFile)",
         ])
         return cutCount
     }
 
-    /// Where the record with `sequence` starts in the file.
-    private func offset(ofRecord sequence: UInt64) throws(StorageError) -> Int64? {
-        var (current, offset) = index.start(after: sequence - 1)
-        var window = LogFileWindow(fd, file: file, end: fileSize, capacity: 256 << 10)
+    /// Where the record with `sequence` starts in the segment `span`.
+    private func offset(ofRecord sequence: UInt64, in span: SegmentSpan) throws(StorageError) -> Int64? {
+        var (current, offset) = span.offsets.start(at: sequence)
+        var window = LogFileWindow(span.file.fd, file: span.file.path, end: span.end, capacity: 256 << 10)
         while current < sequence {
             switch try window.loadRecord(at: offset) {
             case .success(let record): offset += Int64(record.count)

@@ -2,63 +2,125 @@ import Logging
 import SystemPackage
 import Timeline
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The broker's durable record of every message it accepted, in sequence order: the source of
 /// replays for late joiners and for consumers that missed messages.
 ///
-/// One file, `events.log`, of records in the framing of `LogRecordFormat`. Sequences are
-/// consecutive from 1. On open, the file is checked record by record and a torn or corrupt tail (a
-/// crash in the middle of a write) is cut off and logged, never replayed (`EventLog+Recovery`).
+/// The folder `log/` of the data folder holds the log in segments, each named by its first
+/// record's sequence in 20 digits: `…0001.log` the records, in the framing of `LogRecordFormat`;
+/// `.index` its sparse index (written when the segment is closed); `.times` the broker's receive
+/// time of each batch written to it; `.producers` the producers' positions before its first
+/// record. Sequences are consecutive from 1. Appends go to the last segment; once it holds
+/// `segmentBytes`, the next batch starts a new one. Only the last segment is ever read whole on
+/// open, and not even that after a clean close (`EventLog+Recovery`); a torn or corrupt tail (a
+/// crash in the middle of a write) is cut off and logged, never replayed.
 ///
 /// Appends collect in memory and reach the file at `flush()`, one write for the batch, before the
 /// broker forwards them, so a process crash loses nothing that a consumer has seen. `sync()`
 /// (fsync) runs on the broker's fsync interval, from a `LogSyncer`, and at shutdown; a power
 /// failure can lose at most that interval (`LogDurability`). Reads for replays are in
-/// `EventLog+Reading`.
+/// `EventLog+Reading`, receive times in `EventLog+ReceiveTime`.
 public final class EventLog {
-    public static let fileName = "events.log"
+    /// The log's folder, inside the data folder.
+    public static let folderName = "log"
+    /// The one file of the log before it had segments; moved into the log's folder as its first
+    /// segment when found.
+    static let singleFileName = "events.log"
     /// Records above this size are refused (they would also be refused on the wire).
     public static let maximumRecordSize = LogRecordFormat.largestPayload
+    public static let defaultSegmentBytes: Int64 = 64 << 20
+    /// Closed segments whose files stay open for reads at once; more are closed, least recent first.
+    static let openSegmentLimit = 8
 
+    /// The log's folder.
     public let path: String
-    let file: FilePath
-    let fd: FileDescriptor
+    let folder: FilePath
     let logger: Logger
+    /// The size at which a segment is closed and the next batch starts a new one.
+    public let segmentBytes: Int64
+    /// The time now, in milliseconds since the Unix epoch (the system's clock unless a test gives another).
+    let clock: () -> Int64
+
+    /// The segments before the active one, oldest first.
+    var closed: [ClosedSegment] = []
+    /// The active segment's records and receive times.
+    private(set) var activeFile: OpenFile
+    private(set) var timesFile: OpenFile
+    private var timesSize: Int64 = 0
+    /// The active segment's receive times.
+    private(set) var times: [TimeMark] = []
     private(set) var index: LogIndex
-    /// How long the file is: every record written, none of those pending.
+    /// How long the active segment is: every record written, none of those pending.
     public private(set) var fileSize: Int64
     private var pending: [UInt8] = []
+    /// The sequence of the first pending record.
+    private var pendingFirst: UInt64 = 0
     /// Bytes written and bytes known synced, shared with a `LogSyncer` on another thread.
     private let durability: Durability
-    /// Where the record after each of the last few reads starts, so that a reader going on from
-    /// where it stopped does not walk from the nearest indexed record again.
-    var readCursors: [UInt64: Int64] = [:]
+    /// Where the record after each of the last few reads starts (its segment's first sequence and
+    /// its offset), so that a reader going on from where it stopped does not walk from the nearest
+    /// indexed record again.
+    var readCursors: [UInt64: (segment: UInt64, offset: Int64)] = [:]
     /// Records found damaged (failing their checksum) while serving reads, and skipped.
     public internal(set) var damagedRecordsSkipped: UInt64 = 0
+    /// Whether the last attempt to start a new segment failed (it is tried again after each write).
+    private var rollFailing = false
+    /// A counter for choosing which closed segments' files to close.
+    var readClock: UInt64 = 0
 
     public var lastSequence: UInt64 { index.lastSequence }
     /// The highest producer sequence logged for each producer id, for resuming producers and dropping repeats.
     public var producerPositions: [String: UInt64] { index.producerPositions }
-    public var recordCount: UInt64 { index.recordCount }
+    /// The oldest record's sequence (1 until retention deletes segments).
+    public var firstSequence: UInt64 { closed.first?.first ?? index.offsets.first }
+    public var recordCount: UInt64 { lastSequence >= firstSequence ? lastSequence - firstSequence + 1 : 0 }
+    /// How many segment files the log has, the active one included.
+    public var segmentCount: Int { closed.count + 1 }
+    /// The bytes of every segment's records.
+    public var recordBytes: Int64 { closed.reduce(fileSize) { $0 + $1.size } }
 
-    /// Opens (or creates) the log in `folder`, checks it, and cuts a torn tail.
-    public init(folder: String, logger: Logger) throws(StorageError) {
+    /// Opens (or creates) the log in the data folder `folder`, checks its last segment, and cuts a
+    /// torn tail. A log of one file from before segments is moved into place as the first segment.
+    public init(folder: String, segmentBytes: Int64 = EventLog.defaultSegmentBytes, logger: Logger,
+                clock: @escaping () -> Int64 = EventLog.systemMilliseconds) throws(StorageError) {
         try AtomicFile.prepareFolder(folder)
-        file = FilePath(folder).appending(EventLog.fileName)
-        path = file.string
+        self.folder = FilePath(folder).appending(EventLog.folderName)
+        path = self.folder.string
         self.logger = logger
-        fd = try FileDescriptor.openForUpdate(file)
-        do throws(StorageError) {
-            (index, fileSize) = try EventLog.recover(fd, file: file, logger: logger)
-        } catch {
-            try? fd.close()
-            throw error
-        }
-        durability = Durability(fd: fd, path: path, synced: fileSize)
+        self.segmentBytes = segmentBytes
+        self.clock = clock
+        try AtomicFile.prepareFolder(path)
+        try EventLog.moveSingleFile(from: FilePath(folder), into: self.folder, logger: logger)
+        let loaded = try EventLog.load(self.folder, logger: logger)
+        closed = loaded.closed
+        activeFile = loaded.active
+        timesFile = loaded.timesFile
+        timesSize = loaded.timesSize
+        times = loaded.times
+        index = loaded.index
+        fileSize = loaded.size
+        durability = Durability(files: [activeFile, timesFile], synced: fileSize)
     }
 
     deinit {
         try? flush()
-        try? fd.close()
+    }
+
+    /// The records file of the segment starting at `first`, in the log of the data folder `dataFolder`.
+    static func recordsFile(first: UInt64, dataFolder: String) -> String {
+        SegmentName.file(first, SegmentName.records, in: FilePath(dataFolder).appending(folderName)).string
+    }
+
+    /// The system's clock in milliseconds since the Unix epoch.
+    public static func systemMilliseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000 + Int64(now.tv_nsec) / 1_000_000
     }
 
     /// Appends a message with the next sequence, stamping that sequence into its header, and returns
@@ -86,6 +148,7 @@ public final class EventLog {
                        producer: String, producerSequence: UInt64) throws(StorageError) -> UInt64 {
         let sequence = index.lastSequence + 1
         let offset = fileSize + Int64(pending.count)
+        if pending.isEmpty { pendingFirst = sequence }
         do throws(LogRecordError) {
             try LogRecordFormat.append(topic: topic, header: header, body: body, sequence: sequence, to: &pending)
         } catch {
@@ -99,15 +162,25 @@ public final class EventLog {
     /// Stages whole records that were checked elsewhere (a replicated chunk), with the index that
     /// counts them.
     func appendPending(_ records: UnsafeRawBufferPointer, index staged: LogIndex) {
+        if pending.isEmpty { pendingFirst = index.lastSequence + 1 }
         pending.append(contentsOf: records)
         index = staged
     }
 
-    /// Reads the file again after it was cut short, rebuilding the index and producer positions.
-    func reopenAfterCut() throws(StorageError) {
+    /// Reads the log's folder again (after a cut, or a failed write), rebuilding the index and
+    /// producer positions from the last segment.
+    func reload() throws(StorageError) {
         pending.removeAll(keepingCapacity: true)
-        (index, fileSize) = try EventLog.recover(fd, file: file, logger: logger)
-        durability.noteCut(to: fileSize)
+        readCursors.removeAll()
+        let loaded = try EventLog.load(folder, logger: logger)
+        closed = loaded.closed
+        activeFile = loaded.active
+        timesFile = loaded.timesFile
+        timesSize = loaded.timesSize
+        times = loaded.times
+        index = loaded.index
+        fileSize = loaded.size
+        durability.switchTo([activeFile, timesFile], size: fileSize)
     }
 
     /// Bytes appended and not yet written.
@@ -136,36 +209,120 @@ public final class EventLog {
         try pending.withUnsafeBytes { try written($0) }
     }
 
+    /// Writes the pending batch and its receive time, then starts a new segment when this one is full.
     private func writePending() throws(StorageError) {
+        let batchFirst = pendingFirst
         do throws(StorageError) {
-            try fileCall("write", file) { try fd.writeAll(toAbsoluteOffset: fileSize, pending) }
+            try fileCall("write", activeFile.path) { try activeFile.fd.writeAll(toAbsoluteOffset: fileSize, pending) }
+            try markReceived(batchFirst)
         } catch {
             rollBack()
             throw error
         }
         fileSize += Int64(pending.count)
         durability.noteWritten(upTo: fileSize)
+        if fileSize >= segmentBytes { startSegment() }
+    }
+
+    /// Notes that the records from `sequence` on were received now, unless the last mark has this
+    /// time already. The time never goes back, whatever the clock does.
+    private func markReceived(_ sequence: UInt64) throws(StorageError) {
+        let latest = times.last?.milliseconds ?? closed.last?.times?.last?.milliseconds ?? Int64.min
+        let now = clock()
+        guard times.isEmpty || now > latest else { return }
+        let mark = TimeMark(sequence: sequence, milliseconds: max(now, latest))
+        try fileCall("write", timesFile.path) { try timesFile.fd.writeAll(toAbsoluteOffset: timesSize, LogSegmentFiles.encode(mark)) }
+        timesSize += 16
+        times.append(mark)
     }
 
     /// After a failed write, cut what part of the batch reached the file and forget the batch, so
     /// the next append continues a consistent log: the in-memory view is read again from the
-    /// file, which ends at the last good record.
+    /// files, which end at the last good record.
     private func rollBack() {
         pending.removeAll(keepingCapacity: true)
         readCursors.removeAll()
         do throws(StorageError) {
             // Should the cut fail, recovery keeps the whole records of the batch that did reach the file.
-            try? fileCall("ftruncate", file) { try fd.resize(to: fileSize) }
-            (index, fileSize) = try EventLog.recover(fd, file: file, logger: logger)
+            try? fileCall("ftruncate", activeFile.path) { try activeFile.fd.resize(to: fileSize) }
+            try reload()
         } catch {
             logger.error("Could not read the event log again after a failed write", metadata: ["log.path": "\(path)", "error": "\(error)"])
         }
+    }
+
+    /// Closes the active segment and starts the next, empty. A failure (a full disk) is logged
+    /// once and leaves the log appending to the segment it has; the next write tries again.
+    private func startSegment() {
+        do throws(StorageError) {
+            try roll()
+            if rollFailing {
+                rollFailing = false
+                logger.notice("Started a new segment of the event log after failing to", metadata: ["log.path": "\(path)", "log.segment": "\(index.offsets.first)"])
+            }
+        } catch {
+            if !rollFailing {
+                rollFailing = true
+                logger.error("Could not start a new segment of the event log; appending to the full one meanwhile", metadata: [
+                    "log.path": "\(path)", "error": "\(error)", "log.segmentBytes": "\(fileSize)",
+                ])
+            }
+        }
+    }
+
+    /// Syncs the active segment, writes its index and the producers' positions the next segment
+    /// starts from, then creates the next segment's files. Nothing of the next segment is left
+    /// behind when a step fails.
+    private func roll() throws(StorageError) {
+        let current = index.offsets.first
+        let next = index.lastSequence + 1
+        try durability.sync()
+        try AtomicFile.write(LogSegmentFiles.encode(index.offsets), to: SegmentName.file(current, SegmentName.index, in: folder).string)
+        let positions = LogSegmentFiles.ProducerPositions(through: index.lastSequence, positions: index.producerPositions)
+        let nextRecords = SegmentName.file(next, SegmentName.records, in: folder)
+        let nextTimes = SegmentName.file(next, SegmentName.times, in: folder)
+        let newFile: OpenFile, newTimes: OpenFile
+        do throws(StorageError) {
+            try AtomicFile.write(JSONCoding.encode(positions), to: SegmentName.file(next, SegmentName.producers, in: folder).string)
+            newTimes = try OpenFile.open(nextTimes)
+            try fileCall("ftruncate", nextTimes) { try newTimes.fd.resize(to: 0) }
+            newFile = try OpenFile.open(nextRecords)
+            try fileCall("ftruncate", nextRecords) { try newFile.fd.resize(to: 0) }
+            try AtomicFile.syncFolder(of: nextRecords.string)
+        } catch {
+            // The records file goes first: a log opened later must not take it for the active segment.
+            nextRecords.removeFile()
+            nextTimes.removeFile()
+            SegmentName.file(next, SegmentName.producers, in: folder).removeFile()
+            throw error
+        }
+        closed.append(ClosedSegment(first: current, last: index.lastSequence, size: fileSize, file: activeFile, offsets: index.offsets, times: times))
+        activeFile = newFile
+        timesFile = newTimes
+        timesSize = 0
+        times = []
+        fileSize = 0
+        index.startSegment()
+        readCursors.removeAll()
+        durability.switchTo([activeFile, timesFile], size: 0)
+        closeIdleSegments()
+        logger.debug("Started a new segment of the event log", metadata: ["log.segment": "\(next)", "log.segments": "\(segmentCount)"])
     }
 
     /// fsync, when anything was written since the last one.
     public func sync() throws(StorageError) {
         try flush()
         try durability.sync()
+    }
+
+    /// Flushes and syncs the log and records what the next open needs to read nothing but the last
+    /// record: the active segment's index, its length, and the producers' positions.
+    public func close() throws(StorageError) {
+        try sync()
+        try AtomicFile.write(LogSegmentFiles.encode(index.offsets), to: SegmentName.file(index.offsets.first, SegmentName.index, in: folder).string)
+        let clean = LogSegmentFiles.CleanShutdown(segment: index.offsets.first, size: fileSize, lastSequence: index.lastSequence,
+                                                  lastOffset: index.lastOffset, positions: index.producerPositions)
+        try AtomicFile.write(JSONCoding.encode(clean), to: folder.appending(LogSegmentFiles.CleanShutdown.fileName).string)
     }
 
     /// What a `LogSyncer` needs to fsync this log from another thread while appends go on.

@@ -1,22 +1,35 @@
-/// What the event log knows of its records without reading them: the last sequence, how many
-/// records there are, where every 256th one starts in the file, and how far each producer got.
+/// What the event log knows of its records without reading them: the last sequence and where it
+/// starts, the sparse index of the segment it appends to, and how far each producer got.
 struct LogIndex {
-    /// Every this many records, the file offset is kept to start reads near any sequence.
-    static let stride: UInt64 = 256
-
-    private(set) var lastSequence: UInt64 = 0
-    private(set) var recordCount: UInt64 = 0
+    private(set) var lastSequence: UInt64
+    /// Where the last record starts in the active segment (0 while the segment is empty).
+    private(set) var lastOffset: Int64 = 0
     /// The highest producer sequence logged for each producer id, for resuming producers and dropping repeats.
-    private(set) var producerPositions: [String: UInt64] = [:]
-    /// `offsets[k]`: where the record with sequence `k * stride + 1` starts.
-    private var offsets: [Int64] = []
+    private(set) var producerPositions: [String: UInt64]
+    /// The sparse index of the active segment.
+    private(set) var offsets: SegmentOffsets
 
-    /// Counts the next record, which starts at `offset` of the file.
+    /// The index of an empty segment starting at `first`, after records that left producers at `positions`.
+    init(segmentFirst first: UInt64, positions: [String: UInt64]) {
+        lastSequence = first - 1
+        producerPositions = positions
+        offsets = SegmentOffsets(first: first)
+    }
+
+    /// The index of a segment whose index and last record are known.
+    init(offsets: SegmentOffsets, lastSequence: UInt64, lastOffset: Int64, positions: [String: UInt64]) {
+        self.offsets = offsets
+        self.lastSequence = lastSequence
+        self.lastOffset = lastOffset
+        producerPositions = positions
+    }
+
+    /// Counts the next record, which starts at `offset` of the active segment.
     @inline(__always)
     mutating func add(sequence: UInt64, offset: Int64) {
-        if (sequence - 1) % LogIndex.stride == 0 { offsets.append(offset) }
+        offsets.add(sequence: sequence, offset: offset)
         lastSequence = sequence
-        recordCount += 1
+        lastOffset = offset
     }
 
     /// Moves a producer's position on to `producerSequence`, never back. Messages without a
@@ -32,10 +45,9 @@ struct LogIndex {
         if producerSequence == producerPositions[producer, default: 0] + 1 { producerPositions[producer] = producerSequence }
     }
 
-    /// The nearest indexed record at or before sequence `after + 1`, where a read of the records
-    /// after `after` starts (with `after < lastSequence`).
-    func start(after: UInt64) -> (sequence: UInt64, offset: Int64) {
-        let slot = Int(after / LogIndex.stride)
-        return (UInt64(slot) * LogIndex.stride + 1, offsets[slot])
+    /// A new, empty active segment after the last record.
+    mutating func startSegment() {
+        offsets = SegmentOffsets(first: lastSequence + 1)
+        lastOffset = 0
     }
 }
