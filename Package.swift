@@ -103,6 +103,13 @@ let package = Package(
             path: "Benchmarks/crc32c",
             swiftSettings: strictSettings
         ),
+        // The event log's start-up and replay seek on a large log against a small one (release build).
+        .executableTarget(
+            name: "LogBenchmark",
+            dependencies: ["TimelinePipeline", "Timeline", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/log",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "ZeroMQTests",
             dependencies: ["ZeroMQ", "CZeroMQ"],
