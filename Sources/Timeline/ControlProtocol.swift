@@ -194,6 +194,8 @@ public enum BrokerAnswer: ControlAnswer {
     case chunk(last: UInt64, scannedThrough: UInt64, records: [UInt8])
     /// This broker is the passive one of a pair: ask the other.
     case passive(String)
+    /// The records asked for are gone: retention deleted them. The log holds `first` to `last`.
+    case trimmed(first: UInt64, last: UInt64)
     case error(String)
 
     public func encoded(id: UInt64?) -> [[UInt8]] {
@@ -208,6 +210,7 @@ public enum BrokerAnswer: ControlAnswer {
         case .chunk(let last, let scanned, let records):
             return [Frames.chunk, [UInt8](bigEndian: id ?? 0), [UInt8](bigEndian: last), [UInt8](bigEndian: scanned), records]
         case .passive(let message): return [Frames.passive] + idFrame + [Array(message.utf8)]
+        case .trimmed(let first, let last): return [Frames.trimmed] + idFrame + [[UInt8](bigEndian: first), [UInt8](bigEndian: last)]
         case .error(let message): return [Frames.error] + idFrame + [Array(message.utf8)]
         }
     }
@@ -231,6 +234,9 @@ public enum BrokerAnswer: ControlAnswer {
             let (id, rest) = try split(plain: 3)
             return (id, .position(producerSequence: try Frames.u64(rest.first!, "the producer sequence"),
                                   last: try Frames.u64(rest.last!, "the last sequence")))
+        case Frames.trimmed:
+            let (id, rest) = try split(plain: 3)
+            return (id, .trimmed(first: try Frames.u64(rest.first!, "the first sequence"), last: try Frames.u64(rest.last!, "the last sequence")))
         case Frames.batch, Frames.chunk:
             guard frames.count >= 4 else { throw ControlProtocolError("a \(Frames.text(name)) reply of \(frames.count) frames") }
             let id = try Frames.id(frames[1], in: name)
@@ -330,6 +336,7 @@ enum Frames {
     static let batch = Array("BATCH".utf8)
     static let error = Array("ERROR".utf8)
     static let passive = Array("PASSIVE".utf8)
+    static let trimmed = Array("TRIMMED".utf8)
     static let report = Array("REPORT".utf8)
     static let status = Array("STATUS".utf8)
     static let ok = Array("OK".utf8)

@@ -35,6 +35,7 @@ struct BrokerCommand: AsyncParsableCommand {
                                           replay: try config.string("endpoints.replay"), dataDirectory: options.dataDirectory(for: "broker"))
             settings.fsyncInterval = try config.duration("broker.fsyncIntervalSeconds")
             settings.segmentBytes = try config.segmentBytes()
+            settings.retention = try config.retention(segmentBytes: settings.segmentBytes)
             settings.maxMessageBytes = Int64(try config.int("broker.maxMessageBytes"))
             settings.sendHighWaterMark = Int32(clamping: try config.int("broker.sendHighWaterMark"))
             settings.security = try options.security(config, server: true, client: false)

@@ -348,3 +348,68 @@ struct EventLogSegmentTests {
         #expect(try log.lastSequence(receivedBefore: 13_000) == 15)
     }
 }
+
+@Suite("Retention of the event log")
+struct EventLogRetentionTests {
+    let segments = EventLogSegmentTests()
+
+    @Test("Over the byte limit, whole old segments go, oldest first, never the last; reads then begin at the oldest record kept")
+    func byBytes() throws {
+        let folder = TemporaryFolder()
+        let log = try segments.filled(folder, count: 2_000)
+        let before = log.segmentCount
+        let limit = 4 * EventLogSegmentTests.segmentBytes
+        let deleted = log.deleteOldSegments(maxBytes: limit, maxAge: nil, now: 0)
+        #expect(!deleted.isEmpty && log.segmentCount == before - deleted.count)
+        #expect(log.recordBytes <= limit, "the log is within the limit")
+        #expect(log.recordBytes + deleted.last!.bytes > limit, "no segment more than needed went")
+        #expect(deleted.first!.first == 1 && log.firstSequence == deleted.last!.last + 1)
+        #expect(log.recordCount == 2_000 - deleted.last!.last)
+        #expect(try segments.allSequences(log) == Array(log.firstSequence...2_000))
+        #expect(try segments.segmentFiles(folder).count == log.segmentCount)
+        #expect(try segments.segmentFiles(folder, "producers").allSatisfy { UInt64($0.dropLast(10))! >= log.firstSequence })
+        // Even a limit below one segment keeps the segment being appended to.
+        _ = log.deleteOldSegments(maxBytes: 1, maxAge: nil, now: 0)
+        #expect(log.segmentCount == 1 && log.lastSequence == 2_000)
+        // Reopened, the log starts where retention left it, with every producer's position.
+        try log.sync()
+        let reopened = try segments.open(folder)
+        #expect(reopened.firstSequence == log.firstSequence && reopened.lastSequence == 2_000)
+        #expect(reopened.producerPositions == ["a": 1_000, "b": 1_000])
+        #expect(try segments.append(reopened, 2_000) == 2_001)
+    }
+
+    @Test("A segment goes once its newest record is older than the age limit; newer ones stay")
+    func byAge() throws {
+        let folder = TemporaryFolder()
+        let clock = ManualClock(1_000_000)
+        let log = try segments.open(folder, clock: clock)
+        // Batches of 10 records, one second apart.
+        for index in 0..<1_000 {
+            try segments.append(log, index)
+            if (index + 1) % 10 == 0 {
+                try log.flush()
+                clock.now += 1_000
+            }
+        }
+        let newestOfFirst = 1_000_000 + Int64(log.closed[0].last / 10 - 1) * 1_000
+        #expect(log.deleteOldSegments(maxBytes: nil, maxAge: 10_000, now: newestOfFirst + 10_000).isEmpty, "not older than the limit yet")
+        let deleted = log.deleteOldSegments(maxBytes: nil, maxAge: 10_000, now: newestOfFirst + 10_001)
+        #expect(deleted.map(\.first) == [1], "only the first segment is old enough")
+        // A time far ahead leaves only the segment being appended to.
+        _ = log.deleteOldSegments(maxBytes: nil, maxAge: 10_000, now: clock.now + 1_000_000)
+        #expect(log.segmentCount == 1)
+        // A replay by time from before the oldest record kept starts at it.
+        #expect(try log.lastSequence(receivedBefore: 0) == log.firstSequence - 1)
+    }
+
+    @Test("Nothing is deleted that holds the sequence to keep from, or any after it")
+    func keepsUnread() throws {
+        let folder = TemporaryFolder()
+        let log = try segments.filled(folder, count: 2_000)
+        let keepFrom = log.closed[3].first + 5
+        let deleted = log.deleteOldSegments(maxBytes: 1, maxAge: nil, now: 0, keepFrom: keepFrom)
+        #expect(deleted.count == 3 && log.firstSequence <= keepFrom && log.closed[0].last >= keepFrom)
+        #expect(log.deleteOldSegments(maxBytes: 1, maxAge: nil, now: 0, keepFrom: 0).isEmpty)
+    }
+}

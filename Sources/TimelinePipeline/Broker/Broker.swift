@@ -139,6 +139,7 @@ public final class Broker: SocketLoop {
             }
             wait = try state.withLock { state in
                 let tick = try state.pairTick(now: .now, frontend: frontend, backend: backend)
+                state.applyRetention(now: .now)
                 guard let retry = state.logPausedUntil else { return tick }
                 return min(tick, max(.milliseconds(1), ContinuousClock.now.duration(to: retry)))
             }

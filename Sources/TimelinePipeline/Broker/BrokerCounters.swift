@@ -8,6 +8,8 @@ public struct BrokerCounters: Codable, Sendable, Equatable {
     public var recordsReplayed: UInt64 = 0
     /// Writes of the log that failed (a full disk, an I/O error): each pauses the producers.
     public var logWriteFailures: UInt64 = 0
+    /// Segments of the log deleted by retention.
+    public var segmentsDeleted: UInt64 = 0
 
     public init() {}
 }
@@ -60,10 +62,13 @@ public struct LogStatistics: Codable, Sendable, Equatable {
     public var segments: Int
     /// The bytes of every segment's records.
     public var bytes: Int64
+    /// Segments deleted by retention since the broker started.
+    public var segmentsDeleted: UInt64
 
-    public init(firstSequence: UInt64, segments: Int, bytes: Int64) {
+    public init(firstSequence: UInt64, segments: Int, bytes: Int64, segmentsDeleted: UInt64 = 0) {
         self.firstSequence = firstSequence
         self.segments = segments
         self.bytes = bytes
+        self.segmentsDeleted = segmentsDeleted
     }
 }

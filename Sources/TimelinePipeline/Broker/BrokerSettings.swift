@@ -20,6 +20,8 @@ public struct BrokerSettings: Sendable {
     public var receiveHighWaterMark: Int32 = 256
     /// A segment of the log is closed at this size and the next batch starts a new one.
     public var segmentBytes = EventLog.defaultSegmentBytes
+    /// When whole old segments of the log are deleted.
+    public var retention = RetentionSettings()
     public var fsyncInterval: Duration = .seconds(PipelineDefaults.fsyncIntervalSeconds)
     /// Dead peers on the data sockets are found by TCP keepalive: probes after this many idle
     /// seconds, every 2 s, three unanswered and the connection is dropped. Not ZMTP heartbeats:
@@ -81,4 +83,27 @@ public struct PairSettings: Sendable {
 
     /// How often each broker tells the other its state.
     public var heartbeatInterval: Duration { max(.milliseconds(20), peerTimeout / 5) }
+}
+
+/// When the broker deletes old segments of its log (`broker.retention.*`): by the log's size, by
+/// the age of a segment's newest record, or both; with `keepUnread`, never a record one of
+/// `consumers` has not yet reported as passed.
+public struct RetentionSettings: Sendable, Equatable {
+    /// Delete the oldest segments while the log's records take more than this.
+    public var bytes: Int64?
+    /// Delete a segment once its newest record is older than this.
+    public var seconds: Double?
+    public var keepUnread = false
+    /// The durable consumers whose positions hold retention back, by the names they report.
+    public var consumers: [String] = []
+
+    public init(bytes: Int64? = nil, seconds: Double? = nil, keepUnread: Bool = false, consumers: [String] = []) {
+        self.bytes = bytes
+        self.seconds = seconds
+        self.keepUnread = keepUnread
+        self.consumers = consumers
+    }
+
+    /// Whether anything is ever deleted.
+    public var deletes: Bool { bytes != nil || seconds != nil }
 }

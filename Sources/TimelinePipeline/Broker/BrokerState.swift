@@ -21,6 +21,8 @@ struct BrokerState {
     var logPausedUntil: ContinuousClock.Instant?
     /// Whether the last write of the log failed (for logging the failure and the recovery once).
     var logWritesFailing = false
+    /// When retention is next applied.
+    var nextRetention = ContinuousClock.now
 
     init(log: EventLog, settings: BrokerSettings, logger: Logger, pair: PairSession? = nil) {
         self.log = log
@@ -37,7 +39,8 @@ struct BrokerState {
         statistics.pair = pairStatistics
         // From the first failed write until one succeeds (retries in between included).
         statistics.logPaused = logWritesFailing
-        statistics.log = LogStatistics(firstSequence: log.firstSequence, segments: log.segmentCount, bytes: log.recordBytes)
+        statistics.log = LogStatistics(firstSequence: log.firstSequence, segments: log.segmentCount, bytes: log.recordBytes,
+                                       segmentsDeleted: counters.segmentsDeleted)
         return statistics
     }
 
@@ -178,6 +181,7 @@ struct BrokerState {
             return .position(producerSequence: acknowledgedPosition(of: producer), last: visibleLastSequence)
         case .replay(let query):
             counters.replayRequests += 1
+            if let trimmed = trimmedAnswer(after: query.after) { return trimmed }
             do {
                 let (frames, collected, scanned) = try replayFrames(query)
                 counters.recordsReplayed += UInt64(collected)
@@ -191,6 +195,7 @@ struct BrokerState {
             do {
                 let visible = visibleLastSequence
                 guard query.after < visible else { return .chunk(last: visible, scannedThrough: query.after, records: []) }
+                if let trimmed = trimmedAnswer(after: query.after) { return trimmed }
                 let chunk = try log.readChunk(after: query.after, maxCount: min(Int(query.maxCount), settings.maxChunkRecords), prefixes: query.prefixes,
                                               maxScanned: Int(min(visible - query.after, 100_000)))
                 counters.recordsReplayed += UInt64(chunk.count)
@@ -200,6 +205,14 @@ struct BrokerState {
                 return .error("the broker could not read its log")
             }
         }
+    }
+
+    /// `TRIMMED` when a reader asks for records after `after` and retention deleted some of them:
+    /// it must not take the records that are left for all there were.
+    private func trimmedAnswer(after: UInt64) -> BrokerAnswer? {
+        let first = log.firstSequence
+        guard after + 1 < first, after < visibleLastSequence else { return nil }
+        return .trimmed(first: first, last: visibleLastSequence)
     }
 
     /// The records of a `REPLAY`, as topic, header and body frames, how many, and the last

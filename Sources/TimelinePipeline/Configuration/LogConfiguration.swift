@@ -1,4 +1,5 @@
 import Configuration
+import Foundation
 
 extension PipelineConfiguration {
     /// The smallest segment the broker takes: smaller ones would make a file per few thousand events.
@@ -12,5 +13,37 @@ extension PipelineConfiguration {
                                      reason: "a segment must be at least 1 MiB (\(PipelineConfiguration.smallestSegmentBytes) bytes); got \(bytes)")
         }
         return bytes
+    }
+
+    /// `broker.retention.*`, checked against the segment size: a byte limit (0 for none) must hold
+    /// at least one segment, an age (0 for none) must be positive, and keeping unread records
+    /// needs the consumers to wait for.
+    public func retention(segmentBytes: Int64) throws -> RetentionSettings {
+        var settings = RetentionSettings()
+        let bytes = Int64(try int("broker.retention.bytes"))
+        if bytes != 0 {
+            guard bytes >= segmentBytes else {
+                throw ConfigurationError(file: origin(of: "broker.retention.bytes"), key: "broker.retention.bytes",
+                                         reason: "a retention of \(bytes) bytes is below one segment (broker.segmentBytes = \(segmentBytes)); "
+                                             + "use 0 for no limit or at least one segment")
+            }
+            settings.bytes = bytes
+        }
+        let seconds = try double("broker.retention.seconds")
+        if seconds != 0 {
+            guard seconds > 0 else {
+                throw ConfigurationError(file: origin(of: "broker.retention.seconds"), key: "broker.retention.seconds",
+                                         reason: "must be 0 (no limit) or a positive number of seconds; got \(seconds)")
+            }
+            settings.seconds = seconds
+        }
+        settings.keepUnread = try bool("broker.retention.keepUnread")
+        settings.consumers = try string("broker.retention.consumers").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+        if settings.keepUnread, settings.consumers.isEmpty {
+            throw ConfigurationError(file: origin(of: "broker.retention.keepUnread"), key: "broker.retention.consumers",
+                                     reason: "broker.retention.keepUnread is on but no consumer is named (e.g. \"aggregator,snapshot\")")
+        }
+        return settings
     }
 }

@@ -54,6 +54,11 @@ public final class ConsumerStream {
     public var idleCheckInterval: Duration = .milliseconds(100)
     /// Records asked for per chunk.
     public var batchSize: UInt32 = 20_000
+    /// What to do when records this stream needs were deleted by the broker's retention: go on
+    /// from the oldest record the log holds, with a warning (a live feed), or stop with
+    /// `PipelineError.logTrimmed` naming the missing sequences (the default: statistics must
+    /// never be silently wrong).
+    public var skipsDeletedRecords = false
     let logger: Logger
 
     private var progress: StreamProgress
@@ -181,6 +186,11 @@ public final class ConsumerStream {
             }
             prefetched = nil
             guard let answer else { return false }
+            if case .trimmed(let first, let head) = answer {
+                try passDeletedRecords(first: first, head: head)
+                plan.applied(position: progress.sequence)
+                continue
+            }
             guard case .chunk(let head, let scannedThrough, let records) = answer else {
                 throw ControlClientError.malformedReply(endpoint: broker.endpoint, reason: "a reply other than CHUNK to CHUNK")
             }
@@ -209,6 +219,18 @@ public final class ConsumerStream {
             ])
         }
         return true
+    }
+
+    /// The broker's log begins at `first`, after this stream's position: the records between were
+    /// deleted by retention. A live feed goes on from `first`; anything else stops.
+    private func passDeletedRecords(first: UInt64, head: UInt64) throws {
+        heard(head: head)
+        let missing = (progress.sequence + 1)...(first - 1)
+        guard skipsDeletedRecords else { throw PipelineError.logTrimmed(position: progress.sequence, first: first) }
+        logger.warning("The broker's retention deleted records this stream had not read; it goes on from the oldest one kept", metadata: [
+            "stream.missingFrom": "\(missing.lowerBound)", "stream.missingThrough": "\(missing.upperBound)", "log.firstSequence": "\(first)",
+        ])
+        progress.skip(through: first - 1)
     }
 
     private func handleLive(_ parts: ReceivedParts, stopper: LoopStopper, deliver: (StreamMessage) throws -> Void) throws -> Bool {

@@ -53,6 +53,8 @@ public final class Monitor: SocketLoop {
     public func runLoop(stopper: LoopStopper) throws {
         let stream = try ConsumerStream(context: context, endpoints: settings.endpoints, topics: settings.topics,
                                         position: StreamPosition(), security: settings.security, logger: logger)
+        // A feed shows what the log still holds; it counts nothing that would be wrong without the rest.
+        stream.skipsDeletedRecords = true
         defer { stream.close() }
         logger.info("Monitor started", metadata: [
             "zmq.backend": "\(settings.endpoints.backends.joined(separator: ","))", "monitor.topics": "\(settings.topics.isEmpty ? "everything" : settings.topics.joined(separator: ","))",

@@ -12,6 +12,8 @@ public enum PipelineError: Error, CustomStringConvertible {
     case state(path: String, reason: String)
     /// The two brokers of a pair hold histories that cannot be made one.
     case pairDiverged(String)
+    /// A consumer needs records the broker's retention deleted: its log begins at `first`.
+    case logTrimmed(position: UInt64, first: UInt64)
 
     public var description: String {
         switch self {
@@ -26,6 +28,11 @@ public enum PipelineError: Error, CustomStringConvertible {
         case .brokerError(let message): return "the broker answered with an error: \(message)"
         case .state(let path, let reason): return "\(path): \(reason)"
         case .pairDiverged(let detail): return "the two brokers' logs cannot be reconciled: \(detail)"
+        case .logTrimmed(let position, let first):
+            return "the broker's log begins at sequence \(first) (its retention deleted the records before), but this consumer is at "
+                + "sequence \(position): sequences \(position + 1)-\(first - 1) are missing, and statistics without them would be wrong. "
+                + "Start the aggregator from a snapshot that covers them (aggregate --bootstrap-snapshot FOLDER), "
+                + "or keep them next time (broker.retention.keepUnread with this consumer in broker.retention.consumers)"
         }
     }
 }

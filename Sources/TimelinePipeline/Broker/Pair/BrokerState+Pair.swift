@@ -182,6 +182,10 @@ extension BrokerState {
             // starts again from EPOCHEND and cuts what this broker does not have.
             return .error("the passive broker's log goes to sequence \(after), past the active broker's last, \(log.lastSequence); reconcile first")
         }
+        guard after + 1 >= log.firstSequence else {
+            return .diverged("the active broker's retention deleted the records after sequence \(after), where the passive broker's log "
+                + "ends; the active broker's log begins at \(log.firstSequence), so the passive one cannot copy it on from there")
+        }
         if let checksum {
             let own = try log.checksum(ofRecord: after)
             guard own == checksum else {
