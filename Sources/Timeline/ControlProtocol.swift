@@ -18,9 +18,14 @@
 /// | `HEAD [id]` | `HEAD [id] | u64 last sequence` |
 /// | `STATS [id]` | `STATS [id] | JSON object of the broker's counters` |
 /// | `POSITION [id] | producer id` | `POSITION [id] | u64 last producer sequence logged | u64 last sequence` |
-/// | `REPLAY | id | u64 after | u32 max count | prefix…` | `BATCH | id | u64 last sequence | u64 scanned through | (topic | header | body)…` |
-/// | `CHUNK | id | u64 after | u32 max count | prefix…` | `CHUNK | id | u64 last sequence | u64 scanned through | records` |
+/// | `REPLAY | id | start | u32 max count | prefix…` | `BATCH | id | u64 last sequence | u64 scanned through | (topic | header | body)…` |
+/// | `CHUNK | id | start | u32 max count | prefix…` | `CHUNK | id | u64 last sequence | u64 scanned through | records` |
 /// | anything else | `ERROR [id] | message` |
+///
+/// The start frame of `REPLAY` and `CHUNK` is `u64 after` (8 bytes), or `u64 after` followed by
+/// `i64 since` (16 bytes), a time in milliseconds since the Unix epoch: the reply then skips the
+/// records the broker received before that time as well. The 16-byte form was added later; a
+/// request in the 8-byte form reads exactly as it always did.
 ///
 /// A broker of a pair that is passive (it copies the active broker's log and serves no client)
 /// answers every request with `PASSIVE [id] | message`: the client asks the other broker. A
@@ -86,16 +91,20 @@ public struct ControlProtocolError: Error, Equatable, Sendable, CustomStringConv
 }
 
 /// What a consumer asks the broker to read from its log: the records after `after`, at most
-/// `maxCount`, whose topic starts with one of `prefixes` (every record when there are none).
+/// `maxCount`, whose topic starts with one of `prefixes` (every record when there are none), and,
+/// when `since` is set, only those the broker received at or after that time.
 public struct ReplayQuery: Equatable, Sendable {
     public var after: UInt64
     public var maxCount: UInt32
     public var prefixes: [[UInt8]]
+    /// Milliseconds since the Unix epoch: the records the broker received before then are skipped.
+    public var since: Int64?
 
-    public init(after: UInt64, maxCount: UInt32, prefixes: [[UInt8]] = []) {
+    public init(after: UInt64, maxCount: UInt32, prefixes: [[UInt8]] = [], since: Int64? = nil) {
         self.after = after
         self.maxCount = maxCount
         self.prefixes = prefixes
+        self.since = since
     }
 }
 
@@ -368,8 +377,12 @@ enum Frames {
         return value
     }
 
+    /// A query's frames after the command name: the request id, the start (`u64 after`, then
+    /// `i64 since` only when the query has one), the count and the prefixes.
     static func encode(_ query: ReplayQuery, id: UInt64) -> [[UInt8]] {
-        [[UInt8](bigEndian: id), [UInt8](bigEndian: query.after), [UInt8](bigEndian: query.maxCount)] + query.prefixes
+        var start = [UInt8](bigEndian: query.after)
+        if let since = query.since { start.appendInteger(since) }
+        return [[UInt8](bigEndian: id), start, [UInt8](bigEndian: query.maxCount)] + query.prefixes
     }
 
     static func decodeQuery(_ frames: [[UInt8]]) throws(ControlProtocolError) -> (UInt64, ReplayQuery) {
@@ -378,12 +391,19 @@ enum Frames {
             throw ControlProtocolError("\(text(name)) takes a u64 request id, a u64 sequence and a u32 count", requestID: possibleID(frames))
         }
         let id = try Frames.id(frames[1], in: name)
-        guard let after = ByteReader.integer(exactly: frames[2], as: UInt64.self),
-              let maxCount = ByteReader.integer(exactly: frames[3], as: UInt32.self) else {
-            throw ControlProtocolError("\(text(name)) takes a u64 request id, a u64 sequence and a u32 count", requestID: id)
+        let start = frames[2]
+        guard start.count == 8 || start.count == 16 else {
+            throw ControlProtocolError("the start of \(text(name)) must be a u64 sequence (8 bytes), or a u64 sequence and an i64 time in milliseconds (16 bytes), not \(start.count) bytes",
+                                       requestID: id)
+        }
+        let (after, since) = start.withUnsafeBytes { bytes in
+            (ByteReader.integer(bytes, at: 0, as: UInt64.self), bytes.count == 16 ? ByteReader.integer(bytes, at: 8, as: Int64.self) : nil)
+        }
+        guard let maxCount = ByteReader.integer(exactly: frames[3], as: UInt32.self) else {
+            throw ControlProtocolError("the count of \(text(name)) must be a u32 (4 bytes), not \(frames[3].count) bytes", requestID: id)
         }
         // An empty prefix matches everything, as no prefix does.
         let prefixes = Array(frames[4...])
-        return (id, ReplayQuery(after: after, maxCount: maxCount, prefixes: prefixes.contains(where: \.isEmpty) ? [] : prefixes))
+        return (id, ReplayQuery(after: after, maxCount: maxCount, prefixes: prefixes.contains(where: \.isEmpty) ? [] : prefixes, since: since))
     }
 }

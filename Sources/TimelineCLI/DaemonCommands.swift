@@ -269,6 +269,12 @@ struct MonitorCommand: AsyncParsableCommand {
     @Flag(help: "Replay every event in the broker's log first, then follow live events.")
     var fromStart = false
 
+    @Option(help: ArgumentHelp("""
+        Replay the events the broker received from this time on first, then follow live events: a time with a zone \
+        (2026-11-30T00:00Z, 2026-11-30T09:30+02:00), a date (2026-11-30, midnight UTC) or a span back from now (30s, 10m, 2h, 1d, 1h30m).
+        """, valueName: "time"))
+    var since: String?
+
     @Option(help: "Exit after this many events.")
     var count: Int?
 
@@ -283,16 +289,29 @@ struct MonitorCommand: AsyncParsableCommand {
     func validate() throws {
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
         if let statsInterval, statsInterval < 0 { throw ValidationError("--stats-interval must not be negative") }
+        if since != nil, fromStart { throw ValidationError("--since and --from-start both say where the feed starts: give one of them") }
+    }
+
+    /// `--since`, read at start: a value that cannot be read stops the monitor (exit 78) saying why.
+    private func startTime() throws -> SinceTime? {
+        guard let since else { return nil }
+        do {
+            return try SinceTime(parsing: since)
+        } catch {
+            throw CLIError("--since: \(error)", code: ExitStatus.configError)
+        }
     }
 
     func run() async throws {
         try await DaemonRunner.guarded {
             options.bootstrapLogging()
+            let start = try startTime()
             let config = try await options.configuration()
             let logger = Logger(label: "timeline.monitor")
             var settings = MonitorSettings(endpoints: try config.consumerEndpoints())
             settings.topics = topic
             settings.fromStart = fromStart
+            settings.since = start
             settings.json = json
             settings.count = count
             settings.statsInterval = try statsInterval.map { try PipelineConfiguration.duration(seconds: $0, key: "--stats-interval", origin: "command line") }

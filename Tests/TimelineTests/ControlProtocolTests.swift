@@ -7,6 +7,9 @@ struct ControlProtocolTests {
         .head, .stats, .position(producer: "bundled.w0"),
         .replay(ReplayQuery(after: 7, maxCount: 100)),
         .chunk(ReplayQuery(after: 1 << 40, maxCount: 20_000, prefixes: [Array("visit.MN".utf8), Array("aid".utf8)])),
+        .replay(ReplayQuery(after: 0, maxCount: 100, since: 1_795_996_800_000)),
+        .chunk(ReplayQuery(after: 12, maxCount: 500, prefixes: [Array("visit".utf8)], since: 0)),
+        .chunk(ReplayQuery(after: .max, maxCount: .max, since: .min)),
     ]
 
     static let brokerAnswers: [BrokerAnswer] = [
@@ -49,6 +52,35 @@ struct ControlProtocolTests {
     func emptyPrefixMeansEverything() throws {
         let frames = ControlRequest(id: 1, BrokerCommand.chunk(ReplayQuery(after: 0, maxCount: 5, prefixes: [Array("visit".utf8), []]))).frames()
         #expect(try BrokerCommand.decode(frames).message == .chunk(ReplayQuery(after: 0, maxCount: 5, prefixes: [])))
+    }
+
+    @Test("A REPLAY or CHUNK without a start time keeps the first form: an 8-byte start frame, read back with no time")
+    func queriesWithoutTimeKeepTheirFrames() throws {
+        let frames: [[UInt8]] = [Array("CHUNK".utf8), [UInt8](bigEndian: UInt64(4)), [UInt8](bigEndian: UInt64(10)), [UInt8](bigEndian: UInt32(50)),
+                                 Array("visit.MN".utf8)]
+        let decoded = try BrokerCommand.decode(frames)
+        #expect(decoded.id == 4)
+        #expect(decoded.message == .chunk(ReplayQuery(after: 10, maxCount: 50, prefixes: [Array("visit.MN".utf8)])))
+        #expect(ControlRequest(id: 4, decoded.message).frames() == frames)
+    }
+
+    @Test("A start time travels as an i64 of milliseconds after the u64 sequence, in the same frame")
+    func startTimeSharesTheStartFrame() throws {
+        let since: Int64 = 1_795_996_800_000  // 2026-11-30T00:00:00Z
+        let frames = ControlRequest(id: 3, BrokerCommand.replay(ReplayQuery(after: 9, maxCount: 10, since: since))).frames()
+        #expect(frames.count == 4)
+        #expect(frames[2] == [UInt8](bigEndian: UInt64(9)) + [UInt8](bigEndian: since))
+        #expect(try BrokerCommand.decode(frames).message == .replay(ReplayQuery(after: 9, maxCount: 10, since: since)))
+    }
+
+    @Test("A start frame of neither 8 nor 16 bytes is refused, naming the forms, with the request id", arguments: [0, 7, 9, 12, 15, 17, 24])
+    func malformedStartFrame(_ size: Int) {
+        let frames: [[UInt8]] = [Array("REPLAY".utf8), [UInt8](bigEndian: UInt64(21)), [UInt8](repeating: 1, count: size), [UInt8](bigEndian: UInt32(5))]
+        #expect(throws: ControlProtocolError(
+            "the start of REPLAY must be a u64 sequence (8 bytes), or a u64 sequence and an i64 time in milliseconds (16 bytes), not \(size) bytes",
+            requestID: 21)) {
+            try BrokerCommand.decode(frames)
+        }
     }
 
     @Test("Malformed requests are refused with a reason, keeping the request id when they got that far")

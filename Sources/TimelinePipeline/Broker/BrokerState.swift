@@ -179,10 +179,11 @@ struct BrokerState {
             return .stats(json: JSONCoding.encode(statistics))
         case .position(let producer):
             return .position(producerSequence: acknowledgedPosition(of: producer), last: visibleLastSequence)
-        case .replay(let query):
+        case .replay(let asked):
             counters.replayRequests += 1
-            if let trimmed = trimmedAnswer(after: query.after) { return trimmed }
             do {
+                let query = try startingAtTime(asked)
+                if let trimmed = trimmedAnswer(after: query.after) { return trimmed }
                 let (frames, collected, scanned) = try replayFrames(query)
                 counters.recordsReplayed += UInt64(collected)
                 return .batch(last: visibleLastSequence, scannedThrough: scanned, frames: frames)
@@ -190,9 +191,10 @@ struct BrokerState {
                 logger.error("Could not read the event log for a replay", metadata: ["error": "\(error)"])
                 return .error("the broker could not read its log")
             }
-        case .chunk(let query):
+        case .chunk(let asked):
             counters.replayRequests += 1
             do {
+                let query = try startingAtTime(asked)
                 let visible = visibleLastSequence
                 guard query.after < visible else { return .chunk(last: visible, scannedThrough: query.after, records: []) }
                 if let trimmed = trimmedAnswer(after: query.after) { return trimmed }
@@ -238,5 +240,16 @@ struct BrokerState {
             if query.prefixes.isEmpty { break }
         }
         return (frames, collected, scanned)
+    }
+
+    /// A query whose start time is turned into a sequence: it starts after the last record received
+    /// before that time, when that lies past `after`. Never past the last sequence clients may see:
+    /// a broker of a pair can lose a record the other has not copied, and its sequence go to another.
+    private func startingAtTime(_ query: ReplayQuery) throws(StorageError) -> ReplayQuery {
+        guard let since = query.since else { return query }
+        var query = query
+        query.after = max(query.after, min(try log.lastSequence(receivedBefore: since), visibleLastSequence))
+        query.since = nil
+        return query
     }
 }

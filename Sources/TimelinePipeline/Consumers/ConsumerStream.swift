@@ -170,7 +170,11 @@ public final class ConsumerStream {
 
     /// Fetches from the log until the position reaches `target` (the broker's head when nil).
     /// Logs what it recovered: a repaired gap, or the history a new consumer caught up on.
-    public func catchUp(through target: UInt64? = nil, stopper: LoopStopper, deliver: (StreamMessage) throws -> Void) throws -> Bool {
+    ///
+    /// With `since` (milliseconds since the Unix epoch), the broker skips the records it received
+    /// before then, and the position moves past them unseen: a feed that starts at a time.
+    public func catchUp(through target: UInt64? = nil, since: Int64? = nil, stopper: LoopStopper,
+                        deliver: (StreamMessage) throws -> Void) throws -> Bool {
         let start = progress.sequence
         let replayedBefore = progress.counters.replayed
         var plan = CatchUpPlan(target: target)
@@ -182,7 +186,7 @@ public final class ConsumerStream {
             if let ahead = prefetched, ahead.after == progress.sequence {
                 answer = try broker.await(ahead.pending, answer: BrokerAnswer.self, stopper: stopper)
             } else {
-                answer = try broker.call(chunkCommand(after: progress.sequence), answer: BrokerAnswer.self, stopper: stopper)
+                answer = try broker.call(chunkCommand(after: progress.sequence, since: since), answer: BrokerAnswer.self, stopper: stopper)
             }
             prefetched = nil
             guard let answer else { return false }
@@ -196,7 +200,7 @@ public final class ConsumerStream {
             }
             heard(head: head)
             if let after = plan.received(head: head, scannedThrough: scannedThrough, position: progress.sequence),
-               let pending = try broker.send(chunkCommand(after: after)) {
+               let pending = try broker.send(chunkCommand(after: after, since: since)) {
                 prefetched = (after, pending)
             }
             try records.withUnsafeBytes { records in
@@ -213,10 +217,12 @@ public final class ConsumerStream {
         let recovered = progress.counters.replayed - replayedBefore
         if recovered > 0 {
             if target != nil { progress.countRepairedGap() }
-            logger.info(target == nil ? "Caught up from the broker's log" : "Repaired a gap from the broker's log", metadata: [
+            var metadata: Logger.Metadata = [
                 "stream.from": "\(start + 1)", "stream.through": "\(progress.sequence)",
                 "stream.recovered": "\(recovered)", "stream.head": "\(progress.counters.head)",
-            ])
+            ]
+            if let since { metadata["stream.since"] = "\(since)" }
+            logger.info(target == nil ? "Caught up from the broker's log" : "Repaired a gap from the broker's log", metadata: metadata)
         }
         return true
     }
@@ -295,7 +301,7 @@ public final class ConsumerStream {
         return last
     }
 
-    private func chunkCommand(after: UInt64) -> BrokerCommand {
-        .chunk(ReplayQuery(after: after, maxCount: batchSize, prefixes: topics.filter { !$0.isEmpty }.map { Array($0.utf8) }))
+    private func chunkCommand(after: UInt64, since: Int64?) -> BrokerCommand {
+        .chunk(ReplayQuery(after: after, maxCount: batchSize, prefixes: topics.filter { !$0.isEmpty }.map { Array($0.utf8) }, since: since))
     }
 }

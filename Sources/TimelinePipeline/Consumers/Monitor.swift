@@ -10,6 +10,9 @@ public struct MonitorSettings: Sendable {
     public var topics: [String] = []
     /// Replay everything in the broker's log first, then follow live events.
     public var fromStart = false
+    /// Replay the events the broker received from this time on first, then follow live events
+    /// (instead of `fromStart`). A span counts back from when the monitor starts.
+    public var since: SinceTime?
     /// Print each event as its JSON line instead of a readable line.
     public var json = false
     /// ANSI colour (a terminal, and NO_COLOR unset).
@@ -56,9 +59,11 @@ public final class Monitor: SocketLoop {
         // A feed shows what the log still holds; it counts nothing that would be wrong without the rest.
         stream.skipsDeletedRecords = true
         defer { stream.close() }
+        // A span counts back from now, in milliseconds since the Unix epoch as the broker's log keeps time.
+        let since = settings.since.map { $0.milliseconds(now: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))) }
         logger.info("Monitor started", metadata: [
             "zmq.backend": "\(settings.endpoints.backends.joined(separator: ","))", "monitor.topics": "\(settings.topics.isEmpty ? "everything" : settings.topics.joined(separator: ","))",
-            "monitor.fromStart": "\(settings.fromStart)",
+            "monitor.fromStart": "\(settings.fromStart)", "monitor.since": "\(since.map(String.init) ?? "none")",
         ])
         var lastStats = ContinuousClock.now
         var shownAtLastStats = 0
@@ -80,7 +85,9 @@ public final class Monitor: SocketLoop {
             }
             if let limit = settings.count, count >= limit { done = true }
         }
-        if settings.fromStart {
+        if let since {
+            guard try stream.catchUp(since: since, stopper: stopper, deliver: deliver) else { return }
+        } else if settings.fromStart {
             guard try stream.catchUp(stopper: stopper, deliver: deliver) else { return }
         } else {
             guard try stream.startAtHead(stopper: stopper) else { return }
