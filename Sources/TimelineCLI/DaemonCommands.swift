@@ -187,18 +187,26 @@ struct AggregateCommand: AsyncParsableCommand {
         abstract: "Run the aggregator: count every event once, persist the statistics, answer report queries."
     )
 
+    @Option(help: """
+        A snapshot writer's data folder (or its snapshots folder): when the broker's retention deleted records this \
+        aggregator has not counted, start again from its latest snapshot (aggregator.bootstrapSnapshot).
+        """)
+    var bootstrapSnapshot: String?
+
     @OptionGroup var sources: SourceOptions
     @OptionGroup var options: DaemonOptions
 
     func run() async throws {
         try await DaemonRunner.guarded {
             options.bootstrapLogging()
-            let config = try await options.configuration()
+            let config = try await options.configuration(extra: bootstrapSnapshot.map { ["aggregator.bootstrapSnapshot": $0] } ?? [:])
             let logger = Logger(label: "timeline.aggregator")
             var settings = AggregatorSettings(endpoints: try config.consumerEndpoints(), query: try config.string("endpoints.query"),
                                               dataDirectory: options.dataDirectory(for: "aggregator"))
             settings.checkpointEvery = try config.int("aggregator.checkpointEvery")
             settings.checkpointInterval = try config.duration("aggregator.checkpointIntervalSeconds")
+            let snapshotFolder = try config.string("aggregator.bootstrapSnapshot")
+            settings.bootstrapSnapshot = snapshotFolder.isEmpty ? nil : snapshotFolder
             settings.countryNames = (try? sources.loadGazetteer()).map(CountryNames.from) ?? [:]
             settings.security = try options.security(config, server: true, client: true)
             let context = try ZMQContext.forDaemon()

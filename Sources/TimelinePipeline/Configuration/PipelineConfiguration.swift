@@ -83,6 +83,7 @@ public struct PipelineConfiguration: Sendable {
         ("producer.acknowledgeTimeoutSeconds", .number, .double(PipelineDefaults.acknowledgeTimeoutSeconds)),
         ("aggregator.checkpointEvery", .integer, .int(PipelineDefaults.checkpointEvery)),
         ("aggregator.checkpointIntervalSeconds", .number, .double(PipelineDefaults.checkpointIntervalSeconds)),
+        ("aggregator.bootstrapSnapshot", .string, .string("")),
         ("snapshot.everyEvents", .integer, .int(PipelineDefaults.snapshotEveryEvents)),
         ("snapshot.everySeconds", .number, .double(PipelineDefaults.snapshotEverySeconds)),
         ("snapshot.keep", .integer, .int(PipelineDefaults.snapshotKeep)),

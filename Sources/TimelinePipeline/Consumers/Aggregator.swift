@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import SystemPackage
 import Timeline
 import ZeroMQ
 
@@ -17,6 +18,9 @@ public struct AggregatorSettings: Sendable {
     public var countryNames: [CountryCode: String] = [:]
     /// CURVE: server on the query endpoint, client towards the broker.
     public var security: Security?
+    /// A snapshot writer's folder (its data folder or its `snapshots` folder) to start from when
+    /// the broker's retention deleted records this aggregator has not counted.
+    public var bootstrapSnapshot: String?
 
     public init(endpoints: ConsumerEndpoints, query: String, dataDirectory: String) {
         self.endpoints = endpoints
@@ -135,9 +139,21 @@ public final class Aggregator: SocketLoop {
             if firstUnsaved == nil { firstUnsaved = .now }
         }
 
-        guard try stream.catchUp(stopper: stopper, deliver: deliver) else { return }
+        /// Runs a turn of the stream; when records it needs were deleted by the broker's
+        /// retention, starts again from the snapshot (or stops, naming what is missing).
+        func turn(_ body: () throws -> Bool) throws -> Bool {
+            do {
+                return try body()
+            } catch let PipelineError.logTrimmed(position, first) {
+                try restore(stream, position: position, first: first)
+                unsaved = 0
+                firstUnsaved = nil
+                return true
+            }
+        }
+        guard try turn({ try stream.catchUp(stopper: stopper, deliver: deliver) }) else { return }
         sync(stream)
-        while try stream.step(stopper: stopper, deliver: deliver) {
+        while try turn({ try stream.step(stopper: stopper, deliver: deliver) }) {
             sync(stream)
             if unsaved >= settings.checkpointEvery || (firstUnsaved.map { $0.duration(to: .now) >= settings.checkpointInterval } ?? false) {
                 do {
@@ -154,6 +170,46 @@ public final class Aggregator: SocketLoop {
                 }
             }
         }
+    }
+
+    /// Replaces the state with the one of the latest snapshot in `settings.bootstrapSnapshot` (its
+    /// events counted afresh, its sequence the position) when it covers the records retention
+    /// deleted, checkpoints it, and moves the stream there. Otherwise throws, naming the
+    /// sequences nothing covers.
+    private func restore(_ stream: ConsumerStream, position: UInt64, first: UInt64) throws {
+        guard let given = settings.bootstrapSnapshot else { throw PipelineError.logTrimmed(position: position, first: first) }
+        let folder = FileManager.default.fileExists(atPath: (given as NSString).appendingPathComponent("latest.json"))
+            ? given : (given as NSString).appendingPathComponent("snapshots")
+        guard let snapshot = try SnapshotWriter.loadLatest(folder: folder) else {
+            throw PipelineError.state(path: folder, reason: "holds no snapshot (no latest.json) to start from; "
+                + PipelineError.logTrimmed(position: position, first: first).description)
+        }
+        guard snapshot.sequence + 1 >= first else {
+            throw PipelineError.state(path: folder, reason: "its latest snapshot is at sequence \(snapshot.sequence), but the broker's log begins at "
+                + "sequence \(first): sequences \(snapshot.sequence + 1)-\(first - 1) are in neither, and statistics without them would be wrong")
+        }
+        guard snapshot.sequence > position else { throw PipelineError.logTrimmed(position: position, first: first) }
+        var state = AggregatorState()
+        for event in snapshot.events { try state.apply(event) }
+        state.position = StreamPosition(sequence: snapshot.sequence)
+        let counters = shared.withLock { $0.state }
+        state.live = counters.live
+        state.replayed = counters.replayed
+        state.duplicateSequences = counters.duplicateSequences
+        state.rejected = counters.rejected
+        // The old state goes first: a crash before the new one is written starts from nothing and
+        // restores again, never from a state file whose keys were replaced.
+        FilePath(settings.dataDirectory).appending(AggregatorState.fileName).removeFile()
+        let checkpoint = state.checkpoint()
+        try AggregatorState.write(checkpoint, to: settings.dataDirectory)
+        state.saved(checkpoint)
+        let events = state.countedEvents
+        shared.withLock { $0.state = state }
+        stream.reposition(to: state.position)
+        logger.notice("Started again from a snapshot: the broker's retention deleted records this aggregator had not counted", metadata: [
+            "snapshot.folder": "\(folder)", "snapshot.sequence": "\(snapshot.sequence)", "state.events": "\(events)",
+            "stream.previousPosition": "\(position)", "log.firstSequence": "\(first)",
+        ])
     }
 
     /// Copies the stream's position and counters into the shared state.

@@ -107,6 +107,11 @@ public final class ConsumerStream {
 
     public var counters: StreamCounters { progress.counters }
 
+    /// Goes on from `position` instead (a consumer that restored its state from a snapshot).
+    public func reposition(to position: StreamPosition) {
+        progress.reposition(to: position)
+    }
+
     public func close() {
         subscriber.close()
         broker.close()

@@ -92,6 +92,13 @@ struct StreamProgress {
         if replayed { counters.replayed += 1 } else { counters.live += 1 }
     }
 
+    /// Starts over from `position` (a state restored from elsewhere), keeping the counters.
+    mutating func reposition(to position: StreamPosition) {
+        applied = position
+        lastProducer = ""
+        lastProducerSequence = 0
+    }
+
     /// Moves the position past records the log scanned without sending (other topics).
     mutating func skip(through sequence: UInt64) {
         applied.sequence = max(applied.sequence, sequence)
