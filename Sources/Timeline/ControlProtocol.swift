@@ -152,10 +152,14 @@ public enum BrokerCommand: ControlMessage {
     case position(producer: String)
     case replay(ReplayQuery)
     case chunk(ReplayQuery)
+    /// A durable consumer reports the last sequence it has passed for good (checkpointed), so
+    /// that retention with `keepUnread` keeps everything after it. Answered `HEAD`.
+    case consumed(consumer: String, sequence: UInt64)
 
     public func encoded(id: UInt64?) -> [[UInt8]] {
         let idFrame = id.map { [[UInt8](bigEndian: $0)] } ?? []
         switch self {
+        case .consumed(let consumer, let sequence): return [Frames.consumed, [UInt8](bigEndian: id ?? 0), Array(consumer.utf8), [UInt8](bigEndian: sequence)]
         case .head: return [Frames.head] + idFrame
         case .stats: return [Frames.stats] + idFrame
         case .position(let producer): return [Frames.position] + idFrame + [Array(producer.utf8)]
@@ -174,6 +178,18 @@ public enum BrokerCommand: ControlMessage {
             case 2: return (try Frames.id(frames[1], in: name), command)
             default: throw ControlProtocolError("\(Frames.text(name)) takes no argument but a u64 request id", requestID: Frames.possibleID(frames))
             }
+        case Frames.consumed:
+            guard frames.count == 4 else {
+                throw ControlProtocolError("CONSUMED takes a u64 request id, a consumer name and a u64 sequence", requestID: Frames.possibleID(frames))
+            }
+            let id = try Frames.id(frames[1], in: name)
+            guard let consumer = String(validating: frames[2], as: UTF8.self), !consumer.isEmpty, consumer.utf8.count <= 255 else {
+                throw ControlProtocolError("the consumer name must be 1 to 255 bytes of UTF-8", requestID: id)
+            }
+            guard let sequence = ByteReader.integer(exactly: frames[3], as: UInt64.self) else {
+                throw ControlProtocolError("the sequence of CONSUMED must be a u64 (8 bytes), not \(frames[3].count) bytes", requestID: id)
+            }
+            return (id, .consumed(consumer: consumer, sequence: sequence))
         case Frames.position:
             guard frames.count == 2 || frames.count == 3 else {
                 throw ControlProtocolError("POSITION takes a producer id, after an optional u64 request id")
@@ -346,6 +362,7 @@ enum Frames {
     static let error = Array("ERROR".utf8)
     static let passive = Array("PASSIVE".utf8)
     static let trimmed = Array("TRIMMED".utf8)
+    static let consumed = Array("CONSUMED".utf8)
     static let report = Array("REPORT".utf8)
     static let status = Array("STATUS".utf8)
     static let ok = Array("OK".utf8)

@@ -207,6 +207,7 @@ struct AggregateCommand: AsyncParsableCommand {
             settings.checkpointInterval = try config.duration("aggregator.checkpointIntervalSeconds")
             let snapshotFolder = try config.string("aggregator.bootstrapSnapshot")
             settings.bootstrapSnapshot = snapshotFolder.isEmpty ? nil : snapshotFolder
+            settings.consumerName = try config.consumerName("aggregator.consumerName")
             settings.countryNames = (try? sources.loadGazetteer()).map(CountryNames.from) ?? [:]
             settings.security = try options.security(config, server: true, client: true)
             let context = try ZMQContext.forDaemon()

@@ -10,6 +10,7 @@ struct ControlProtocolTests {
         .replay(ReplayQuery(after: 0, maxCount: 100, since: 1_795_996_800_000)),
         .chunk(ReplayQuery(after: 12, maxCount: 500, prefixes: [Array("visit".utf8)], since: 0)),
         .chunk(ReplayQuery(after: .max, maxCount: .max, since: .min)),
+        .consumed(consumer: "aggregator", sequence: 12_345), .consumed(consumer: "snapshot-ß", sequence: 0),
     ]
 
     static let brokerAnswers: [BrokerAnswer] = [
@@ -24,7 +25,7 @@ struct ControlProtocolTests {
         let request = ControlRequest(id: 77, command)
         #expect(try ControlRequest<BrokerCommand>.decode(request.frames()) == request)
         switch command {
-        case .replay, .chunk: break
+        case .replay, .chunk, .consumed: break
         default:
             let plain = ControlRequest<BrokerCommand>(id: nil, command)
             #expect(try ControlRequest<BrokerCommand>.decode(plain.frames()) == plain)
@@ -46,6 +47,24 @@ struct ControlProtocolTests {
         #expect(position.id == nil && position.message == .position(producer: "p1"))
         // The reply to a request without an id has none either, and keeps the first version's frames.
         #expect(ControlReply(id: nil, BrokerAnswer.head(last: 5)).frames() == [Array("HEAD".utf8), [0, 0, 0, 0, 0, 0, 0, 5]])
+    }
+
+    @Test("A CONSUMED without a name, with a name over 255 bytes, or with a short sequence is refused, keeping its request id")
+    func badConsumed() {
+        let id = [UInt8](bigEndian: UInt64(5))
+        for frames: [[UInt8]] in [
+            [Array("CONSUMED".utf8), id, [], [UInt8](bigEndian: UInt64(1))],
+            [Array("CONSUMED".utf8), id, [UInt8](repeating: 0x61, count: 256), [UInt8](bigEndian: UInt64(1))],
+            [Array("CONSUMED".utf8), id, Array("a".utf8), [1, 2, 3]],
+            [Array("CONSUMED".utf8), id, Array("a".utf8)],
+        ] {
+            #expect(throws: ControlProtocolError.self) { try BrokerCommand.decode(frames) }
+            do {
+                _ = try BrokerCommand.decode(frames)
+            } catch {
+                #expect(error.requestID == 5)
+            }
+        }
     }
 
     @Test("A REPLAY or CHUNK whose prefixes include an empty one asks for every topic, as no prefix does")

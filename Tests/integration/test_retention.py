@@ -117,3 +117,22 @@ def test_retention_settings_that_cannot_work_stop_the_broker_naming_the_key(pipe
     assert negative.returncode == 78 and "broker.retention.seconds" in negative.stderr
     unnamed = pipeline.run("broker", "--set", "broker.retention.keepUnread=true", "--data-dir", str(tmp_path / "c"))
     assert unnamed.returncode == 78 and "broker.retention.consumers" in unnamed.stderr
+
+
+def test_keep_unread_holds_segments_until_the_named_consumer_has_passed_them(pipeline):
+    broker, endpoints = pipeline.broker(None, "--set", f"broker.segmentBytes={MIB}", "--set", f"broker.retention.bytes={2 * MIB}",
+                                        "--set", "broker.retention.keepUnread=true", "--set", "broker.retention.consumers=aggregator")
+    pipeline.produce(endpoints, "--synthetic", "20000", "--seed", "37")
+    # The aggregator has not reported: retention deletes nothing however far over the limit the log is.
+    wait_for(lambda: "Retention keeps the records a durable consumer has not passed" in broker.log(), 30, "the broker to say retention waits")
+    stats = broker_stats(endpoints["replay"])
+    assert stats["log"]["firstSequence"] == 1 and stats["log"]["bytes"] > 2 * MIB and stats["log"]["segmentsDeleted"] == 0
+    aggregator, query = pipeline.aggregator(endpoints, None, "--set", "aggregator.checkpointIntervalSeconds=0.2")
+    wait_for(lambda: aggregator_status(query)["sequence"] == 20000, 60, "the aggregator to count everything")
+    # It checkpoints and reports; then retention goes ahead, never past what it passed.
+    stats = wait_trimmed(endpoints, 1)
+    assert stats["consumers"]["aggregator"] == 20000
+    assert stats["log"]["bytes"] <= 2 * MIB
+    assert pipeline.report(query)["totalEvents"] == 20000
+    assert broker.terminate() == 0
+    assert json.loads((broker.data_dir / "consumers.json").read_text()) == {"aggregator": 20000}

@@ -39,6 +39,8 @@ public struct BrokerStatistics: Codable, Sendable, Equatable {
     public var logWriteFailures: UInt64?
     /// The log on disk: its oldest record, its segments and their bytes.
     public var log: LogStatistics?
+    /// The last sequence each durable consumer reported as passed (`CONSUMED`).
+    public var consumers: [String: UInt64]?
 
     public init(lastSequence: UInt64, producers: Int, subscriptions: Int, counters: BrokerCounters, deadLettersLost: UInt64 = 0) {
         self.lastSequence = lastSequence

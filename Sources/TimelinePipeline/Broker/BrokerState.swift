@@ -23,6 +23,12 @@ struct BrokerState {
     var logWritesFailing = false
     /// When retention is next applied.
     var nextRetention = ContinuousClock.now
+    /// The last sequence each durable consumer reported as passed (`CONSUMED`), kept in
+    /// `consumers.json`, and whether that file is behind.
+    var consumerPositions: [String: UInt64] = [:]
+    var consumerPositionsDirty = false
+    /// The consumer retention last waited for, to log each change once.
+    var retentionHeldBy: String?
 
     init(log: EventLog, settings: BrokerSettings, logger: Logger, pair: PairSession? = nil) {
         self.log = log
@@ -31,6 +37,7 @@ struct BrokerState {
         self.logger = logger
         warnings = RateLimitedLog(logger: logger)
         deadLetters = DeadLetterFile(folder: settings.dataDirectory, logger: logger)
+        consumerPositions = BrokerState.loadConsumerPositions(folder: settings.dataDirectory, logger: logger)
     }
 
     var statistics: BrokerStatistics {
@@ -41,6 +48,7 @@ struct BrokerState {
         statistics.logPaused = logWritesFailing
         statistics.log = LogStatistics(firstSequence: log.firstSequence, segments: log.segmentCount, bytes: log.recordBytes,
                                        segmentsDeleted: counters.segmentsDeleted)
+        statistics.consumers = consumerPositions.isEmpty ? nil : consumerPositions
         return statistics
     }
 
@@ -174,6 +182,9 @@ struct BrokerState {
     mutating func answer(_ command: BrokerCommand) -> BrokerAnswer {
         switch command {
         case .head:
+            return .head(last: visibleLastSequence)
+        case .consumed(let consumer, let sequence):
+            noteConsumed(consumer, through: min(sequence, visibleLastSequence))
             return .head(last: visibleLastSequence)
         case .stats:
             return .stats(json: JSONCoding.encode(statistics))

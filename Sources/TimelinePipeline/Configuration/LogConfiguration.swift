@@ -46,4 +46,14 @@ extension PipelineConfiguration {
         }
         return settings
     }
+
+    /// A consumer's name for its `CONSUMED` reports (`aggregator.consumerName`, `snapshot.consumerName`):
+    /// 1 to 255 bytes.
+    public func consumerName(_ key: String) throws -> String {
+        let name = try string(key)
+        guard !name.isEmpty, name.utf8.count <= 255, !name.contains(",") else {
+            throw ConfigurationError(file: origin(of: key), key: key, reason: "a consumer name must be 1 to 255 bytes, without commas; got '\(name)'")
+        }
+        return name
+    }
 }

@@ -84,6 +84,8 @@ public struct PipelineConfiguration: Sendable {
         ("aggregator.checkpointEvery", .integer, .int(PipelineDefaults.checkpointEvery)),
         ("aggregator.checkpointIntervalSeconds", .number, .double(PipelineDefaults.checkpointIntervalSeconds)),
         ("aggregator.bootstrapSnapshot", .string, .string("")),
+        ("aggregator.consumerName", .string, .string("aggregator")),
+        ("snapshot.consumerName", .string, .string("snapshot")),
         ("snapshot.everyEvents", .integer, .int(PipelineDefaults.snapshotEveryEvents)),
         ("snapshot.everySeconds", .number, .double(PipelineDefaults.snapshotEverySeconds)),
         ("snapshot.keep", .integer, .int(PipelineDefaults.snapshotKeep)),

@@ -21,6 +21,8 @@ public struct AggregatorSettings: Sendable {
     /// A snapshot writer's folder (its data folder or its `snapshots` folder) to start from when
     /// the broker's retention deleted records this aggregator has not counted.
     public var bootstrapSnapshot: String?
+    /// The name under which it reports its checkpointed position to the broker (`CONSUMED`).
+    public var consumerName = "aggregator"
 
     public init(endpoints: ConsumerEndpoints, query: String, dataDirectory: String) {
         self.endpoints = endpoints
@@ -151,13 +153,16 @@ public final class Aggregator: SocketLoop {
                 return true
             }
         }
+        stream.reportConsumed(settings.consumerName, through: stream.position.sequence)
         guard try turn({ try stream.catchUp(stopper: stopper, deliver: deliver) }) else { return }
         sync(stream)
         while try turn({ try stream.step(stopper: stopper, deliver: deliver) }) {
             sync(stream)
             if unsaved >= settings.checkpointEvery || (firstUnsaved.map { $0.duration(to: .now) >= settings.checkpointInterval } ?? false) {
                 do {
-                    try checkpoint(position: stream.position)
+                    let position = stream.position
+                    try checkpoint(position: position)
+                    stream.reportConsumed(settings.consumerName, through: position.sequence)
                     unsaved = 0
                     firstUnsaved = nil
                 } catch {

@@ -107,6 +107,16 @@ public final class ConsumerStream {
 
     public var counters: StreamCounters { progress.counters }
 
+    /// Tells the broker that `consumer` passed `sequence` for good (it is checkpointed), without
+    /// waiting for the answer: with `broker.retention.keepUnread` the broker keeps what comes after.
+    public func reportConsumed(_ consumer: String, through sequence: UInt64) {
+        do {
+            try broker.notify(BrokerCommand.consumed(consumer: consumer, sequence: sequence))
+        } catch {
+            logger.debug("Could not report the consumed position to the broker", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Goes on from `position` instead (a consumer that restored its state from a snapshot).
     public func reposition(to position: StreamPosition) {
         progress.reposition(to: position)

@@ -107,6 +107,8 @@ public final class ControlClient {
     private var nextID: UInt64 = 1
     /// Replies that arrived for a request other than the one awaited (a prefetched one), by id.
     private var early: [UInt64: [[UInt8]]] = [:]
+    /// Requests sent with `notify`, whose replies nobody awaits.
+    private var unawaited: Set<UInt64> = []
     /// The pause after a round of endpoints that did not serve a request; it grows while none does.
     private var pause = ControlClient.firstPause
 
@@ -166,6 +168,14 @@ public final class ControlClient {
         let frames = ControlRequest(id: id, command).frames()
         guard try socket().send(frames, dontWait: true) else { return nil }
         return Pending(id: id, command: command)
+    }
+
+    /// Sends a request whose answer nobody waits for (a report); dropped when the socket cannot
+    /// take it now. The reply is discarded when it comes.
+    public func notify<Command: ControlMessage>(_ command: Command) throws {
+        guard let pending = try send(command) else { return }
+        if unawaited.count >= 1_024 { unawaited.removeAll() }
+        unawaited.insert(pending.id)
     }
 
     /// Sends a request and waits for its answer, asking again (and failing over) as `retry`
@@ -328,7 +338,8 @@ public final class ControlClient {
                     return .reply(frames)
                 }
                 // The answer to a request sent ahead (a prefetch) is kept; anything older is stale.
-                if replyID > id, replyID < nextID { early[replyID] = frames }
+                if unawaited.remove(replyID) != nil { continue }
+                if replyID > id, replyID < nextID, early.count < 64 { early[replyID] = frames }
             }
         }
         return .silent
