@@ -33,6 +33,8 @@ final class ProducerSession {
     private var lastActiveCheck = ContinuousClock.now
     private var ledger: SendLedger
     private var sizer: BatchSizer
+    /// The broker position the last resume started from.
+    private var lastResumedAt: UInt64?
 
     // One header and one body buffer, reused for every event: only the producer sequence in the
     // header changes, and the body is encoded over the last one.
@@ -373,7 +375,11 @@ final class ProducerSession {
                 "producer.id": "\(settings.producerID)", "producer.eventsPerMessage": "\(sizer.events)", "producer.batchBytes": "\(sizer.bytes)",
             ])
         }
-        logger.info("The broker reconnected; resuming from its log", metadata: [
+        // Resuming again from the same position (a broker that takes nothing for a while, as with a
+        // full disk) is told once, not at every try.
+        let again = lastResumedAt == logged
+        lastResumedAt = logged
+        logger.log(level: again ? .debug : .info, "The broker reconnected; resuming from its log", metadata: [
             "producer.id": "\(settings.producerID)", "producer.logged": "\(logged)", "producer.sent": "\(highestSent)", "reason": "\(reason)",
         ])
         publish(ledger.report)
