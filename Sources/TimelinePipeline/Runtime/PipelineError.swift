@@ -31,8 +31,8 @@ public enum PipelineError: Error, CustomStringConvertible {
         case .logTrimmed(let position, let first):
             return "the broker's log begins at sequence \(first) (its retention deleted the records before), but this consumer is at "
                 + "sequence \(position): sequences \(position + 1)-\(first - 1) are missing, and statistics without them would be wrong. "
-                + "Start the aggregator from a snapshot that covers them (aggregate --bootstrap-snapshot FOLDER), "
-                + "or keep them next time (broker.retention.keepUnread with this consumer in broker.retention.consumers)"
+                + "An aggregator can start from a snapshot writer's snapshot that covers them (aggregate --bootstrap-snapshot FOLDER); "
+                + "to keep them next time, name this consumer in broker.retention.consumers with broker.retention.keepUnread on"
         }
     }
 }
