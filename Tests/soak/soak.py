@@ -7,9 +7,14 @@ seconds it samples each process's resident memory, open file descriptors and dis
 end it stops the feeders, waits until the aggregator has counted every appended event, and
 compares its report with statistics computed here from the appended lines.
 
-It fails when a process exits early, when an event is lost or counted twice, or when resident
-memory or open descriptors keep growing after warm-up (see `growth_verdict`). Disk bytes are
-reported but not checked: the broker's log grows without limit until retention exists (issue 12).
+The broker runs with small segments and a small retention (`--segment-mib`, `--retention-mib`,
+with `keepUnread` for the aggregator), so its log is deleted from behind all run long.
+
+It fails when a process exits early, when an event is lost or counted twice, when resident
+memory or open descriptors keep growing after warm-up (see `growth_verdict`), or when the
+broker's disk use goes over the retention plus two segments (the one being written and the
+index, times and positions files), or retention never deleted a segment. The other daemons' disk
+bytes are reported: a snapshot holds every event, and the monitor's feed is its output.
 """
 
 import argparse
@@ -129,6 +134,8 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=2000, help="events per second appended, all feeders together")
     parser.add_argument("--feeders", type=int, default=2, help="followed files, each with its own producer")
     parser.add_argument("--sample-seconds", type=float, default=3)
+    parser.add_argument("--segment-mib", type=int, default=1, help="the broker's segment size")
+    parser.add_argument("--retention-mib", type=int, default=4, help="the broker's retention by size")
     parser.add_argument("--samples", default=None, help="JSON Lines file of every sample (default: .build/soak/samples.jsonl)")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
@@ -180,7 +187,9 @@ def soak(pipeline: Pipeline, base: Path, samples_path: Path, args) -> int:
         pools.append(lines)
     print(f"soak: {sum(map(len, pools))} synthetic events made in {time.monotonic() - started:.1f} s", file=sys.stderr)
 
-    broker, endpoints = pipeline.broker()
+    broker, endpoints = pipeline.broker(None, "--set", f"broker.segmentBytes={args.segment_mib * MIB}",
+                                        "--set", f"broker.retention.bytes={args.retention_mib * MIB}",
+                                        "--set", "broker.retention.keepUnread=true", "--set", "broker.retention.consumers=aggregator")
     aggregator, query = pipeline.aggregator(endpoints)
     snapshot = pipeline.snapshot(endpoints, "--every-events", "100000", "--every-seconds", "20", "--keep", "2")
     monitor = pipeline.monitor(endpoints, "--json")
@@ -276,7 +285,14 @@ def soak(pipeline: Pipeline, base: Path, samples_path: Path, args) -> int:
           file=sys.stderr)
 
     failures = []
-    summary = {}
+    disk_limit = (args.retention_mib + 2 * args.segment_mib) * MIB
+    broker_disk = max(s["disk"] for s in samples if s["process"] == "broker")
+    if broker_disk > disk_limit:
+        failures.append(f"broker: its data folder reached {broker_disk / MIB:.1f} MiB, over the retention plus two segments "
+                        f"({disk_limit / MIB:.0f} MiB)")
+    if accepted["log"]["segmentsDeleted"] == 0:
+        failures.append("broker: retention deleted no segment (the run is too short for its retention?)")
+    summary = {"broker_disk_peak": broker_disk, "broker_disk_limit": disk_limit, "segments_deleted": accepted["log"]["segmentsDeleted"]}
     for name in processes:
         found, figures = growth_verdict(name, samples)
         failures += found
@@ -285,20 +301,21 @@ def soak(pipeline: Pipeline, base: Path, samples_path: Path, args) -> int:
         code = daemon.terminate()
         if code != 0:
             failures.append(f"{name} exited with status {code} on SIGTERM")
-    print_table(processes, samples, summary, seconds, total)
+    print_table(processes, samples, summary, seconds, total, disk_limit)
     (samples_path.parent / "summary.json").write_text(json.dumps(
         {"minutes": args.minutes, "rate": args.rate, "events": total, "processes": summary}, indent=2) + "\n")
     if failures:
         raise SoakFailure("\n  ".join(["growth after warm-up:"] + failures))
-    print("soak: passed (memory and open files flat after warm-up, every event counted once; "
-          "disk bytes reported only: the log grows until retention exists, issue 12)", file=sys.stderr)
+    print(f"soak: passed (memory and open files flat after warm-up, every event counted once, the broker's disk at most "
+          f"{broker_disk / MIB:.1f} MiB of {disk_limit / MIB:.0f} allowed, {accepted['log']['segmentsDeleted']} segments deleted)",
+          file=sys.stderr)
     return 0
 
 
-def print_table(processes, samples, summary, seconds, total):
+def print_table(processes, samples, summary, seconds, total, disk_limit):
     print(f"\nsoak: {seconds / 60:g} min, {total} events; resident memory MiB and open files at the start (first sample), "
-          "the middle, the end, and the peak; disk MiB at the end (not checked)")
-    header = f"{'process':<12} {'rss start':>9} {'middle':>7} {'end':>7} {'peak':>7} {'q2->q4 med':>12} {'B/event':>8} {'fds s/m/e/peak':>15} {'disk MiB':>9}"
+          "the middle, the end, and the peak; disk MiB at the end and the peak")
+    header = f"{'process':<12} {'rss start':>9} {'middle':>7} {'end':>7} {'peak':>7} {'q2->q4 med':>12} {'B/event':>8} {'fds s/m/e/peak':>15} {'disk MiB':>12}"
     print(header)
     for name in processes:
         rows = [s for s in samples if s["process"] == name and s["rss"] is not None]
@@ -311,13 +328,14 @@ def print_table(processes, samples, summary, seconds, total):
         per_event = figures.get("bytes_per_event")
         per_event = f"{per_event:.0f}" if per_event is not None else "-"
         print(f"{name:<12} {first['rss'] / MIB:>9.1f} {middle['rss'] / MIB:>7.1f} {end['rss'] / MIB:>7.1f} "
-              f"{max(r['rss'] for r in rows) / MIB:>7.1f} {medians:>12} {per_event:>8} {fds:>15} {end['disk'] / MIB:>9.1f}")
+              f"{max(r['rss'] for r in rows) / MIB:>7.1f} {medians:>12} {per_event:>8} {fds:>15} {end['disk'] / MIB:>6.1f}/{max(r['disk'] for r in rows) / MIB:<5.1f}")
     print("q2->q4 med: medians of the second and the last quarter of samples (the first quarter is warm-up); "
           "B/event: their difference per event counted in between")
     for kind, (budget, what) in PER_EVENT_BUDGET.items():
         print(f"  {kind}: keeps {what}, so it grows with the events (not bounded); checked against {budget} B/event")
-    print("  broker, monitor: checked flat (at most 25% + 8 MiB, 4 descriptors); disk bytes are reported, not checked: "
-          "the broker's log and the snapshots grow until retention exists (issue 12)")
+    print("  broker, monitor: checked flat (at most 25% + 8 MiB, 4 descriptors)")
+    print(f"  disk: the broker's checked against the retention plus two segments ({disk_limit / MIB:.0f} MiB); the others reported "
+          "(a snapshot holds every event; the monitor's is its feed)")
 
 
 if __name__ == "__main__":
