@@ -4,13 +4,15 @@
 ///
 /// | request | reply |
 /// | --- | --- |
-/// | `HELLO | id | u8 role | u8 state | u64 epoch | u64 last sequence` | `HELLO | id | u8 role | u8 state | u64 epoch | u64 last sequence` |
+/// | `HELLO | id | u8 role | u8 state | u64 epoch | u64 last sequence | [u64 keep from]` | `HELLO | id | u8 role | u8 state | u64 epoch | u64 last sequence | [u64 keep from]` |
 /// | `EPOCHEND | id | u64 epoch` | `EPOCHEND | id | u64 epoch | u64 last sequence of that epoch` |
 /// | `FETCH | id | u64 after | [u32 checksum of record after]` | `RECORDS | id | u64 last sequence | u8 in step | epochs | records` |
 /// | | `DIVERGED | id | message` when the checksum does not match |
 /// | anything else | `ERROR | id | message` |
 ///
-/// `HELLO` is the heartbeat: each broker sends its own state and hears the other's, both ways.
+/// `HELLO` is the heartbeat: each broker sends its own state and hears the other's, both ways. An
+/// active broker whose retention keeps unread records adds the first sequence its slowest durable
+/// consumer still needs, so that the passive broker's retention keeps it too.
 /// `EPOCHEND` asks where the answering broker's history of an epoch ends: the largest epoch it
 /// knows at or below the one asked, and the last sequence it logged in that epoch. `FETCH` is the
 /// passive broker copying the active one's log: the records after `after` (in the event log's
@@ -66,12 +68,16 @@ public struct PeerStatus: Equatable, Sendable {
     /// The latest epoch it knows.
     public var epoch: UInt64
     public var lastSequence: UInt64
+    /// The first sequence the sender's durable consumers still need (`broker.retention.keepUnread`),
+    /// when it keeps unread records.
+    public var keepFrom: UInt64?
 
-    public init(role: PairRole, state: PairState, epoch: UInt64, lastSequence: UInt64) {
+    public init(role: PairRole, state: PairState, epoch: UInt64, lastSequence: UInt64, keepFrom: UInt64? = nil) {
         self.role = role
         self.state = state
         self.epoch = epoch
         self.lastSequence = lastSequence
+        self.keepFrom = keepFrom
     }
 }
 
@@ -108,7 +114,9 @@ public enum PeerCommand: ControlMessage {
         let id = try Frames.id(frames[1], in: name)
         switch name {
         case PeerFrames.hello:
-            guard frames.count == 6 else { throw ControlProtocolError("HELLO takes role, state, epoch and last sequence", requestID: id) }
+            guard frames.count == 6 || frames.count == 7 else {
+                throw ControlProtocolError("HELLO takes role, state, epoch, last sequence and an optional first sequence to keep", requestID: id)
+            }
             return (id, .hello(try PeerFrames.decodeStatus(frames[2...], id: id)))
         case PeerFrames.epochEnd:
             guard frames.count == 3 else { throw ControlProtocolError("EPOCHEND takes a u64 epoch", requestID: id) }
@@ -165,7 +173,7 @@ public enum PeerAnswer: ControlAnswer {
         let id = try Frames.id(frames[1], in: name)
         switch name {
         case PeerFrames.hello:
-            guard frames.count == 6 else { throw ControlProtocolError("a HELLO reply of \(frames.count) frames", requestID: id) }
+            guard frames.count == 6 || frames.count == 7 else { throw ControlProtocolError("a HELLO reply of \(frames.count) frames", requestID: id) }
             return (id, .hello(try PeerFrames.decodeStatus(frames[2...], id: id)))
         case PeerFrames.epochEnd:
             guard frames.count == 4 else { throw ControlProtocolError("an EPOCHEND reply of \(frames.count) frames", requestID: id) }
@@ -203,6 +211,7 @@ enum PeerFrames {
 
     static func encode(_ status: PeerStatus) -> [[UInt8]] {
         [[status.role.rawValue], [status.state.rawValue], [UInt8](bigEndian: status.epoch), [UInt8](bigEndian: status.lastSequence)]
+            + (status.keepFrom.map { [[UInt8](bigEndian: $0)] } ?? [])
     }
 
     static func decodeStatus(_ frames: ArraySlice<[UInt8]>, id: UInt64) throws(ControlProtocolError) -> PeerStatus {
@@ -214,7 +223,8 @@ enum PeerFrames {
             throw ControlProtocolError("an unknown broker state", requestID: id)
         }
         return PeerStatus(role: role, state: state, epoch: try u64(fields[2], "the epoch", id: id),
-                          lastSequence: try u64(fields[3], "the last sequence", id: id))
+                          lastSequence: try u64(fields[3], "the last sequence", id: id),
+                          keepFrom: fields.count > 4 ? try u64(fields[4], "the first sequence to keep", id: id) : nil)
     }
 
     static func u64(_ frame: [UInt8], _ field: String, id: UInt64) throws(ControlProtocolError) -> UInt64 {

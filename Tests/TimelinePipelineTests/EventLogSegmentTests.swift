@@ -284,8 +284,9 @@ struct EventLogSegmentTests {
         #expect(try allSequences(log) == Array(1...500))
         for index in 500..<1_000 { try append(log, index); if index % 10 == 9 { try log.flush() } }
         #expect(log.segmentCount > 1, "appends go on into new segments")
-        // Its records have no receive times: they count as received before any time asked for.
-        #expect(try log.lastSequence(receivedBefore: 0) >= 500)
+        // Its records have no receive times: they count as received before any time asked for,
+        // and a replay from any time starts after them, at the first batch written since.
+        #expect(try log.lastSequence(receivedBefore: 0) == 500)
     }
 
     @Test("A single-file log beside a log folder with segments is refused, naming the file")
@@ -411,5 +412,99 @@ struct EventLogRetentionTests {
         let deleted = log.deleteOldSegments(maxBytes: 1, maxAge: nil, now: 0, keepFrom: keepFrom)
         #expect(deleted.count == 3 && log.firstSequence <= keepFrom && log.closed[0].last >= keepFrom)
         #expect(log.deleteOldSegments(maxBytes: 1, maxAge: nil, now: 0, keepFrom: 0).isEmpty)
+    }
+}
+
+@Suite("The event log against damaged files")
+struct EventLogDamageTests {
+    let segments = EventLogSegmentTests()
+
+    @Test("A closed segment emptied, or damaged at its first record with its index gone, fails the read naming the file; it does not stop the process")
+    func unreadableClosedSegment() throws {
+        for damage in ["empty", "first record"] {
+            let folder = TemporaryFolder()
+            do { _ = try segments.filled(folder, count: 1_000).sync() }
+            let names = try segments.segmentFiles(folder)
+            let victim = folder.file("log/" + names[1])
+            try FileManager.default.removeItem(atPath: folder.file("log/" + names[1].dropLast(4) + ".index"))
+            if damage == "empty" {
+                #expect(truncate(victim, 0) == 0)
+            } else {
+                var bytes = try #require(FileManager.default.contents(atPath: victim))
+                bytes[20] ^= 0xFF
+                try bytes.write(to: URL(fileURLWithPath: victim))
+            }
+            let log = try segments.open(folder)
+            let first = UInt64(names[1].dropLast(4))!
+            #expect(throws: StorageError.self, "\(damage)") { _ = try log.read(after: first - 1, maxCount: 10) }
+            #expect(try log.read(after: 0, maxCount: 10).count == 10, "the segments before it are still served")
+        }
+    }
+
+    @Test("A file named as the segment of sequence 0, and side files without a segment, are left out when the log is opened")
+    func strayFiles() throws {
+        let folder = TemporaryFolder()
+        do { _ = try segments.filled(folder, count: 100).sync() }
+        _ = FileManager.default.createFile(atPath: folder.file("log/00000000000000000000.log"), contents: Data([1, 2, 3]))
+        _ = FileManager.default.createFile(atPath: folder.file("log/00000000000000099999.times"), contents: Data([1]))
+        _ = FileManager.default.createFile(atPath: folder.file("log/00000000000000000001.index.tmp-77"), contents: Data([1]))
+        let log = try segments.open(folder)
+        #expect(log.lastSequence == 100 && log.firstSequence == 1)
+        #expect(!FileManager.default.fileExists(atPath: folder.file("log/00000000000000099999.times")))
+        #expect(!FileManager.default.fileExists(atPath: folder.file("log/00000000000000000001.index.tmp-77")))
+    }
+
+    @Test("Receive times before 1970 or past 9999 in a times file end the marks read from it")
+    func absurdTimes() {
+        var bytes = LogSegmentFiles.encode(TimeMark(sequence: 1, milliseconds: 1_000))
+        bytes += LogSegmentFiles.encode(TimeMark(sequence: 5, milliseconds: .min))
+        #expect(LogSegmentFiles.decodeTimes(bytes, first: 1, last: 10).marks == [TimeMark(sequence: 1, milliseconds: 1_000)])
+        let late = LogSegmentFiles.encode(TimeMark(sequence: 1, milliseconds: .max))
+        #expect(LogSegmentFiles.decodeTimes(late, first: 1, last: 10).marks.isEmpty)
+    }
+
+    @Test("A clean-close marker with an offset out of range, or an index shorter than its records, is not trusted: the segment is read")
+    func untrustedMarker() throws {
+        for damage in ["offset", "short index"] {
+            let folder = TemporaryFolder()
+            do {
+                let log = try segments.open(folder)
+                for index in 0..<40 { try segments.append(log, index) }
+                try log.close()
+            }
+            let markerPath = folder.file("log/clean-shutdown.json")
+            if damage == "offset" {
+                var marker = try JSONDecoder().decode(LogSegmentFiles.CleanShutdown.self, from: Data(contentsOf: URL(fileURLWithPath: markerPath)))
+                marker.lastOffset = .max
+                try JSONEncoder().encode(marker).write(to: URL(fileURLWithPath: markerPath))
+            } else {
+                // An index of one entry for a segment of 300 records: it should have two.
+                let log = try segments.open(folder)
+                for index in 40..<300 { try segments.append(log, index) }
+                try log.close()
+                let index = folder.file("log/00000000000000000001.index")
+                let bytes = try #require(FileManager.default.contents(atPath: index))
+                try bytes.prefix(16).write(to: URL(fileURLWithPath: index))
+            }
+            let log = try segments.open(folder)
+            let count = damage == "offset" ? 40 : 300
+            #expect(log.lastSequence == UInt64(count), "\(damage)")
+            #expect(try segments.allSequences(log) == Array(1...UInt64(count)), "\(damage)")
+            #expect(try log.read(after: 299, maxCount: 1).count == (damage == "offset" ? 0 : 1))
+        }
+    }
+
+    @Test("A cut back before what retention kept is refused, not done halfway")
+    func cutBeforeRetained() throws {
+        let folder = TemporaryFolder()
+        let log = try segments.filled(folder, count: 1_000)
+        _ = log.deleteOldSegments(maxBytes: 1, maxAge: nil, now: 0)
+        let first = log.firstSequence
+        #expect(first > 1)
+        #expect(throws: StorageError.self) { _ = try log.cut(after: first - 2, asideFile: folder.file("aside.log")) }
+        #expect(log.lastSequence == 1_000)
+        #expect(try log.cut(after: first - 1, asideFile: folder.file("aside.log")) == 1_000 - (first - 1))
+        #expect(log.lastSequence == first - 1 && log.recordCount == 0)
+        #expect(try segments.append(log, 0) == first)
     }
 }

@@ -4,11 +4,26 @@ import Timeline
 extension BrokerState {
     /// How often the broker looks for segments to delete.
     static let retentionInterval = Duration.seconds(1)
+    /// How long a broker of a pair that has not heard its peer since it started waits before its
+    /// retention deletes anything (without knowing what the peer has copied).
+    static let peerGrace = Duration.seconds(60)
+
+    /// The first sequence the slowest durable consumer named in `broker.retention.consumers`
+    /// still needs, with `keepUnread` on (a consumer never heard from needs everything).
+    var consumersKeepFrom: UInt64? {
+        let retention = settings.retention
+        guard retention.keepUnread, !retention.consumers.isEmpty else { return nil }
+        return retention.consumers.map { consumerPositions[$0] ?? 0 }.min()! + 1
+    }
 
     /// Saves the consumers' reported positions when they changed, and deletes the log's old
     /// segments when retention says so, at most once a `retentionInterval`.
-    /// A broker of a pair never deletes what its peer has not copied yet (when it has heard how far
-    /// the peer got).
+    ///
+    /// A broker of a pair deletes nothing before it has heard its peer (for `peerGrace` at most),
+    /// never what a peer it hears has not copied yet, and, when passive, nothing the active
+    /// broker's durable consumers still need. A peer silent for longer than the peer timeout is
+    /// not waited for: it copies on from the active broker's oldest record when it comes back, or
+    /// stops saying it cannot.
     mutating func applyRetention(now: ContinuousClock.Instant) {
         let retention = settings.retention
         guard now >= nextRetention else { return }
@@ -16,12 +31,29 @@ extension BrokerState {
         saveConsumerPositions()
         guard retention.deletes else { return }
         var keepFrom: UInt64?
-        if let peer = pair?.star.peer { keepFrom = peer.lastSequence + 1 }
-        if retention.keepUnread {
-            // The slowest named consumer; one never heard from holds everything.
-            let slowest = retention.consumers.map { ($0, consumerPositions[$0] ?? 0) }.min { $0.1 < $1.1 }!
-            keepFrom = min(keepFrom ?? .max, slowest.1 + 1)
-            noteRetentionHeld(by: slowest.0, at: slowest.1)
+        if let pair {
+            // What the peer has not copied stays; until it is heard from, for a while, everything.
+            guard let peer = pair.star.peer else {
+                if now - startedAt < BrokerState.peerGrace { return }
+                return applyRetention(keepFrom: consumersKeepFrom, holder: nil)
+            }
+            if !pair.star.isPeerSilent(now: now) { keepFrom = peer.lastSequence + 1 }
+            if pair.star.state != .active {
+                // Its consumers report to the active broker, which says what they still need.
+                if retention.keepUnread { keepFrom = min(keepFrom ?? .max, peer.keepFrom ?? 1) }
+                return applyRetention(keepFrom: keepFrom, holder: nil)
+            }
+        }
+        if let consumers = consumersKeepFrom { keepFrom = min(keepFrom ?? .max, consumers) }
+        applyRetention(keepFrom: keepFrom, holder: consumersKeepFrom)
+    }
+
+    /// Deletes what retention allows, never from `keepFrom` on; `holder` is the consumers' floor,
+    /// for saying which consumer holds retention back.
+    private mutating func applyRetention(keepFrom: UInt64?, holder: UInt64?) {
+        let retention = settings.retention
+        if let holder, let slowest = retention.consumers.first(where: { (consumerPositions[$0] ?? 0) + 1 == holder }) {
+            noteRetentionHeld(by: slowest, at: holder - 1)
         }
         let deleted = log.deleteOldSegments(maxBytes: retention.bytes, maxAge: retention.seconds.map { Int64($0 * 1_000) },
                                             now: EventLog.systemMilliseconds(), keepFrom: keepFrom)
@@ -40,7 +72,8 @@ extension BrokerState {
 
     /// A durable consumer's report: it passed `sequence` for good.
     mutating func noteConsumed(_ consumer: String, through sequence: UInt64) {
-        guard consumerPositions[consumer] != sequence else { return }
+        // Only the consumers retention waits for are kept: any client may send a name.
+        guard settings.retention.consumers.contains(consumer), consumerPositions[consumer] != sequence else { return }
         consumerPositions[consumer] = sequence
         consumerPositionsDirty = true
     }

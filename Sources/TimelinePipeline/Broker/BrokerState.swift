@@ -23,6 +23,9 @@ struct BrokerState {
     var logWritesFailing = false
     /// When retention is next applied.
     var nextRetention = ContinuousClock.now
+    /// When the broker started: a broker of a pair deletes nothing until it has heard its peer, or
+    /// for `BrokerState.peerGrace` when it does not.
+    let startedAt = ContinuousClock.now
     /// The last sequence each durable consumer reported as passed (`CONSUMED`), kept in
     /// `consumers.json`, and whether that file is behind.
     var consumerPositions: [String: UInt64] = [:]
@@ -224,7 +227,7 @@ struct BrokerState {
     /// it must not take the records that are left for all there were.
     private func trimmedAnswer(after: UInt64) -> BrokerAnswer? {
         let first = log.firstSequence
-        guard after + 1 < first, after < visibleLastSequence else { return nil }
+        guard after < visibleLastSequence, after < first - 1 else { return nil }
         return .trimmed(first: first, last: visibleLastSequence)
     }
 

@@ -31,9 +31,9 @@ extension PipelineConfiguration {
         }
         let seconds = try double("broker.retention.seconds")
         if seconds != 0 {
-            guard seconds > 0 else {
+            guard seconds > 0, seconds <= 100 * 365 * 86_400 else {
                 throw ConfigurationError(file: origin(of: "broker.retention.seconds"), key: "broker.retention.seconds",
-                                         reason: "must be 0 (no limit) or a positive number of seconds; got \(seconds)")
+                                         reason: "must be 0 (no limit) or a positive number of seconds up to 100 years; got \(seconds)")
             }
             settings.seconds = seconds
         }

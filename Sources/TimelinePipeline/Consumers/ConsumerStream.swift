@@ -193,6 +193,10 @@ public final class ConsumerStream {
         let start = progress.sequence
         let replayedBefore = progress.counters.replayed
         var plan = CatchUpPlan(target: target)
+        // The time matters for the first request only: its answer moves the position past
+        // everything received before it.
+        let startTime = since
+        var since = since
         // The request for the next chunk, sent before the current one is applied so that the
         // broker reads it meanwhile: catching up keeps both processes busy.
         var prefetched: (after: UInt64, pending: ControlClient.Pending<BrokerCommand>)?
@@ -205,6 +209,7 @@ public final class ConsumerStream {
             }
             prefetched = nil
             guard let answer else { return false }
+            since = nil
             if case .trimmed(let first, let head) = answer {
                 try passDeletedRecords(first: first, head: head)
                 plan.applied(position: progress.sequence)
@@ -236,7 +241,7 @@ public final class ConsumerStream {
                 "stream.from": "\(start + 1)", "stream.through": "\(progress.sequence)",
                 "stream.recovered": "\(recovered)", "stream.head": "\(progress.counters.head)",
             ]
-            if let since { metadata["stream.since"] = "\(since)" }
+            if let startTime { metadata["stream.since"] = "\(startTime)" }
             logger.info(target == nil ? "Caught up from the broker's log" : "Repaired a gap from the broker's log", metadata: metadata)
         }
         return true
@@ -245,6 +250,10 @@ public final class ConsumerStream {
     /// The broker's log begins at `first`, after this stream's position: the records between were
     /// deleted by retention. A live feed goes on from `first`; anything else stops.
     private func passDeletedRecords(first: UInt64, head: UInt64) throws {
+        guard first > progress.sequence + 1 else {
+            throw ControlClientError.malformedReply(endpoint: broker.endpoint,
+                                                    reason: "TRIMMED with first sequence \(first), not past this stream's position \(progress.sequence) + 1")
+        }
         heard(head: head)
         let missing = (progress.sequence + 1)...(first - 1)
         guard skipsDeletedRecords else { throw PipelineError.logTrimmed(position: progress.sequence, first: first) }

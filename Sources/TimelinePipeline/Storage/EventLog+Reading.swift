@@ -81,12 +81,20 @@ extension EventLog {
             let indexPath = SegmentName.file(segment.first, SegmentName.index, in: folder)
             if let bytes = try AtomicFile.read(indexPath.string),
                let offsets = LogSegmentFiles.decodeOffsets(bytes, first: segment.first, size: segment.size),
-               offsets.offsets.count == Int((segment.last - segment.first) / SegmentOffsets.stride) + 1 {
+               offsets.offsets.count == SegmentOffsets.entryCount(first: segment.first, last: segment.last) {
                 segment.offsets = offsets
             } else {
                 logger.warning("Rebuilding the index of a segment of the event log from its records", metadata: ["log.path": "\(indexPath)"])
                 var scanned = LogIndex(segmentFirst: segment.first, positions: [:])
                 _ = try EventLog.scan(segment.file!, end: segment.size, into: &scanned, cutTail: false, logger: logger)
+                // A damaged record stops the scan: the index would cover only the records before
+                // it, and reads past them would be misnumbered. Only a whole segment is served.
+                guard scanned.lastSequence == segment.last else {
+                    closed[slot] = segment
+                    throw StorageError(path: SegmentName.file(segment.first, SegmentName.records, in: folder).string,
+                                       operation: "read (the segment should hold records \(segment.first)-\(segment.last) but holds whole ones "
+                                           + "only through \(scanned.lastSequence); its index is missing or damaged)", code: .ioError)
+                }
                 segment.offsets = scanned.offsets
                 try? AtomicFile.write(LogSegmentFiles.encode(scanned.offsets), to: indexPath.string)
             }
@@ -118,14 +126,19 @@ extension EventLog {
         var offset: Int64
         if let cursor = readCursors[sequence], cursor.segment == span.first {
             offset = cursor.offset
+        } else if let start = span.offsets.start(at: sequence) {
+            (sequence, offset) = start
         } else {
-            (sequence, offset) = span.offsets.start(at: sequence)
+            throw StorageError(path: span.file.path.string, operation: "read (the segment holds no readable record)", code: .ioError)
         }
         var window = LogFileWindow(span.file.fd, file: span.file.path, end: span.end, capacity: 256 << 10)
         var bytes = 0
         while sequence <= lastSequence, bytes < maxBytes {
             if sequence > span.last {
                 span = try self.span(holding: sequence)
+                guard span.offsets.start(at: sequence) != nil else {
+                    throw StorageError(path: span.file.path.string, operation: "read (the segment holds no readable record)", code: .ioError)
+                }
                 offset = 0
                 window = LogFileWindow(span.file.fd, file: span.file.path, end: span.end, capacity: 256 << 10)
             }

@@ -15,30 +15,37 @@ extension EventLog {
         var answer = lastSequence
         for slot in stride(from: closed.count, through: 0, by: -1) {
             let marks = slot == closed.count ? times : try receiveTimes(ofClosed: slot)
-            // An empty active segment has no marks; records logged before the log kept times
-            // have none either, and count as received before any time asked for.
+            // An empty active segment has no marks; records logged before the log kept receive
+            // times have none either, and count as received before any time asked for.
             if marks.isEmpty, slot == closed.count, fileSize == 0 { continue }
-            guard let at = marks.firstIndex(where: { $0.milliseconds >= milliseconds }) else { return answer }
-            answer = marks[at].sequence - 1
-            if at > 0 { return answer }
+            // Marks never go back in time: the first at or after the time, by bisection.
+            var low = 0, high = marks.count
+            while low < high {
+                let middle = (low + high) / 2
+                if marks[middle].milliseconds >= milliseconds { high = middle } else { low = middle + 1 }
+            }
+            guard low < marks.count else { return answer }
+            answer = marks[low].sequence - 1
+            if low > 0 { return answer }
         }
         // Every mark is at or after the time; records before the oldest mark have none.
         return answer
     }
 
     /// The receive time of the newest record of the closed segment at `slot` (nil when none was
-    /// marked: a segment from before the log kept times).
+    /// marked: a segment from before the log kept times). Read once from its times file.
     func newestReceiveTime(ofClosed slot: Int) throws(StorageError) -> Int64? {
-        try receiveTimes(ofClosed: slot).last?.milliseconds
+        if let known = closed[slot].newestTime { return known }
+        let newest = try receiveTimes(ofClosed: slot).last?.milliseconds
+        closed[slot].newestTime = .some(newest)
+        return newest
     }
 
-    /// The time marks of the closed segment at `slot`, read from its times file the first time.
+    /// The time marks of the closed segment at `slot`, read from its times file (not kept: a lookup
+    /// by time is rare, and the marks of every segment would grow with the log).
     func receiveTimes(ofClosed slot: Int) throws(StorageError) -> [TimeMark] {
-        if let times = closed[slot].times { return times }
         let segment = closed[slot]
         let path = SegmentName.file(segment.first, SegmentName.times, in: folder)
-        let marks = LogSegmentFiles.decodeTimes(try AtomicFile.read(path.string) ?? [], first: segment.first, last: segment.last).marks
-        closed[slot].times = marks
-        return marks
+        return LogSegmentFiles.decodeTimes(try AtomicFile.read(path.string) ?? [], first: segment.first, last: segment.last).marks
     }
 }

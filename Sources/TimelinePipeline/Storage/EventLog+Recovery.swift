@@ -40,6 +40,7 @@ extension EventLog {
     /// torn or corrupt tail cut.
     static func load(_ folder: FilePath, logger: Logger) throws(StorageError) -> Loaded {
         var firsts = try LogSegmentFiles.segments(in: folder)
+        LogSegmentFiles.removeLeftovers(in: folder, segments: firsts)
         if firsts.isEmpty { firsts = [1] }
         var closed: [ClosedSegment] = []
         for (slot, first) in firsts.dropLast().enumerated() {
@@ -79,8 +80,11 @@ extension EventLog {
     /// The index a clean close left, when its last record is where it says: nil otherwise.
     private static func cleanIndex(_ marker: LogSegmentFiles.CleanShutdown, active: OpenFile, folder: FilePath) throws(StorageError) -> LogIndex? {
         let indexPath = SegmentName.file(marker.segment, SegmentName.index, in: folder)
-        guard let bytes = try AtomicFile.read(indexPath.string),
-              let offsets = LogSegmentFiles.decodeOffsets(bytes, first: marker.segment, size: marker.size) else { return nil }
+        guard marker.lastSequence >= marker.segment - 1, marker.lastOffset >= 0, marker.lastOffset < max(marker.size, 1),
+              let bytes = try AtomicFile.read(indexPath.string),
+              let offsets = LogSegmentFiles.decodeOffsets(bytes, first: marker.segment, size: marker.size),
+              offsets.offsets.count == SegmentOffsets.entryCount(first: marker.segment, last: marker.lastSequence),
+              offsets.start(at: marker.lastSequence).map({ $0.offset <= marker.lastOffset }) ?? true else { return nil }
         if marker.size == 0 {
             guard marker.lastSequence == marker.segment - 1 else { return nil }
         } else {

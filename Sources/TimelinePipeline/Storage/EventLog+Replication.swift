@@ -75,10 +75,16 @@ extension EventLog {
     public func cut(after sequence: UInt64, asideFile: String) throws(StorageError) -> UInt64 {
         try flush()
         guard sequence < lastSequence else { return 0 }
-        let from = max(sequence + 1, firstSequence)
+        guard sequence >= firstSequence - 1 else {
+            throw StorageError(path: path, operation: "cut after sequence \(sequence) (retention deleted the records before \(firstSequence); "
+                                   + "a log cannot be cut back before what it holds)", code: .invalidArgument)
+        }
+        let from = sequence + 1
         let cutCount = lastSequence - sequence
         let target = try span(holding: from)
-        guard let start = try offset(ofRecord: from, in: target) else { return 0 }
+        guard let start = try offset(ofRecord: from, in: target) else {
+            throw StorageError(path: target.file.path.string, operation: "cut after sequence \(sequence) (record \(from) cannot be read)", code: .ioError)
+        }
         // Every cut byte, from the target segment on, goes aside before anything is removed.
         var bytes: [UInt8] = []
         var spans = [target]
@@ -96,6 +102,8 @@ extension EventLog {
         for span in spans.dropFirst().reversed() {
             LogSegmentFiles.remove(span.first, in: folder)
         }
+        // The removals reach the disk before the truncation: never a cut segment with later ones back.
+        try AtomicFile.syncFolder(of: target.file.path.string)
         try fileCall("ftruncate", target.file.path) { try target.file.fd.resize(to: start) }
         try fileCall("fsync", target.file.path) { try target.file.fd.sync() }
         // The target is the last segment now, to be read again; an index of it written at a
@@ -111,7 +119,7 @@ extension EventLog {
 
     /// Where the record with `sequence` starts in the segment `span`.
     private func offset(ofRecord sequence: UInt64, in span: SegmentSpan) throws(StorageError) -> Int64? {
-        var (current, offset) = span.offsets.start(at: sequence)
+        guard var (current, offset) = span.offsets.start(at: sequence) else { return nil }
         var window = LogFileWindow(span.file.fd, file: span.file.path, end: span.end, capacity: 256 << 10)
         while current < sequence {
             switch try window.loadRecord(at: offset) {

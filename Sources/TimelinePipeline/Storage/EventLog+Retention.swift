@@ -27,12 +27,16 @@ extension EventLog {
             var reason: String?
             if let maxBytes, total > maxBytes {
                 reason = "the log's \(total) bytes are over broker.retention.bytes (\(maxBytes))"
-            } else if let maxAge, let newest = newestTime(ofOldest: oldest), now - newest > maxAge {
-                reason = "its newest record was received \((now - newest) / 1_000) s ago, over broker.retention.seconds (\(maxAge / 1_000))"
+            } else if let maxAge, let newest = newestTime(ofOldest: oldest) {
+                let (age, overflow) = now.subtractingReportingOverflow(newest)
+                if !overflow, age > maxAge {
+                    reason = "its newest record was received \(age / 1_000) s ago, over broker.retention.seconds (\(maxAge / 1_000))"
+                }
             }
             guard let reason else { break }
             LogSegmentFiles.remove(oldest.first, in: folder)
             closed.removeFirst()
+            closedBytes -= oldest.size
             total -= oldest.size
             deleted.append(DeletedSegment(first: oldest.first, last: oldest.last, bytes: oldest.size, reason: reason))
         }

@@ -60,6 +60,8 @@ public final class EventLog {
     private var pending: [UInt8] = []
     /// The sequence of the first pending record.
     private var pendingFirst: UInt64 = 0
+    /// The index as it was before the pending records were counted: what a failed write goes back to.
+    private var committed: LogIndex?
     /// Bytes written and bytes known synced, shared with a `LogSyncer` on another thread.
     private let durability: Durability
     /// Where the record after each of the last few reads starts (its segment's first sequence and
@@ -82,7 +84,9 @@ public final class EventLog {
     /// How many segment files the log has, the active one included.
     public var segmentCount: Int { closed.count + 1 }
     /// The bytes of every segment's records.
-    public var recordBytes: Int64 { closed.reduce(fileSize) { $0 + $1.size } }
+    public var recordBytes: Int64 { closedBytes + fileSize }
+    /// The bytes of the closed segments' records.
+    var closedBytes: Int64 = 0
 
     /// Opens (or creates) the log in the data folder `folder`, checks its last segment, and cuts a
     /// torn tail. A log of one file from before segments is moved into place as the first segment.
@@ -98,6 +102,7 @@ public final class EventLog {
         try EventLog.moveSingleFile(from: FilePath(folder), into: self.folder, logger: logger)
         let loaded = try EventLog.load(self.folder, logger: logger)
         closed = loaded.closed
+        closedBytes = loaded.closed.reduce(0) { $0 + $1.size }
         activeFile = loaded.active
         timesFile = loaded.timesFile
         timesSize = loaded.timesSize
@@ -148,7 +153,10 @@ public final class EventLog {
                        producer: String, producerSequence: UInt64) throws(StorageError) -> UInt64 {
         let sequence = index.lastSequence + 1
         let offset = fileSize + Int64(pending.count)
-        if pending.isEmpty { pendingFirst = sequence }
+        if pending.isEmpty {
+            pendingFirst = sequence
+            committed = index
+        }
         do throws(LogRecordError) {
             try LogRecordFormat.append(topic: topic, header: header, body: body, sequence: sequence, to: &pending)
         } catch {
@@ -162,7 +170,10 @@ public final class EventLog {
     /// Stages whole records that were checked elsewhere (a replicated chunk), with the index that
     /// counts them.
     func appendPending(_ records: UnsafeRawBufferPointer, index staged: LogIndex) {
-        if pending.isEmpty { pendingFirst = index.lastSequence + 1 }
+        if pending.isEmpty {
+            pendingFirst = index.lastSequence + 1
+            committed = index
+        }
         pending.append(contentsOf: records)
         index = staged
     }
@@ -171,9 +182,11 @@ public final class EventLog {
     /// producer positions from the last segment.
     func reload() throws(StorageError) {
         pending.removeAll(keepingCapacity: true)
+        committed = nil
         readCursors.removeAll()
         let loaded = try EventLog.load(folder, logger: logger)
         closed = loaded.closed
+        closedBytes = loaded.closed.reduce(0) { $0 + $1.size }
         activeFile = loaded.active
         timesFile = loaded.timesFile
         timesSize = loaded.timesSize
@@ -209,16 +222,19 @@ public final class EventLog {
         try pending.withUnsafeBytes { try written($0) }
     }
 
-    /// Writes the pending batch and its receive time, then starts a new segment when this one is full.
+    /// Writes the pending batch's receive time, then the batch, then starts a new segment when this
+    /// one is full. The time goes first: a crash between the two leaves a mark past the last record,
+    /// which opening drops, never a batch without its time.
     private func writePending() throws(StorageError) {
-        let batchFirst = pendingFirst
+        let timesBefore = (size: timesSize, count: times.count)
         do throws(StorageError) {
+            try markReceived(pendingFirst)
             try fileCall("write", activeFile.path) { try activeFile.fd.writeAll(toAbsoluteOffset: fileSize, pending) }
-            try markReceived(batchFirst)
         } catch {
-            rollBack()
+            rollBack(timesSize: timesBefore.size, timesCount: timesBefore.count)
             throw error
         }
+        committed = nil
         fileSize += Int64(pending.count)
         durability.noteWritten(upTo: fileSize)
         if fileSize >= segmentBytes { startSegment() }
@@ -227,7 +243,7 @@ public final class EventLog {
     /// Notes that the records from `sequence` on were received now, unless the last mark has this
     /// time already. The time never goes back, whatever the clock does.
     private func markReceived(_ sequence: UInt64) throws(StorageError) {
-        let latest = times.last?.milliseconds ?? closed.last?.times?.last?.milliseconds ?? Int64.min
+        let latest = times.last?.milliseconds ?? (closed.isEmpty ? nil : (try? newestReceiveTime(ofClosed: closed.count - 1)) ?? nil) ?? Int64.min
         let now = clock()
         guard times.isEmpty || now > latest else { return }
         let mark = TimeMark(sequence: sequence, milliseconds: max(now, latest))
@@ -236,19 +252,19 @@ public final class EventLog {
         times.append(mark)
     }
 
-    /// After a failed write, cut what part of the batch reached the file and forget the batch, so
-    /// the next append continues a consistent log: the in-memory view is read again from the
-    /// files, which end at the last good record.
-    private func rollBack() {
+    /// After a failed write, forget the batch: the index goes back to what it was before it, and
+    /// what part of it reached the files is cut, so the next append continues a consistent log.
+    /// Should a cut fail, the next write overwrites those bytes from the same offset, and opening
+    /// cuts anything left past the last whole record.
+    private func rollBack(timesSize before: Int64, timesCount: Int) {
         pending.removeAll(keepingCapacity: true)
         readCursors.removeAll()
-        do throws(StorageError) {
-            // Should the cut fail, recovery keeps the whole records of the batch that did reach the file.
-            try? fileCall("ftruncate", activeFile.path) { try activeFile.fd.resize(to: fileSize) }
-            try reload()
-        } catch {
-            logger.error("Could not read the event log again after a failed write", metadata: ["log.path": "\(path)", "error": "\(error)"])
-        }
+        if let committed { index = committed }
+        committed = nil
+        times.removeLast(times.count - timesCount)
+        timesSize = before
+        try? fileCall("ftruncate", activeFile.path) { try activeFile.fd.resize(to: fileSize) }
+        try? fileCall("ftruncate", timesFile.path) { try timesFile.fd.resize(to: before) }
     }
 
     /// Closes the active segment and starts the next, empty. A failure (a full disk) is logged
@@ -296,7 +312,9 @@ public final class EventLog {
             SegmentName.file(next, SegmentName.producers, in: folder).removeFile()
             throw error
         }
-        closed.append(ClosedSegment(first: current, last: index.lastSequence, size: fileSize, file: activeFile, offsets: index.offsets, times: times))
+        closed.append(ClosedSegment(first: current, last: index.lastSequence, size: fileSize, file: activeFile, offsets: index.offsets,
+                                    newestTime: .some(times.last?.milliseconds)))
+        closedBytes += fileSize
         activeFile = newFile
         timesFile = newTimes
         timesSize = 0

@@ -15,6 +15,9 @@ extension EventLog {
             var files: [OpenFile]
             /// Moves on at each switch, so that a sync of the files before it does not count for the new ones.
             var generation = 0
+            /// The first fsync that failed. Linux may drop the pages it could not write and let the
+            /// next fsync succeed, so one failure is final: every later sync reports it again.
+            var failure: StorageError?
         }
 
         private let state: Mutex<State>
@@ -34,17 +37,25 @@ extension EventLog {
         /// After the log moved to other files (a new segment, or the same one read again after a
         /// cut), of which `size` bytes are written and durable.
         func switchTo(_ files: [OpenFile], size: Int64) {
-            state.withLock { $0 = State(written: size, synced: size, files: files, generation: $0.generation + 1) }
+            state.withLock { $0 = State(written: size, synced: size, files: files, generation: $0.generation + 1, failure: $0.failure) }
         }
 
         /// Whether bytes were written since the last sync.
         var isDirty: Bool { state.withLock { $0.written != $0.synced } }
 
         func sync() throws(StorageError) {
-            let target = state.withLock { $0.written != $0.synced ? ($0.written, $0.files, $0.generation) : nil }
+            let target = try state.withLock { state throws(StorageError) in
+                if let failure = state.failure { throw failure }
+                return state.written != state.synced ? (state.written, state.files, state.generation) : nil
+            }
             guard let (written, files, generation) = target else { return }
-            for file in files {
-                try fileCall("fsync", file.path) { try file.fd.sync() }
+            do throws(StorageError) {
+                for file in files {
+                    try fileCall("fsync", file.path) { try file.fd.sync() }
+                }
+            } catch {
+                state.withLock { $0.failure = $0.failure ?? error }
+                throw error
             }
             state.withLock { if $0.generation == generation { $0.synced = max($0.synced, written) } }
         }

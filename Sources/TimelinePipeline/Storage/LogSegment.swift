@@ -47,10 +47,17 @@ struct SegmentOffsets: Equatable {
         if (sequence - first) % SegmentOffsets.stride == 0 { offsets.append(offset) }
     }
 
-    /// The nearest indexed record at or before `sequence` (which the segment holds).
-    func start(at sequence: UInt64) -> (sequence: UInt64, offset: Int64) {
+    /// The nearest indexed record at or before `sequence`; nil when the segment holds no record
+    /// or `sequence` lies before it.
+    func start(at sequence: UInt64) -> (sequence: UInt64, offset: Int64)? {
+        guard !offsets.isEmpty, sequence >= first else { return nil }
         let slot = min(Int((sequence - first) / SegmentOffsets.stride), offsets.count - 1)
         return (first + UInt64(slot) * SegmentOffsets.stride, offsets[slot])
+    }
+
+    /// How many entries the index of a segment from `first` through `last` has.
+    static func entryCount(first: UInt64, last: UInt64) -> Int {
+        last < first ? 0 : Int((last - first) / stride) + 1
     }
 
     /// The entries as `(sequence, offset)` pairs.
@@ -76,7 +83,9 @@ struct ClosedSegment {
     let size: Int64
     var file: OpenFile?
     var offsets: SegmentOffsets?
-    var times: [TimeMark]?
+    /// The receive time of its newest record (its last time mark), once read; nil inside when it
+    /// has no mark (a segment from before the log kept times).
+    var newestTime: Int64??
     /// When a read last used it (the log's read counter), for closing the files read least lately.
     var lastRead: UInt64 = 0
 }
@@ -103,7 +112,7 @@ enum SegmentName {
         let suffix = "." + records
         guard name.hasSuffix(suffix) else { return nil }
         let digits = name.dropLast(suffix.count)
-        guard digits.count == 20, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        return UInt64(digits)
+        guard digits.count == 20, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let first = UInt64(digits), first > 0 else { return nil }
+        return first
     }
 }

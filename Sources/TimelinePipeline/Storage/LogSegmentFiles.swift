@@ -58,7 +58,8 @@ enum LogSegmentFiles {
             for slot in 0..<(raw.count / 16) {
                 let mark = TimeMark(sequence: ByteReader.integer(raw, at: slot * 16, as: UInt64.self),
                                     milliseconds: Int64(bitPattern: ByteReader.integer(raw, at: slot * 16 + 8, as: UInt64.self)))
-                guard mark.sequence >= first, mark.sequence <= last else { break }
+                // Before 1970 or after 9999 is no receive time of this broker's: a damaged file.
+                guard mark.sequence >= first, mark.sequence <= last, mark.milliseconds >= 0, mark.milliseconds <= 253_402_300_799_999 else { break }
                 if let previous = marks.last, mark.sequence <= previous.sequence || mark.milliseconds < previous.milliseconds { break }
                 marks.append(mark)
             }
@@ -107,6 +108,19 @@ enum LogSegmentFiles {
             throw StorageError(path: folder.string, operation: "list", code: .ioError)
         }
         return names.compactMap(SegmentName.first(ofRecordsFile:)).sorted()
+    }
+
+    /// Removes what a roll, a retention pass or an atomic write cut short left behind: a segment's
+    /// side files (index, times, positions) without its records file, and temporary files.
+    static func removeLeftovers(in folder: FilePath, segments: [UInt64]) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.string) else { return }
+        let kept = Set(segments)
+        for name in names {
+            let parts = name.split(separator: ".", maxSplits: 1)
+            let orphan = parts.count == 2 && parts[0].count == 20 && [SegmentName.index, SegmentName.times, SegmentName.producers].contains(String(parts[1]))
+                && UInt64(parts[0]).map { !kept.contains($0) } == true
+            if orphan || name.contains(".tmp-") { folder.appending(name).removeFile() }
+        }
     }
 
     /// Removes every file of the segment starting at `first`.

@@ -105,7 +105,7 @@ extension BrokerState {
         }
         if now >= pair!.nextHeartbeat {
             pair!.nextHeartbeat = now + pair!.settings.heartbeatInterval
-            let hello = ControlRequest(id: pair!.takeRequestID(), PeerCommand.hello(pair!.status(lastSequence: log.lastSequence)))
+            let hello = ControlRequest(id: pair!.takeRequestID(), PeerCommand.hello(ownStatus))
             _ = try pair!.dealer.send(hello.frames(), dontWait: true)
         }
         try answerHeldFetch(now: now)
@@ -169,11 +169,19 @@ extension BrokerState {
         if let transition = pair!.star.heard(status, epoch: pair!.epochs.latest, lastSequence: log.lastSequence, now: now) {
             try apply(transition, frontend: frontend)
         }
-        return .hello(pair!.status(lastSequence: log.lastSequence))
+        return .hello(ownStatus)
     }
 
     /// The passive broker asks for the records after `after`, which also says it has written
     /// everything up to there.
+    /// What this broker tells its peer in a heartbeat: its state, and, when it is the active one and
+    /// keeps unread records, the first sequence its durable consumers still need.
+    var ownStatus: PeerStatus {
+        var status = pair!.status(lastSequence: log.lastSequence)
+        if pair!.star.state == .active { status.keepFrom = consumersKeepFrom }
+        return status
+    }
+
     private mutating func fetch(after: UInt64, checksum: UInt32?, envelope: [[UInt8]], requestID: UInt64,
                                 now: ContinuousClock.Instant, backend: ZMQSocket) throws -> PeerAnswer? {
         guard pair!.star.state == .active else { return .error("this broker is not active") }
@@ -182,7 +190,7 @@ extension BrokerState {
             // starts again from EPOCHEND and cuts what this broker does not have.
             return .error("the passive broker's log goes to sequence \(after), past the active broker's last, \(log.lastSequence); reconcile first")
         }
-        guard after + 1 >= log.firstSequence else {
+        guard after >= log.firstSequence - 1 else {
             return .diverged("the active broker's retention deleted the records after sequence \(after), where the passive broker's log "
                 + "ends; the active broker's log begins at \(log.firstSequence), so the passive one cannot copy it on from there")
         }
