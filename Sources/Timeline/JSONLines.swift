@@ -70,6 +70,15 @@ public enum EventJSON {
         return try decode(record, fallbackSource: fallbackSource)
     }
 
+    /// What the statistics count of one record, read without building the event when it is in
+    /// `encode`'s own layout (the general decoder reads anything else).
+    public static func summary(of line: UnsafeRawBufferPointer) throws(EventDecodingError) -> EventSummary {
+        let bytes = line.assumingMemoryBound(to: UInt8.self)
+        if let fields = EventJSONFastPath.scan(bytes) { return EventJSONFastPath.summary(bytes, fields) }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw EventDecodingError(key: nil, "not UTF-8") }
+        return EventSummary(try decode(text, fallbackSource: Provenance(document: "")))
+    }
+
     public static func decode(_ record: [String: Any], fallbackSource: Provenance) throws(EventDecodingError) -> TimelineEvent {
         if let unknown = record.keys.filter({ !knownKeys.contains($0) }).sorted().first {
             throw EventDecodingError(key: unknown, "unknown key")

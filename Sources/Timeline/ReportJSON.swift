@@ -4,24 +4,28 @@
 enum ReportJSONValue {
     case integer(Int)
     case string(String)
-    case array([ReportJSONValue])
+    /// An array whose elements are made one at a time as they are written: a table of tens of
+    /// thousands of rows is never held as values all at once.
+    case rows(count: Int, element: (Int) -> ReportJSONValue)
     /// Keys are sorted when written, whatever order they are given in.
     case object([String: ReportJSONValue])
 
     /// Pretty-printed: two spaces per level, `"key": value`, empty containers as `[]` and `{}`.
-    func write(to out: inout String, indent: Int = 0) {
+    /// After each element of an array, `flush` may take what `out` holds so far.
+    func write(to out: inout String, indent: Int = 0, flush: (inout String) throws -> Void) rethrows {
         switch self {
         case .integer(let value):
             out += String(value)
         case .string(let value):
             EventJSON.appendString(value, to: &out)
-        case .array(let elements):
-            guard !elements.isEmpty else { out += "[]"; return }
+        case .rows(let count, let element):
+            guard count > 0 else { out += "[]"; return }
             out += "[\n"
-            for (index, element) in elements.enumerated() {
+            for index in 0..<count {
                 out += String(repeating: " ", count: indent + 2)
-                element.write(to: &out, indent: indent + 2)
-                out += index == elements.count - 1 ? "\n" : ",\n"
+                try element(index).write(to: &out, indent: indent + 2, flush: flush)
+                out += index == count - 1 ? "\n" : ",\n"
+                try flush(&out)
             }
             out += String(repeating: " ", count: indent) + "]"
         case .object(let members):
@@ -32,7 +36,7 @@ enum ReportJSONValue {
                 out += String(repeating: " ", count: indent + 2)
                 EventJSON.appendString(member.key, to: &out)
                 out += ": "
-                member.value.write(to: &out, indent: indent + 2)
+                try member.value.write(to: &out, indent: indent + 2, flush: flush)
                 out += index == sorted.count - 1 ? "\n" : ",\n"
             }
             out += String(repeating: " ", count: indent) + "}"
@@ -43,23 +47,28 @@ enum ReportJSONValue {
 extension Report {
     /// The contract documented on `render(_:)`.
     var jsonValue: ReportJSONValue {
+        let decades = statistics.visitsByDecade, years = statistics.visitsByYear
+        let directions = self.directions, byDirection = statistics.visitsByDirection
         var members: [String: ReportJSONValue] = [
             "title": .string(title),
             "position": .object(position.mapValues { .integer($0) }),
             "totalEvents": .integer(statistics.totalEvents),
             "totalVisits": .integer(statistics.totalVisits),
-            "visitsByDecade": .array(statistics.visitsByDecade.map { count in
-                .object(["decade": .integer(count.decade), "from": .string(count.from.rawValue),
-                         "to": .string(count.to.rawValue), "count": .integer(count.count)])
-            }),
-            "visitsByYear": .array(statistics.visitsByYear.map { count in
-                .object(["year": .integer(count.year), "from": .string(count.from.rawValue),
-                         "to": .string(count.to.rawValue), "count": .integer(count.count)])
-            }),
-            "visitsByDirection": .array(directions.map { direction in
-                .object(["from": .string(direction.from.rawValue), "to": .string(direction.to.rawValue),
-                         "count": .integer(statistics.visitsByDirection[direction] ?? 0)])
-            }),
+            "visitsByDecade": .rows(count: decades.count) { index in
+                let count = decades[index]
+                return .object(["decade": .integer(count.decade), "from": .string(count.from.rawValue),
+                                "to": .string(count.to.rawValue), "count": .integer(count.count)])
+            },
+            "visitsByYear": .rows(count: years.count) { index in
+                let count = years[index]
+                return .object(["year": .integer(count.year), "from": .string(count.from.rawValue),
+                                "to": .string(count.to.rawValue), "count": .integer(count.count)])
+            },
+            "visitsByDirection": .rows(count: directions.count) { index in
+                let direction = directions[index]
+                return .object(["from": .string(direction.from.rawValue), "to": .string(direction.to.rawValue),
+                                "count": .integer(byDirection[direction] ?? 0)])
+            },
             "eventsByKind": .object(Dictionary(uniqueKeysWithValues: statistics.eventsByKind.map { ($0.key.rawValue, .integer($0.value)) })),
         ]
         if let generatedAt { members["generatedAt"] = .string(generatedAt) }
@@ -68,7 +77,20 @@ extension Report {
 
     func renderJSON() -> String {
         var out = ""
-        jsonValue.write(to: &out)
+        jsonValue.write(to: &out, flush: { _ in })
         return out + "\n"
+    }
+
+    /// The JSON form without its final newline, handed to `emit` a piece at a time (pieces of
+    /// about `pieceSize` bytes), so that a report with many rows is never one string in memory.
+    /// The pieces joined are `render(.json)` less its last character.
+    public func writeJSON(pieceSize: Int = 1 << 16, _ emit: (String) throws -> Void) rethrows {
+        var out = ""
+        try jsonValue.write(to: &out) { text in
+            guard text.utf8.count >= pieceSize else { return }
+            try emit(text)
+            text.removeAll(keepingCapacity: true)
+        }
+        if !out.isEmpty { try emit(out) }
     }
 }

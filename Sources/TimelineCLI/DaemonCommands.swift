@@ -254,6 +254,7 @@ struct SnapshotCommand: AsyncParsableCommand {
             settings.everySeconds = try everySeconds.map { try PipelineConfiguration.duration(seconds: $0, key: "--every-seconds", origin: "command line") }
                 ?? config.duration("snapshot.everySeconds")
             settings.keep = try keep ?? config.int("snapshot.keep")
+            settings.consumerName = try config.consumerName("snapshot.consumerName")
             settings.countryNames = (try? sources.loadGazetteer()).map(CountryNames.from) ?? [:]
             settings.security = try options.security(config, server: false, client: true)
             let context = try ZMQContext.forDaemon()

@@ -100,6 +100,18 @@ struct EventJSONFastPathTests {
         }
     }
 
+    @Test("The summary of a record is the decoded event's, on the fast path and off it")
+    func summaryOfARecord() throws {
+        let offLayout = #"{ "id":"given-1","kind":"aid","date":"1985","from":"KP","to":"MN","guest":"\u00e9"}"#
+        var lines = Self.events.map(EventJSON.encode)
+        lines.append(offLayout)
+        for line in lines {
+            let summary = try Array(line.utf8).withUnsafeBytes { try EventJSON.summary(of: $0) }
+            #expect(summary == EventSummary(try EventJSON.decode(line, fallbackSource: Provenance(document: "f"))))
+        }
+        #expect(throws: EventDecodingError.self) { try Array("{\"kind\":\"visit\"}".utf8).withUnsafeBytes { try EventJSON.summary(of: $0) } }
+    }
+
     @Test("Anything off the exact layout falls back to the general decoder, which gives the same answer or the same error", arguments: [
         #"{"kind":"visit","date":"1985","from":"KP","to":"MN"}"#,
         #"{ "id":"abc","kind":"visit","date":"1985","from":"KP","to":"MN","guest":null,"host":null,"place":null,"description":null,"cameo":null,"source":{"document":"d","section":null,"line":null,"row":null}}"#,

@@ -108,6 +108,18 @@ struct ReportTests {
         """)
     }
 
+    @Test("JSON written in pieces is the rendered JSON without its final newline", arguments: [16, 1 << 16])
+    func jsonInPieces(pieceSize: Int) {
+        let many = Report(title: "Many rows", statistics: Statistics(events: SyntheticEvents.events(count: 3_000, seed: 2)),
+                          generatedAt: "2025-05-01T12:00:00Z", position: ["sequence": 3_000])
+        for report in [sample, empty, many] {
+            var pieces: [String] = []
+            report.writeJSON(pieceSize: pieceSize) { pieces.append($0) }
+            #expect(pieces.joined() + "\n" == report.render(.json))
+            if pieceSize == 16, report.statistics.totalVisits > 0 { #expect(pieces.count > 3) }
+        }
+    }
+
     @Test("JSON of empty statistics has zero totals, empty arrays, and no generatedAt when none was given")
     func jsonEmpty() throws {
         let object = try #require(try JSONSerialization.jsonObject(with: Data(empty.render(.json).utf8)) as? [String: Any])

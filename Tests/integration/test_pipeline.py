@@ -81,6 +81,38 @@ def test_snapshot_writer_writes_parsable_snapshots_and_a_final_one_on_sigterm(pi
     assert not list(folder.glob("*.tmp-*")), "no temporary files left behind"
 
 
+def test_a_killed_snapshot_writer_continues_from_its_latest_snapshot_and_keeps_each_event_once(pipeline):
+    _, endpoints = pipeline.broker()
+    writer = pipeline.snapshot(endpoints, "--every-events", "1000", "--every-seconds", "60")
+    folder = writer.data_dir / "snapshots"
+    producer = pipeline.start_producer(endpoints, "--synthetic", "20000", "--seed", "8", "--rate", "5000")
+
+    def latest():
+        path = folder / "latest.json"
+        return json.loads(path.read_text()) if path.exists() else {"eventCount": 0, "sequence": 0}
+
+    wait_for(lambda: latest()["eventCount"] >= 3000, 60, "a snapshot of 3,000 events")
+    writer.kill()
+    assert producer.process.wait(timeout=60) == 0, producer.log()[-2000:]
+    # The same events again under another producer id: logged by the broker, repeats for the writer.
+    pipeline.produce(endpoints, "--synthetic", "500", "--seed", "8", "--producer-id", "again")
+
+    restarted = pipeline.snapshot(endpoints, "--every-events", "1000", "--every-seconds", "0.2", data_dir=writer.data_dir)
+    wait_for(lambda: latest()["sequence"] == 20500, 60, "a snapshot at the broker's last sequence")
+    assert restarted.terminate() == 0
+    assert "Continuing from the latest snapshot" in restarted.log()
+    pointer = latest()
+    snapshot = json.loads((folder / pointer["file"]).read_text())
+    made = pipeline.ingest("--synthetic", "20000", "--seed", "8")
+    assert pointer["eventCount"] == snapshot["eventCount"] == len(snapshot["events"]) == 20000
+    # Every event once, in the order the broker logged them (one worker publishes them in order).
+    assert [e["id"] for e in snapshot["events"]] == [e["id"] for e in made]
+    assert snapshot["events"] == made
+    expected = expected_statistics(made)
+    for key in ("totalEvents", "totalVisits", "visitsByDecade", "eventsByKind"):
+        assert snapshot["statistics"][key] == expected[key], key
+
+
 def test_every_daemon_exits_0_on_sigterm_and_keeps_its_state(pipeline):
     broker, endpoints = pipeline.broker()
     aggregator, query = pipeline.aggregator(endpoints)

@@ -185,7 +185,7 @@ public final class Aggregator: SocketLoop {
         guard let given = settings.bootstrapSnapshot else { throw PipelineError.logTrimmed(position: position, first: first) }
         let folder = FileManager.default.fileExists(atPath: (given as NSString).appendingPathComponent("latest.json"))
             ? given : (given as NSString).appendingPathComponent("snapshots")
-        guard let snapshot = try SnapshotWriter.loadLatest(folder: folder) else {
+        guard let snapshot = try SnapshotFiles.readPointer(folder: folder) else {
             throw PipelineError.state(path: folder, reason: "holds no snapshot (no latest.json) to start from; "
                 + PipelineError.logTrimmed(position: position, first: first).description)
         }
@@ -194,8 +194,19 @@ public final class Aggregator: SocketLoop {
                 + "sequence \(first): sequences \(snapshot.sequence + 1)-\(first - 1) are in neither, and statistics without them would be wrong")
         }
         guard snapshot.sequence > position else { throw PipelineError.logTrimmed(position: position, first: first) }
+        // The snapshot's events, a line at a time, counted as if they had come from the broker.
         var state = AggregatorState()
-        for event in snapshot.events { try state.apply(event) }
+        let path = FilePath(folder).appending(snapshot.file).string
+        let count = try SnapshotFiles.forEachEvent(inSnapshot: path) { json in
+            do {
+                try state.apply(try EventJSON.summary(of: json))
+            } catch let error as EventDecodingError {
+                throw PipelineError.state(path: path, reason: "an event does not decode: \(error)")
+            }
+        }
+        guard count == snapshot.eventCount else {
+            throw PipelineError.state(path: path, reason: "holds \(count) events; latest.json says \(snapshot.eventCount)")
+        }
         state.position = StreamPosition(sequence: snapshot.sequence)
         let counters = shared.withLock { $0.state }
         state.live = counters.live

@@ -33,6 +33,62 @@ public enum AtomicFile {
         try write(Array(text.utf8), to: path)
     }
 
+    /// Writes a file too large to hold in memory, with the same guarantee: `fill` hands its bytes
+    /// to a `Writer`, which writes them in blocks to the temporary file. An error thrown by `fill`
+    /// leaves the old file in place, as a failed write does.
+    static func write(to path: String, blockSize: Int = 1 << 20, _ fill: (inout Writer) throws -> Void) throws {
+        let target = FilePath(path)
+        let temporary = FilePath(path + ".tmp-\(getpid())")
+        let fd = try fileCall("open", temporary) {
+            try FileDescriptor.open(temporary, .writeOnly, options: [.create, .truncate, .closeOnExec],
+                                    permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        }
+        do {
+            defer { try? fd.close() }
+            var writer = Writer(fd: fd, path: temporary, blockSize: blockSize)
+            try fill(&writer)
+            try writer.flush()
+            try fileCall("fsync", temporary) { try fd.sync() }
+            try fileCall("rename", target) { try temporary.move(replacing: target) }
+        } catch {
+            temporary.removeFile()
+            throw error
+        }
+        try syncFolder(of: path)
+    }
+
+    /// Collects bytes and writes them a block at a time.
+    struct Writer {
+        let fd: FileDescriptor
+        let path: FilePath
+        let blockSize: Int
+        private var block: [UInt8] = []
+
+        init(fd: FileDescriptor, path: FilePath, blockSize: Int) {
+            self.fd = fd
+            self.path = path
+            self.blockSize = blockSize
+            block.reserveCapacity(blockSize)
+        }
+
+        mutating func append(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
+            block.append(contentsOf: bytes)
+            if block.count >= blockSize { try flush() }
+        }
+
+        mutating func append(_ text: String) throws(StorageError) {
+            block.append(contentsOf: text.utf8)
+            if block.count >= blockSize { try flush() }
+        }
+
+        /// Writes what is collected.
+        mutating func flush() throws(StorageError) {
+            guard !block.isEmpty else { return }
+            try fileCall("write", path) { try fd.writeAll(block) }
+            block.removeAll(keepingCapacity: true)
+        }
+    }
+
     /// fsync on the folder holding `path`, making a rename or a new file in it durable.
     public static func syncFolder(of path: String) throws(StorageError) {
         var folder = FilePath(path)
