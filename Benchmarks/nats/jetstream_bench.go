@@ -151,14 +151,14 @@ func consume(url string, lines [][]byte, batch int) {
 
 // produce sets up the stream and the consumer, starts the consumer process, publishes every event
 // and prints the figures.
-func produce(url, path string, lines [][]byte, batch int) int {
+func produce(url, path string, lines [][]byte, batch, maxPending int) int {
 	var rejected atomic.Uint64
 	nc, err := nats.Connect(url, nats.Name("timeline-bench-producer"), nats.Timeout(5*time.Second))
 	if err != nil {
 		fail("producer: cannot connect to %s: %v", url, err)
 	}
 	defer nc.Close()
-	js, err := nc.JetStream(nats.PublishAsyncErrHandler(func(_ nats.JetStream, _ *nats.Msg, err error) {
+	js, err := nc.JetStream(nats.PublishAsyncMaxPending(maxPending), nats.PublishAsyncErrHandler(func(_ nats.JetStream, _ *nats.Msg, err error) {
 		if rejected.Add(1) == 1 {
 			fmt.Fprintf(os.Stderr, "jetstream_bench: producer: a publish failed: %v\n", err)
 		}
@@ -244,16 +244,17 @@ func main() {
 	url := flag.String("url", nats.DefaultURL, "the nats-server to use (JetStream on)")
 	path := flag.String("events-file", "", "the events, one JSON body a line")
 	batch := flag.Int("batch", 1000, "messages a fetch asks for")
+	maxPending := flag.Int("max-pending", 4000, "unacknowledged asynchronous publishes at most (the client's default)")
 	role := flag.String("role", "producer", "producer, or consumer (started by the producer)")
 	flag.Parse()
-	if *path == "" || *batch < 1 || flag.NArg() != 0 {
+	if *path == "" || *batch < 1 || *maxPending < 1 || flag.NArg() != 0 {
 		flag.Usage()
 		os.Exit(64)
 	}
 	lines := loadEvents(*path)
 	switch *role {
 	case "producer":
-		os.Exit(produce(*url, *path, lines, *batch))
+		os.Exit(produce(*url, *path, lines, *batch, *maxPending))
 	case "consumer":
 		consume(*url, lines, *batch)
 	default:
