@@ -317,3 +317,52 @@ def run_nats(client, events_file, folder, batch, fsync_interval):
         server.stop()
     return {**result, "server_cpu_seconds": round(server_cpu, 2), "clients_cpu_seconds": round(client_cpu, 2),
             "fsync_rounds": syncer.rounds if syncer else 0, "log_bytes": folder_bytes(server.store)}
+
+
+# --------------------------------------------------------------------------------------------
+# one peer alone
+
+
+def main():
+    import argparse
+    import sys
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+    parser = argparse.ArgumentParser(description="Run one of the pipeline benchmark's peers alone, on a fresh server each run.")
+    parser.add_argument("peer", choices=["redis", "nats"])
+    parser.add_argument("--events-file", required=True, help="the events, one JSON body a line (timeline ingest --synthetic N --seed 1)")
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--client", help="the built client (default .build-bench/redis_stream_bench or .build-bench/jetstream_bench)")
+    parser.add_argument("--nats-fsync-interval", type=float, default=1.0, help="0 leaves the store to the server's own sync")
+    parser.add_argument("--keep", action="store_true", help="keep the servers' folders")
+    args = parser.parse_args()
+    name = "redis_streams" if args.peer == "redis" else "nats_jetstream"
+    client = args.client or str(root / ".build-bench" / ("redis_stream_bench" if args.peer == "redis" else "jetstream_bench"))
+    reasons = missing(name, client)
+    if reasons:
+        print(f"peers: {PEERS[name]['label']} cannot run: {'; '.join(reasons)}", file=sys.stderr)
+        return 69
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    base = Path(tempfile.mkdtemp(prefix="timeline-peer."))
+    try:
+        print(f"peers: {PEERS[name]['server']} {server_version(name)}; folder {base}", file=sys.stderr)
+        for r in range(1, args.runs + 1):
+            folder = base / f"run-{r}"
+            if name == "redis_streams":
+                result = run_redis(client, args.events_file, folder, args.batch)
+            else:
+                result = run_nats(client, args.events_file, folder, args.batch, args.nats_fsync_interval)
+            print(json.dumps(result), flush=True)
+    except PeerError as error:
+        print(f"peers: FAILED: {error}", file=sys.stderr)
+        return 1
+    finally:
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
