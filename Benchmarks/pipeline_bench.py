@@ -18,7 +18,12 @@ Measures, with the same N events throughout (see Benchmarks/README.md, "The pipe
    frontend stamps each event (unique guest) with time.monotonic_ns(); a pyzmq SUB on the broker's
    backend records arrival - send (publish -> delivered through the broker). Then, separately,
    the same load while another process polls the aggregator's STATUS as fast as it answers
-   (publish -> aggregated, an upper bound quantised to the polling period).
+   (publish -> aggregated, an upper bound quantised to the polling period);
+7. the peers a user would pick instead (Benchmarks/peers.py), interleaved with the baselines:
+   Redis Streams and NATS JetStream from Debian's packages, the same events, the log fsynced about
+   once a second, producer -> log -> consumer counting every event; the pipeline's rate is given
+   as a ratio to each. A peer whose packages are missing is skipped with a message, or, with
+   --peers require, fails the run before anything is measured.
 
 Every process it starts is stopped in `finally` blocks; every wait polls a condition against a
 deadline. Prints a table and writes every figure, the per-run values and the medians as JSON.
@@ -47,6 +52,10 @@ sys.path.insert(0, str(ROOT / "Tests"))
 
 from harness import Daemon, Requester, aggregator_status, broker_stats, wait_for, wire_header  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "Benchmarks"))
+
+import peers  # noqa: E402
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -56,7 +65,7 @@ class BenchError(Exception):
 
 # What a failed run raises: the benchmark's own checks, and the harness's waits (AssertionError)
 # and requests (TimeoutError, AssertionError).
-RUN_FAILURES = (BenchError, AssertionError, TimeoutError)
+RUN_FAILURES = (BenchError, AssertionError, TimeoutError, peers.PeerError)
 
 
 # --------------------------------------------------------------------------------------------
@@ -197,7 +206,9 @@ class Bench:
 # the measurements
 
 
-def mean_body_bytes(binary, events):
+def mean_body_bytes(binary, events, events_file):
+    """The mean body size of `timeline ingest --synthetic N --seed 1`, whose output (the events the
+    producer sends, one JSON body a line) is kept in `events_file` for the peers' clients."""
     result = subprocess.run([str(binary), "ingest", "--synthetic", str(events), "--seed", "1"],
                             capture_output=True, timeout=600, env={**os.environ, "TIMELINE_HOME": str(ROOT)})
     if result.returncode != 0:
@@ -205,6 +216,7 @@ def mean_body_bytes(binary, events):
     lines = result.stdout.splitlines()
     if len(lines) != events:
         raise BenchError(f"timeline ingest --synthetic {events} printed {len(lines)} lines")
+    Path(events_file).write_bytes(result.stdout)
     return round(sum(len(line) for line in lines) / events)
 
 
@@ -658,6 +670,18 @@ def main():
                         help="events for the memory run (broker, aggregator and monitor sampled as they flow); 0 skips it")
     parser.add_argument("--json", default=str(ROOT / ".build-bench/results.json"))
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (daemon logs)")
+    parser.add_argument("--peers", choices=["if-available", "require", "none"], default="if-available",
+                        help="the peers (Redis Streams, NATS JetStream): run those whose packages are installed and skip the "
+                             "others with a message (default), fail when one is missing, or run none")
+    parser.add_argument("--redis-client", default=str(ROOT / ".build-bench/redis_stream_bench"),
+                        help="the built Redis Streams client (Benchmarks/redis/stream_bench.c)")
+    parser.add_argument("--nats-client", default=str(ROOT / ".build-bench/jetstream_bench"),
+                        help="the built NATS JetStream client (Benchmarks/nats/jetstream_bench.go)")
+    parser.add_argument("--peer-batch", type=int, default=1000,
+                        help="the peers' batch: XADDs per round trip and XREAD COUNT; JetStream fetch size (default 1000)")
+    parser.add_argument("--nats-fsync-interval", type=float, default=1.0,
+                        help="seconds between two fsyncs of the JetStream store, done by this script since Debian's "
+                             "nats-server 2.9 has no sync_interval (default 1; 0 leaves it to the server, every 2 minutes)")
     parser.add_argument("--role", choices=["latency-sub", "status-poll"], help=argparse.SUPPRESS)
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -674,23 +698,56 @@ def main():
     for path, what in ((args.binary, "the timeline binary"), (args.raw, "the raw libzmq baseline")):
         if not os.access(path, os.X_OK):
             parser.error(f"{what} is not built at {path}")
+    if args.peer_batch < 1:
+        parser.error("--peer-batch must be at least 1")
+    clients = {"redis_streams": args.redis_client, "nats_jetstream": args.nats_client}
+    peer_names, skipped = [], {}
+    for name, client in clients.items():
+        reasons = peers.missing(name, client) if args.peers != "none" else ["--peers none"]
+        if not reasons:
+            peer_names.append(name)
+            continue
+        skipped[name] = "; ".join(reasons)
+        if args.peers == "require":
+            print(f"pipeline_bench: the {peers.PEERS[name]['label']} peer cannot run: {skipped[name]}.\n"
+                  f"pipeline_bench: run Scripts/install-deps --bench to install the peers (or leave them out with --peers none)",
+                  file=sys.stderr)
+            return 69
+        if args.peers == "if-available":
+            print(f"pipeline_bench: skipping the {peers.PEERS[name]['label']} peer: {skipped[name]}", flush=True)
+    versions = {name: peers.server_version(name) for name in peer_names}
 
+    # A SIGTERM stops the run like Ctrl-C does: the `finally` blocks stop every process started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     began = time.monotonic()
     load_before = os.getloadavg()
     base = Path(tempfile.mkdtemp(prefix="timeline-bench."))
     bench = Bench(args.binary, base)
     events = args.events
     try:
-        body = mean_body_bytes(args.binary, events)
+        events_file = base / "events.jsonl"
+        body = mean_body_bytes(args.binary, events, events_file)
         print(f"pipeline_bench: {events} events, {args.runs} run(s), mean body {body} bytes, {os.cpu_count()} CPUs, "
               f"libzmq {zmq.zmq_version()} (pyzmq {zmq.__version__}); work folder {base}", flush=True)
-        runs = {"raw_3_frames": [], "python_pipeline": [], "producer_to_broker": [], "pipeline": [], "pipeline_with_monitor": []}
+        if peer_names:
+            print("pipeline_bench: peers: " + ", ".join(f"{peers.PEERS[n]['label']} ({peers.PEERS[n]['server']} {versions[n]})"
+                                                          for n in peer_names), flush=True)
+        runs = {"raw_3_frames": [], "python_pipeline": [], **{name: [] for name in peer_names},
+                "producer_to_broker": [], "pipeline": [], "pipeline_with_monitor": []}
         for r in range(1, args.runs + 1):
             # Interleaved, so a burst of load from elsewhere spreads over every figure.
             raw = run_json_program([args.raw, "--messages", str(events), "--bytes", str(body), "--frames", "3"], "raw libzmq baseline")
             runs["raw_3_frames"].append(raw)
             py = run_json_program([sys.executable, str(ROOT / "Benchmarks/python/pipeline.py"), "--events", str(events)], "pyzmq baseline")
             runs["python_pipeline"].append(py)
+            for name in peer_names:
+                folder = base / f"{name}-{r}"
+                if name == "redis_streams":
+                    runs[name].append(peers.run_redis(args.redis_client, events_file, folder, args.peer_batch))
+                else:
+                    runs[name].append(peers.run_nats(args.nats_client, events_file, folder, args.peer_batch, args.nats_fsync_interval))
+                if not args.keep:
+                    shutil.rmtree(folder, ignore_errors=True)
             pb = producer_to_broker(bench, events)
             runs["producer_to_broker"].append(pb)
             pl = pipeline_run(bench, events, with_monitor=False)
@@ -701,6 +758,10 @@ def main():
                   f"produce->broker {pb['events_per_second']:,.0f}/s  pipeline {pl['events_per_second']:,.0f}/s "
                   f"(produce exited {pl['produce_exit_seconds']:.2f} s, aggregated {pl['seconds']:.2f} s)  "
                   f"+monitor {pm['events_per_second']:,.0f}/s  replay {pl['replay']['events_per_second']:,.0f}/s", flush=True)
+            if peer_names:
+                print("           peers: " + "  ".join(
+                    f"{peers.PEERS[n]['label']} {runs[n][-1]['events_per_second']:,.0f}/s (server CPU {runs[n][-1]['server_cpu_seconds']:.2f} s, "
+                    f"clients {runs[n][-1]['clients_cpu_seconds']:.2f} s)" for n in peer_names), flush=True)
             print(f"           CPU s during pipeline: " + "; ".join(
                 f"{name} {sum(t.values()):.2f} ({', '.join(f'{n} {s:.2f}' for n, s in list(t.items())[:3])})"
                 for name, t in pl["cpu_seconds"].items()), flush=True)
@@ -729,6 +790,7 @@ def main():
     throughput = {
         "raw_3_frames": rates("raw_3_frames", "messages_per_second"),
         "python_pipeline": rates("python_pipeline"),
+        **{name: rates(name) for name in peer_names},
         "producer_to_broker": rates("producer_to_broker"),
         "pipeline": rates("pipeline"),
         "pipeline_with_monitor": rates("pipeline_with_monitor"),
@@ -737,6 +799,8 @@ def main():
     labels = {
         "raw_3_frames": f"raw libzmq, 3 frames, {body} B body (msg/s)",
         "python_pipeline": "pyzmq + json pipeline (events/s)",
+        "redis_streams": f"Redis Streams {versions.get('redis_streams', '')}, AOF everysec (events/s)",
+        "nats_jetstream": f"NATS JetStream {versions.get('nats_jetstream', '')}, file store (events/s)",
         "producer_to_broker": "produce -> broker, logged (events/s)",
         "pipeline": "produce -> broker -> aggregator (events/s)",
         "pipeline_with_monitor": "  same, + monitor --json attached (events/s)",
@@ -748,6 +812,31 @@ def main():
         figures[name] = {"median": m, "runs": values, "min": min(values), "max": max(values), "spread": spread(values),
                          "ratio_vs_raw_3_frames": m / raw_rate, "ratio_vs_python_pipeline": m / py_rate, "unit": "events/s"}
     figures["pipeline"]["produce_exit_seconds_median"] = median([r["produce_exit_seconds"] for r in runs["pipeline"]])
+    # The issue's targets: the pipeline's events/s over each peer's, both medians of this run.
+    peer_results = {}
+    for name in peers.PEERS:
+        if name not in peer_names:
+            peer_results[name] = {"skipped": skipped[name]}
+            continue
+        ratio = figures["pipeline"]["median"] / figures[name]["median"]
+        target = peers.PEERS[name]["target"]
+        figures[name]["pipeline_ratio"] = ratio
+        figures[name]["pipeline_ratio_target"] = target
+        peer_results[name] = {
+            "server": peers.PEERS[name]["server"], "version": versions[name], "batch": args.peer_batch,
+            "pipeline_ratio": ratio, "target": target, "met": ratio >= target,
+            "server_cpu_seconds_median": median([r["server_cpu_seconds"] for r in runs[name]]),
+            "clients_cpu_seconds_median": median([r["clients_cpu_seconds"] for r in runs[name]]),
+            "log_bytes": runs[name][-1]["log_bytes"],
+            "durability": ("appendonly yes, appendfsync everysec, save \"\"" if name == "redis_streams" else
+                           f"file storage; the store's files fsynced every {args.nats_fsync_interval:g} s by the benchmark"
+                           if args.nats_fsync_interval > 0 else "file storage; the server's own sync (every 2 minutes)"),
+        }
+        if name == "redis_streams":
+            peer_results[name]["client"] = "C, hiredis " + subprocess.run(["pkg-config", "--modversion", "hiredis"], capture_output=True,
+                                                                         text=True).stdout.strip()
+        else:
+            peer_results[name]["client"] = runs[name][-1].get("client", "nats.go")
 
     def mib(values):
         return median(values) / 1024
@@ -768,6 +857,10 @@ def main():
         ratio_raw = "1" if name == "raw_3_frames" else f"{f['ratio_vs_raw_3_frames']:.3f}"
         ratio_py = "1" if name == "python_pipeline" else f"{f['ratio_vs_python_pipeline']:.3f}"
         rows.append((labels[name], f"{f['median']:,.0f}  (spread {f['spread'] * 100:.0f}%)", ratio_raw, ratio_py))
+    for name in peer_names:
+        ratio, target = figures[name]["pipeline_ratio"], figures[name]["pipeline_ratio_target"]
+        verdict = "met" if ratio >= target else f"missed: {ratio / target:.2f} of it"
+        rows.append((f"pipeline / {peers.PEERS[name]['label']}", f"{ratio:.2f}  (target {target:g}: {verdict})", "-", "-"))
     d, a = latency["delivered_through_broker"], latency["aggregated_upper_bound"]
     rows.append((f"latency publish -> SUB via broker @{latency['rate']:,.0f}/s (µs)",
                  f"p50 {d['p50_us']:,.0f}  p99 {d['p99_us']:,.0f}  p99.9 {d['p999_us']:,.0f}", "-", "-"))
@@ -801,12 +894,21 @@ def main():
           ", ".join(f"{n} {s:.2f} s ({s / pl_secs * 100:.0f}%)" for n, s in pl_cpu.items()))
     print(f"latency: publish -> delivered to a pyzmq SUB through the broker (not aggregated); "
           f"achieved {latency['achieved_rate']:,.0f}/s for {latency['events']} probes")
+    for name, result in peer_results.items():
+        label = peers.PEERS[name]["label"]
+        if "skipped" in result:
+            if args.peers != "none":
+                print(f"peer {label}: skipped: {result['skipped']}")
+            continue
+        print(f"peer {label}: {result['server']} {result['version']}, client {result['client']}, batches of {result['batch']}; "
+              f"{result['durability']}; median CPU server {result['server_cpu_seconds_median']:.2f} s, "
+              f"producer + consumer {result['clients_cpu_seconds_median']:.2f} s")
 
     elapsed = time.monotonic() - began
     output = {
         "events": events, "runs": args.runs, "body_bytes": body, "cpus": os.cpu_count(),
         "libzmq": zmq.zmq_version(), "pyzmq": zmq.__version__, "binary": args.binary,
-        "figures": figures, "latency": latency, "peak_rss_mib": memory, "memory_run": memory_flow,
+        "figures": figures, "peers": peer_results, "latency": latency, "peak_rss_mib": memory, "memory_run": memory_flow,
         "cpu_seconds_pipeline_median": pl_cpu,
         "load_average_before": load_before, "load_average_after": os.getloadavg(), "runs_detail": runs, "wall_seconds": elapsed,
     }
