@@ -163,17 +163,29 @@ def _redis_command(port, *args, timeout=2.0):
         return first, b""
 
 
-def _redis_ready(port):
+def _redis_ready(port, pid):
+    """Whether the redis-server with process id `pid` answers on `port` (not another one that won the port)."""
     try:
-        return _redis_command(port, "PING")[0] == b"+PONG"
+        if _redis_command(port, "PING")[0] != b"+PONG":
+            return False
+        return f"process_id:{pid}\r\n" in _redis_command(port, "INFO", "server")[1].decode(errors="replace")
     except OSError:
         return False
 
 
 class RedisServer:
-    """redis-server on a free loopback port, its files in `folder`; stopped by stop()."""
+    """redis-server on a free loopback port, its files in `folder`; stopped by stop(), or at once
+    when it cannot be made ready."""
 
     def __init__(self, folder):
+        self.process = None
+        try:
+            self._start(folder)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, folder):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.process = None
@@ -188,7 +200,7 @@ class RedisServer:
             self.process = subprocess.Popen(["redis-server", str(config)], stdin=subprocess.DEVNULL,
                                             stdout=subprocess.DEVNULL, stderr=open(self.folder / "redis.stderr", "wb"),
                                             preexec_fn=_die_with_parent)
-            if _wait(lambda: _redis_ready(port), self.process, 30, "redis-server to answer PING", self.log_path):
+            if _wait(lambda: _redis_ready(port, self.process.pid), self.process, 30, "redis-server to answer PING", self.log_path):
                 self.port = port
                 break
             # It exited: another process took the port first, or something worse (then say so).
@@ -270,6 +282,14 @@ class NatsServer:
     `folder`; stopped by stop()."""
 
     def __init__(self, folder):
+        self.process = None
+        try:
+            self._start(folder)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, folder):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.store = self.folder / "store"
@@ -295,7 +315,8 @@ class NatsServer:
         # The ports file is written once the client port listens; JetStream is ready before that.
 
     def stop(self):
-        stop(self.process)
+        if self.process is not None:
+            stop(self.process)
 
 
 def run_nats(client, events_file, folder, batch, fsync_interval):

@@ -227,3 +227,34 @@ struct SnapshotStoreTests {
         #expect(names == [SnapshotEventFile.fileName, "latest.json", SnapshotFiles.name(sequence: 50), SnapshotFiles.name(sequence: 60)])
     }
 }
+
+@Suite("A snapshot folder's pointer from anyone")
+struct SnapshotPointerTests {
+    func pointer(_ json: String, snapshot: String? = "snapshot-000000000010.json", size: Int = 300) throws -> TemporaryFolder {
+        let folder = TemporaryFolder()
+        try json.write(toFile: folder.file("latest.json"), atomically: true, encoding: .utf8)
+        if let snapshot { _ = FileManager.default.createFile(atPath: folder.file(snapshot), contents: Data(repeating: 0x20, count: size)) }
+        return folder
+    }
+
+    @Test("Sequences past 2^63 - 1, counts the file cannot hold, names that are no file of the folder, and a pointer that is no small file are refused")
+    func refused() throws {
+        let created = "\"createdAt\":\"2026-11-30T00:00:00Z\""
+        for json in [
+            "{\"file\":\"snapshot-000000000010.json\",\"sequence\":18446744073709551615,\"eventCount\":1,\(created)}",
+            "{\"file\":\"snapshot-000000000010.json\",\"sequence\":10,\"eventCount\":1000000000000000000,\(created)}",
+            "{\"file\":\"snapshot-000000000010.json\",\"sequence\":10,\"eventCount\":-1,\(created)}",
+            "{\"file\":\"..\",\"sequence\":10,\"eventCount\":1,\(created)}",
+            "{\"file\":\"missing.json\",\"sequence\":10,\"eventCount\":1,\(created)}",
+            "{\"file\":\"a/b.json\",\"sequence\":10,\"eventCount\":1,\(created)}",
+        ] {
+            let folder = try pointer(json)
+            #expect(throws: PipelineError.self, "\(json)") { _ = try SnapshotFiles.readPointer(folder: folder.path) }
+        }
+        let fifo = TemporaryFolder()
+        #expect(mkfifo(fifo.file("latest.json"), 0o600) == 0)
+        #expect(throws: PipelineError.self) { _ = try SnapshotFiles.readPointer(folder: fifo.path) }
+        let ok = try pointer("{\"file\":\"snapshot-000000000010.json\",\"sequence\":10,\"eventCount\":100,\(created)}")
+        #expect(try SnapshotFiles.readPointer(folder: ok.path)?.eventCount == 100)
+    }
+}

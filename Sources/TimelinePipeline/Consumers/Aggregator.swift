@@ -146,8 +146,8 @@ public final class Aggregator: SocketLoop {
         func turn(_ body: () throws -> Bool) throws -> Bool {
             do {
                 return try body()
-            } catch let PipelineError.logTrimmed(position, first) {
-                try restore(stream, position: position, first: first)
+            } catch let PipelineError.logTrimmed(position, first, head) {
+                try restore(stream, position: position, first: first, head: head)
                 unsaved = 0
                 firstUnsaved = nil
                 return true
@@ -181,23 +181,35 @@ public final class Aggregator: SocketLoop {
     /// events counted afresh, its sequence the position) when it covers the records retention
     /// deleted, checkpoints it, and moves the stream there. Otherwise throws, naming the
     /// sequences nothing covers.
-    private func restore(_ stream: ConsumerStream, position: UInt64, first: UInt64) throws {
-        guard let given = settings.bootstrapSnapshot else { throw PipelineError.logTrimmed(position: position, first: first) }
+    private func restore(_ stream: ConsumerStream, position: UInt64, first: UInt64, head: UInt64) throws {
+        let trimmed = PipelineError.logTrimmed(position: position, first: first, head: head)
+        guard let given = settings.bootstrapSnapshot else { throw trimmed }
         let folder = FileManager.default.fileExists(atPath: (given as NSString).appendingPathComponent("latest.json"))
             ? given : (given as NSString).appendingPathComponent("snapshots")
         guard let snapshot = try SnapshotFiles.readPointer(folder: folder) else {
             throw PipelineError.state(path: folder, reason: "holds no snapshot (no latest.json) to start from; "
-                + PipelineError.logTrimmed(position: position, first: first).description)
+                + trimmed.description)
         }
-        guard snapshot.sequence + 1 >= first else {
+        guard snapshot.sequence >= first - 1 else {
             throw PipelineError.state(path: folder, reason: "its latest snapshot is at sequence \(snapshot.sequence), but the broker's log begins at "
                 + "sequence \(first): sequences \(snapshot.sequence + 1)-\(first - 1) are in neither, and statistics without them would be wrong")
         }
-        guard snapshot.sequence > position else { throw PipelineError.logTrimmed(position: position, first: first) }
+        guard snapshot.sequence > position else { throw trimmed }
+        // A snapshot past the broker's last record is from another log: counting on from it would
+        // drop the broker's records as repeats.
+        guard snapshot.sequence <= head else {
+            throw PipelineError.state(path: folder, reason: "its latest snapshot is at sequence \(snapshot.sequence), past the broker's last, "
+                + "\(head): it is not a snapshot of this broker's log")
+        }
         // The snapshot's events, a line at a time, counted as if they had come from the broker.
         var state = AggregatorState()
         let path = FilePath(folder).appending(snapshot.file).string
+        var taken = 0
         let count = try SnapshotFiles.forEachEvent(inSnapshot: path) { json in
+            taken += 1
+            guard taken <= snapshot.eventCount else {
+                throw PipelineError.state(path: path, reason: "holds more events than latest.json says (\(snapshot.eventCount))")
+            }
             do {
                 try state.apply(try EventJSON.summary(of: json))
             } catch let error as EventDecodingError {
@@ -216,6 +228,7 @@ public final class Aggregator: SocketLoop {
         // The old state goes first: a crash before the new one is written starts from nothing and
         // restores again, never from a state file whose keys were replaced.
         FilePath(settings.dataDirectory).appending(AggregatorState.fileName).removeFile()
+        try AtomicFile.syncFolder(of: FilePath(settings.dataDirectory).appending(AggregatorState.fileName).string)
         let checkpoint = state.checkpoint()
         try AggregatorState.write(checkpoint, to: settings.dataDirectory)
         state.saved(checkpoint)

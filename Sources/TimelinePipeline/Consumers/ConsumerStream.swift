@@ -256,7 +256,7 @@ public final class ConsumerStream {
         }
         heard(head: head)
         let missing = (progress.sequence + 1)...(first - 1)
-        guard skipsDeletedRecords else { throw PipelineError.logTrimmed(position: progress.sequence, first: first) }
+        guard skipsDeletedRecords else { throw PipelineError.logTrimmed(position: progress.sequence, first: first, head: head) }
         logger.warning("The broker's retention deleted records this stream had not read; it goes on from the oldest one kept", metadata: [
             "stream.missingFrom": "\(missing.lowerBound)", "stream.missingThrough": "\(missing.upperBound)", "log.firstSequence": "\(first)",
         ])

@@ -13,7 +13,7 @@ public enum PipelineError: Error, CustomStringConvertible {
     /// The two brokers of a pair hold histories that cannot be made one.
     case pairDiverged(String)
     /// A consumer needs records the broker's retention deleted: its log begins at `first`.
-    case logTrimmed(position: UInt64, first: UInt64)
+    case logTrimmed(position: UInt64, first: UInt64, head: UInt64)
 
     public var description: String {
         switch self {
@@ -28,7 +28,7 @@ public enum PipelineError: Error, CustomStringConvertible {
         case .brokerError(let message): return "the broker answered with an error: \(message)"
         case .state(let path, let reason): return "\(path): \(reason)"
         case .pairDiverged(let detail): return "the two brokers' logs cannot be reconciled: \(detail)"
-        case .logTrimmed(let position, let first):
+        case .logTrimmed(let position, let first, _):
             return "the broker's log begins at sequence \(first) (its retention deleted the records before), but this consumer is at "
                 + "sequence \(position): sequences \(position + 1)-\(first - 1) are missing, and statistics without them would be wrong. "
                 + "An aggregator can start from a snapshot writer's snapshot that covers them (aggregate --bootstrap-snapshot FOLDER); "

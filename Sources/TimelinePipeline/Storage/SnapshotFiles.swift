@@ -25,12 +25,31 @@ enum SnapshotFiles {
         String(format: "snapshot-%012llu.json", sequence)
     }
 
-    /// The pointer in `latest.json`, or nil when there is none.
+    /// `latest.json` is a few hundred bytes; anything much larger is not one.
+    static let largestPointer: Int64 = 64 << 10
+
+    /// The pointer in `latest.json`, or nil when there is none. It must be a small regular file
+    /// naming a regular file of the folder, with a sequence a consumer can hold (at most 2^63 - 1)
+    /// and an event count that file can hold: the folder may be anyone's (`--bootstrap-snapshot`).
     static func readPointer(folder: String) throws -> SnapshotPointer? {
-        let path = FilePath(folder).appending(pointerName).string
-        guard let bytes = try AtomicFile.read(path) else { return nil }
-        guard let pointer = try? JSONCoding.decode(SnapshotPointer.self, from: bytes), !pointer.file.contains("/") else {
-            throw PipelineError.state(path: path, reason: "does not name a snapshot file")
+        let path = FilePath(folder).appending(pointerName)
+        guard let status = try? path.stat() else { return nil }
+        guard status.type == .regular, status.size <= largestPointer else {
+            throw PipelineError.state(path: path.string, reason: "is not a pointer file (a regular file of at most 64 KiB)")
+        }
+        guard let bytes = try AtomicFile.read(path.string) else { return nil }
+        guard let pointer = try? JSONCoding.decode(SnapshotPointer.self, from: bytes), !pointer.file.contains("/"),
+              !pointer.file.isEmpty, pointer.file != ".", pointer.file != ".." else {
+            throw PipelineError.state(path: path.string, reason: "does not name a snapshot file")
+        }
+        let snapshot = FilePath(folder).appending(pointer.file)
+        guard let snapshotStatus = try? snapshot.stat(), snapshotStatus.type == .regular else {
+            throw PipelineError.state(path: path.string, reason: "names \(pointer.file), which is not a file of the folder")
+        }
+        // Each event takes at least 3 bytes of the file ("{}" and its separator).
+        guard pointer.sequence <= UInt64(Int64.max), pointer.eventCount >= 0, Int64(pointer.eventCount) <= Int64(snapshotStatus.size) / 3 else {
+            throw PipelineError.state(path: path.string, reason: "says sequence \(pointer.sequence) and \(pointer.eventCount) events, "
+                + "which \(pointer.file) (\(snapshotStatus.size) bytes) cannot hold")
         }
         return pointer
     }

@@ -32,6 +32,10 @@ struct SnapshotStore {
     init(folder: String, logger: Logger) throws {
         self.folder = folder
         try AtomicFile.prepareFolder(folder)
+        // Temporary files of writes a crash cut short: as large as a snapshot, and never used.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name.contains(".tmp-") {
+            FilePath(folder).appending(name).removeFile()
+        }
         latest = try SnapshotFiles.readPointer(folder: folder)
         events = try SnapshotEventFile(folder: folder)
         if try load(logger: logger) { return }
