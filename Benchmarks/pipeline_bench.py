@@ -168,9 +168,10 @@ class Bench:
         return self.start("monitor", "monitor", "--json", "--stats-interval", "0",
                           "--backend", endpoints["backend"], "--replay", endpoints["replay"])
 
-    def produce_args(self, endpoints, events):
-        return ["produce", "--synthetic", str(events), "--seed", "1",
-                "--frontend", endpoints["frontend"], "--replay", endpoints["replay"], "--log-level", "notice"]
+    def produce_args(self, endpoints, events, source=None):
+        """`timeline produce` of N synthetic events, or of the JSON Lines file `source`."""
+        what = [str(source)] if source is not None else ["--synthetic", str(events), "--seed", "1"]
+        return ["produce", *what, "--frontend", endpoints["frontend"], "--replay", endpoints["replay"], "--log-level", "notice"]
 
     def wait_subscriptions(self, stats_requester, count, timeout=30):
         return wait_for(lambda: broker_stats(stats_requester)["subscriptions"] >= count, timeout,
@@ -227,13 +228,13 @@ def run_json_program(command, what):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def run_produce(bench, endpoints, events, watch=(), until=None, timeout=600):
+def run_produce(bench, endpoints, events, watch=(), until=None, timeout=600, source=None):
     """Runs `timeline produce --synthetic N`; returns seconds until it exited (and until `until()`
     first returned true, when given), and the CPU seconds per thread of the producer and of the
     processes in `watch` over the run. Polls every 2 ms."""
     cpu_before = {name: cpu_threads(pid) for name, pid in watch}
     start = time.monotonic()
-    process, log_path = bench.popen("produce", bench.produce_args(endpoints, events))
+    process, log_path = bench.popen("produce", bench.produce_args(endpoints, events, source))
     producer_cpu = {}
     exited_at = until_at = None
     deadline = start + timeout
@@ -274,6 +275,29 @@ def producer_to_broker(bench, events):
                 "broker_vm_hwm_kib": vm_hwm_kib(broker.pid), "cpu_seconds": cpu}
     finally:
         bench.stop(broker.process)
+
+
+def jsonl_producer_run(bench, binary, folder, events):
+    """`timeline produce FILE` of a JSON Lines file of N events (not synthetic ones made in the
+    producer) into a broker, until the broker logged them all: the producer reading and checking
+    real input. The file is `timeline ingest --synthetic N --seed 2`, written before the clock."""
+    source = Path(folder) / f"produce-{events}.jsonl"
+    with open(source, "wb") as out:
+        made = subprocess.run([str(binary), "ingest", "--synthetic", str(events), "--seed", "2"], stdout=out, stderr=subprocess.PIPE,
+                              timeout=900, env={**os.environ, "TIMELINE_HOME": str(ROOT)})
+    if made.returncode != 0:
+        raise BenchError(f"timeline ingest --synthetic {events} failed: {made.stderr.decode()[-2000:]}")
+    broker, endpoints = bench.broker()
+    try:
+        seconds, _, cpu = run_produce(bench, endpoints, events, watch=[("broker", broker.pid)], timeout=1800, source=source)
+        stats = broker_stats(endpoints["replay"])
+        if stats["lastSequence"] != events or stats["accepted"] != events:
+            raise BenchError(f"produce FILE: the broker logged {stats['lastSequence']} (accepted {stats['accepted']}) of {events}")
+        return {"events": events, "file_bytes": source.stat().st_size, "seconds": seconds, "events_per_second": events / seconds,
+                "cpu_seconds": cpu}
+    finally:
+        bench.stop(broker.process)
+        source.unlink(missing_ok=True)
 
 
 class Consumers:
@@ -668,6 +692,8 @@ def main():
     parser.add_argument("--latency-seconds", type=float, default=5)
     parser.add_argument("--memory-events", type=int, default=0,
                         help="events for the memory run (broker, aggregator and monitor sampled as they flow); 0 skips it")
+    parser.add_argument("--jsonl-events", type=int, default=0,
+                        help="events in the JSON Lines file of the `produce FILE` run (0 skips it)")
     parser.add_argument("--json", default=str(ROOT / ".build-bench/results.json"))
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (daemon logs)")
     parser.add_argument("--peers", choices=["if-available", "require", "none"], default="if-available",
@@ -776,6 +802,11 @@ def main():
                 f"{name} {sum(t.values()):.2f} ({', '.join(f'{n} {s:.2f}' for n, s in list(t.items())[:3])})"
                 for name, t in pl["cpu_seconds"].items()), flush=True)
         latency = latency_run(bench, args.latency_rate, args.latency_seconds)
+        jsonl = None
+        if args.jsonl_events > 0:
+            jsonl = jsonl_producer_run(bench, args.binary, base, args.jsonl_events)
+            print(f"  produce FILE: {jsonl['events']:,} events ({jsonl['file_bytes'] / 1e6:.0f} MB) logged in {jsonl['seconds']:.2f} s, "
+                  f"{jsonl['events_per_second']:,.0f}/s", flush=True)
         memory_flow = None
         if args.memory_events > 0:
             memory_flow = memory_run(bench, args.memory_events)
@@ -884,6 +915,11 @@ def main():
                         ("monitor", "peak RSS monitor --json (MiB)"), ("late_aggregator", "peak RSS late aggregator (MiB)"),
                         ("broker_no_consumer", "peak RSS broker, no consumer (MiB)")):
         rows.append((label, f"{memory[name]:.1f}", "-", "-"))
+    if jsonl is not None:
+        synthetic = figures["producer_to_broker"]["median"]
+        rows.append((f"produce FILE -> broker, {jsonl['events']:,}-line JSON Lines file (events/s)",
+                     f"{jsonl['events_per_second']:,.0f}  ({jsonl['events_per_second'] / synthetic:.2f} x produce --synthetic)",
+                     f"{jsonl['events_per_second'] / raw_rate:.3f}", f"{jsonl['events_per_second'] / py_rate:.3f}"))
     if memory_flow is not None:
         for name in ("broker", "monitor", "aggregator"):
             m = memory_flow[name]
@@ -918,7 +954,7 @@ def main():
     output = {
         "events": events, "runs": args.runs, "body_bytes": body, "cpus": os.cpu_count(),
         "libzmq": zmq.zmq_version(), "pyzmq": zmq.__version__, "binary": args.binary,
-        "figures": figures, "peers": peer_results, "latency": latency, "peak_rss_mib": memory, "memory_run": memory_flow,
+        "figures": figures, "peers": peer_results, "latency": latency, "peak_rss_mib": memory, "memory_run": memory_flow, "produce_jsonl": jsonl,
         "cpu_seconds_pipeline_median": pl_cpu,
         "load_average_before": load_before, "load_average_after": os.getloadavg(), "runs_detail": runs, "wall_seconds": elapsed,
     }
