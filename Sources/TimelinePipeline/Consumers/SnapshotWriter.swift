@@ -91,9 +91,13 @@ public final class SnapshotWriter: SocketLoop {
         let warnings = RateLimitedLog(logger: logger)
         var pending = 0
         var firstPending: ContinuousClock.Instant?
+        // After a failed write of the events file, the next try waits a second: the buffer it
+        // retries grows with every event meanwhile (a full disk).
+        var writeAgainAt: ContinuousClock.Instant?
+        var syncFailed = false
         defer {
             do {
-                if pending > 0 || content.writtenSequence == 0 { try write(&content) }
+                if !syncFailed, pending > 0 || content.writtenSequence == 0 { try write(&content) }
             } catch {
                 logger.error("Could not write the final snapshot; the previous one stays", metadata: ["error": "\(error)"])
             }
@@ -103,10 +107,13 @@ public final class SnapshotWriter: SocketLoop {
         let deliver: (StreamMessage) throws -> Void = { message in
             do {
                 let event = try WireMessage.decodeEvent(topic: message.topic, header: message.header, body: message.body)
-                if try content.store.add(event, sequence: message.sequence), content.store.needsWrite {
+                if try content.store.add(event, sequence: message.sequence), content.store.needsWrite,
+                   writeAgainAt.map({ ContinuousClock.now >= $0 }) ?? true {
                     do {
                         try content.store.writeBuffered()
+                        writeAgainAt = nil
                     } catch {
+                        writeAgainAt = .now + .seconds(1)
                         // The events wait in memory until a write succeeds (at the latest, the next snapshot's).
                         warnings.warning("events", "Could not write to the events file; the events wait in memory", metadata: ["error": "\(error)"])
                     }
@@ -125,6 +132,13 @@ public final class SnapshotWriter: SocketLoop {
                     try write(&content)
                     pending = 0
                     firstPending = nil
+                } catch let error as StorageError where error.operation == "fsync" {
+                    // Linux may have dropped the pages it could not write and let the next fsync
+                    // succeed: the events file cannot be trusted any more. Stop; a restart cuts it
+                    // back to the latest snapshot and takes the rest from the broker again.
+                    logger.critical("Could not sync the events file; stopping", metadata: ["error": "\(error)"])
+                    syncFailed = true
+                    throw error
                 } catch {
                     // Keep running and keep the events; the next trigger tries again.
                     logger.error("Could not write a snapshot; the previous one stays", metadata: ["error": "\(error)"])
