@@ -254,11 +254,16 @@ class PeriodicFsync(threading.Thread):
         self.interval = interval
         self.rounds = 0
         self.stopping = threading.Event()
+        # The first fsync that failed (other than of a file the server removed meanwhile): a run
+        # whose store was not synced as promised is not reported as if it had been.
+        self.failure = None
 
     def sync_all(self):
-        for path in self.folder.rglob("*"):
+        # Files, and the folders that hold them: a file created during the run is durable by name
+        # only once its folder is synced too.
+        for path in [*self.folder.rglob("*"), self.folder]:
             try:
-                if path.is_file():
+                if path.is_file() or path.is_dir():
                     fd = os.open(path, os.O_RDONLY)
                     try:
                         os.fsync(fd)
@@ -266,6 +271,8 @@ class PeriodicFsync(threading.Thread):
                         os.close(fd)
             except FileNotFoundError:  # the server removed it meanwhile
                 pass
+            except OSError as error:
+                self.failure = self.failure or f"fsync {path}: {error}"
         self.rounds += 1
 
     def run(self):
@@ -336,6 +343,8 @@ def run_nats(client, events_file, folder, batch, fsync_interval):
         if syncer is not None:
             syncer.stop()
         server.stop()
+    if syncer is not None and syncer.failure:
+        raise PeerError(f"the JetStream store could not be synced as the run promises: {syncer.failure}")
     return {**result, "server_cpu_seconds": round(server_cpu, 2), "clients_cpu_seconds": round(client_cpu, 2),
             "fsync_rounds": syncer.rounds if syncer else 0, "log_bytes": folder_bytes(server.store)}
 
