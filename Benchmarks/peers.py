@@ -173,9 +173,9 @@ def _redis_ready(port, pid):
         return False
 
 
-class RedisServer:
-    """redis-server on a free loopback port, its files in `folder`; stopped by stop(), or at once
-    when it cannot be made ready."""
+class _Server:
+    """A server process started by `_start(folder)`; stopped by stop(), or at once when it cannot
+    be made ready (then the error goes on)."""
 
     def __init__(self, folder):
         self.process = None
@@ -184,6 +184,17 @@ class RedisServer:
         except BaseException:
             self.stop()
             raise
+
+    def _start(self, folder):
+        raise NotImplementedError
+
+    def stop(self):
+        if self.process is not None:
+            stop(self.process)
+
+
+class RedisServer(_Server):
+    """redis-server on a free loopback port, its files in `folder`."""
 
     def _start(self, folder):
         self.folder = Path(folder)
@@ -213,10 +224,6 @@ class RedisServer:
         info = _redis_command(self.port, "INFO", "persistence")[1].decode()
         if "aof_enabled:1" not in info:
             raise PeerError("redis-server started without its append-only file")
-
-    def stop(self):
-        if self.process is not None:
-            stop(self.process)
 
 
 def run_redis(client, events_file, folder, batch):
@@ -284,17 +291,9 @@ class PeriodicFsync(threading.Thread):
         self.join()
 
 
-class NatsServer:
+class NatsServer(_Server):
     """nats-server with JetStream, on a port it picks and writes to its ports file, its store in
-    `folder`; stopped by stop()."""
-
-    def __init__(self, folder):
-        self.process = None
-        try:
-            self._start(folder)
-        except BaseException:
-            self.stop()
-            raise
+    `folder`."""
 
     def _start(self, folder):
         self.folder = Path(folder)
@@ -321,10 +320,6 @@ class NatsServer:
             raise PeerError(f"nats-server exited with {self.process.returncode}: {log[-1500:]}")
         # The ports file is written once the client port listens; JetStream is ready before that.
 
-    def stop(self):
-        if self.process is not None:
-            stop(self.process)
-
 
 def run_nats(client, events_file, folder, batch, fsync_interval):
     """One run of the NATS JetStream peer in a fresh server; returns its figures. With
@@ -345,6 +340,8 @@ def run_nats(client, events_file, folder, batch, fsync_interval):
         server.stop()
     if syncer is not None and syncer.failure:
         raise PeerError(f"the JetStream store could not be synced as the run promises: {syncer.failure}")
+    if syncer is not None and result["seconds"] > 2 * fsync_interval and syncer.rounds == 0:
+        raise PeerError(f"the JetStream store was never synced in a run of {result['seconds']:.1f} s")
     return {**result, "server_cpu_seconds": round(server_cpu, 2), "clients_cpu_seconds": round(client_cpu, 2),
             "fsync_rounds": syncer.rounds if syncer else 0, "log_bytes": folder_bytes(server.store)}
 

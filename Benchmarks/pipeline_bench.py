@@ -185,13 +185,7 @@ class Bench:
         return json.loads(result.stdout)
 
     def stop(self, process, timeout=20):
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        peers.stop(process, timeout)
 
     def stop_all(self):
         for process in reversed(self.processes):
@@ -912,9 +906,9 @@ def main():
         rows.append((f"latency publish -> SUB via broker @{run['rate']:,.0f}/s, achieved {run['achieved_rate']:,.0f}/s (µs)",
                      f"p50 {d['p50_us']:,.0f}  p99 {d['p99_us']:,.0f}  p99.9 {d['p999_us']:,.0f}", "-", "-"))
         x = run["direct_pyzmq_no_broker"]
-        rows.append((f"  same, pyzmq XPUB -> SUB direct, no broker (µs)",
+        rows.append(("  same, pyzmq XPUB -> SUB direct, no broker (µs)",
                      f"p50 {x['p50_us']:,.0f}  p99 {x['p99_us']:,.0f}  p99.9 {x['p999_us']:,.0f}", "-", "-"))
-        rows.append((f"  publish -> aggregated, upper bound (µs)",
+        rows.append(("  publish -> aggregated, upper bound (µs)",
                      f"p50 {a['p50_us']:,.0f}  p99 {a['p99_us']:,.0f}  p99.9 {a['p999_us']:,.0f}", "-", "-"))
         rows.append(("  STATUS polling period, median (µs)", f"{a['status_poll_period_median_us']:,.0f}", "-", "-"))
     for name, label in (("broker", "peak RSS broker (MiB)"), ("aggregator", "peak RSS aggregator (MiB)"),

@@ -11,22 +11,16 @@ import Darwin
 /// A crash at any instant leaves either the old file or the new one.
 public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to path: String) throws(StorageError) {
-        let target = FilePath(path)
-        let temporary = FilePath(path + ".tmp-\(getpid())")
-        let fd = try fileCall("open", temporary) {
-            try FileDescriptor.open(temporary, .writeOnly, options: [.create, .truncate, .closeOnExec],
-                                    permissions: [.ownerReadWrite, .groupRead, .otherRead])
-        }
-        do throws(StorageError) {
-            defer { try? fd.close() }
-            try fileCall("write", temporary) { try fd.writeAll(bytes) }
-            try fileCall("fsync", temporary) { try fd.sync() }
-            try fileCall("rename", target) { try temporary.move(replacing: target) }
-        } catch {
-            temporary.removeFile()
+        do {
+            try replace(path) { fd, temporary in
+                _ = try fileCall("write", temporary) { try fd.writeAll(bytes) }
+            }
+        } catch let error as StorageError {
             throw error
+        } catch {
+            // `replace` passes on what its body throws, and this body throws only StorageError.
+            throw StorageError(path: path, operation: "write", code: .ioError)
         }
-        try syncFolder(of: path)
     }
 
     public static func write(_ text: String, to path: String) throws(StorageError) {
@@ -37,6 +31,17 @@ public enum AtomicFile {
     /// to a `Writer`, which writes them in blocks to the temporary file. An error thrown by `fill`
     /// leaves the old file in place, as a failed write does.
     static func write(to path: String, blockSize: Int = 1 << 20, _ fill: (inout Writer) throws -> Void) throws {
+        try replace(path) { fd, temporary in
+            var writer = Writer(fd: fd, path: temporary, blockSize: blockSize)
+            try fill(&writer)
+            try writer.flush()
+        }
+    }
+
+    /// The one way a whole file is replaced: `write` fills a temporary file beside `path`, which is
+    /// then fsynced and renamed over it, and the folder fsynced. On any failure the temporary file
+    /// is removed and the old file stays.
+    private static func replace(_ path: String, _ write: (FileDescriptor, FilePath) throws -> Void) throws {
         let target = FilePath(path)
         let temporary = FilePath(path + ".tmp-\(getpid())")
         let fd = try fileCall("open", temporary) {
@@ -45,9 +50,7 @@ public enum AtomicFile {
         }
         do {
             defer { try? fd.close() }
-            var writer = Writer(fd: fd, path: temporary, blockSize: blockSize)
-            try fill(&writer)
-            try writer.flush()
+            try write(fd, temporary)
             try fileCall("fsync", temporary) { try fd.sync() }
             try fileCall("rename", target) { try temporary.move(replacing: target) }
         } catch {

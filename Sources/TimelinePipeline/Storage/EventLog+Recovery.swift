@@ -12,6 +12,11 @@ extension EventLog {
         var times: [TimeMark]
         var index: LogIndex
         var size: Int64
+
+        /// Everything the log keeps of it, in the order of `EventLog`'s assignment at open and reload.
+        var fields: ([ClosedSegment], Int64, OpenFile, OpenFile, Int64, [TimeMark], LogIndex, Int64) {
+            (closed, closed.reduce(0) { $0 + $1.size }, active, timesFile, timesSize, times, index, size)
+        }
     }
 
     /// Moves a log of one file (`events.log` in the data folder, from before segments) into the

@@ -100,15 +100,7 @@ public final class EventLog {
         self.clock = clock
         try AtomicFile.prepareFolder(path)
         try EventLog.moveSingleFile(from: FilePath(folder), into: self.folder, logger: logger)
-        let loaded = try EventLog.load(self.folder, logger: logger)
-        closed = loaded.closed
-        closedBytes = loaded.closed.reduce(0) { $0 + $1.size }
-        activeFile = loaded.active
-        timesFile = loaded.timesFile
-        timesSize = loaded.timesSize
-        times = loaded.times
-        index = loaded.index
-        fileSize = loaded.size
+        (closed, closedBytes, activeFile, timesFile, timesSize, times, index, fileSize) = try EventLog.load(self.folder, logger: logger).fields
         durability = Durability(files: [activeFile, timesFile], synced: fileSize)
     }
 
@@ -184,15 +176,7 @@ public final class EventLog {
         pending.removeAll(keepingCapacity: true)
         committed = nil
         readCursors.removeAll()
-        let loaded = try EventLog.load(folder, logger: logger)
-        closed = loaded.closed
-        closedBytes = loaded.closed.reduce(0) { $0 + $1.size }
-        activeFile = loaded.active
-        timesFile = loaded.timesFile
-        timesSize = loaded.timesSize
-        times = loaded.times
-        index = loaded.index
-        fileSize = loaded.size
+        (closed, closedBytes, activeFile, timesFile, timesSize, times, index, fileSize) = try EventLog.load(folder, logger: logger).fields
         durability.switchTo([activeFile, timesFile], size: fileSize)
     }
 
