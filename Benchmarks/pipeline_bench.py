@@ -174,8 +174,18 @@ class Bench:
         return ["produce", *what, "--frontend", endpoints["frontend"], "--replay", endpoints["replay"], "--log-level", "notice"]
 
     def wait_subscriptions(self, stats_requester, count, timeout=30):
-        return wait_for(lambda: broker_stats(stats_requester)["subscriptions"] >= count, timeout,
-                        f"{count} subscription(s) at the broker", interval=0.002)
+        """Until `count` SUB sockets are connected and subscribed at the broker (outside clients;
+        the pipeline's consumers follow the log instead)."""
+        def ready():
+            stats = broker_stats(stats_requester)
+            return stats["subscriptions"] >= count and stats.get("subscriberConnections", 0) >= count
+        return wait_for(ready, timeout, f"{count} subscription(s) at the broker", interval=0.002)
+
+    def wait_followers(self, stats_requester, count, timeout=30):
+        """Until `count` consumers have a FOLLOW waiting at the broker: they read the (empty) log and
+        wait at its head."""
+        return wait_for(lambda: broker_stats(stats_requester).get("followersWaiting", 0) >= count, timeout,
+                        f"{count} consumer(s) following the broker's log", interval=0.002)
 
     def report(self, query):
         result = subprocess.run([self.binary, "report", "--format", "json", "--query", query, "--timeout", "10"],
@@ -325,7 +335,7 @@ class Consumers:
 @contextlib.contextmanager
 def ready_consumers(bench, with_monitor=False):
     """Starts a broker and an aggregator (and a monitor when asked), and yields them once every
-    consumer's subscription is counted at the broker and the aggregator has read the (empty) log,
+    consumer follows the broker's log (a FOLLOW waiting at its head) and the aggregator has read the (empty) log,
     with requesters for the broker's STATS (stats_req) and the aggregator's STATUS (status_req).
     At the end it closes every requester and stops every daemon, those the caller added too."""
     consumers = Consumers(bench)
@@ -338,8 +348,8 @@ def ready_consumers(bench, with_monitor=False):
             consumers.monitor = consumers.add(bench.monitor(consumers.endpoints))
         consumers.query = bench.wait_bound(consumers.aggregator)["query"]
         consumers.status_req = consumers.requester(consumers.query)
-        bench.wait_subscriptions(consumers.stats_req, 2 if with_monitor else 1)
-        # The aggregator has subscribed and asked for the (empty) log: it answers STATUS.
+        bench.wait_followers(consumers.stats_req, 2 if with_monitor else 1)
+        # The aggregator has read the (empty) log and waits at its head: it answers STATUS.
         wait_for(lambda: aggregator_status(consumers.status_req)["lag"] == 0, 30, "the aggregator to be ready")
         yield consumers
     finally:
@@ -601,7 +611,7 @@ def latency_run(bench, rate, seconds):
                                     "--events", str(count), "--out", str(samples_path), "--ready", str(ready_path)])
             helpers.append(sub)
             wait_for(lambda: ready_path.exists() or sub.poll() is not None, 30, "the latency subscriber to start")
-            bench.wait_subscriptions(stats_req, 2)
+            bench.wait_subscriptions(stats_req, 1)
             pub_context = zmq.Context()
             stamps, achieved = publish_at_rate(pub_context, publisher_socket(pub_context, endpoints["frontend"]), rate, seconds)
             wait_for(lambda: sub.poll() is not None, 60, "the latency subscriber to receive every probe", interval=0.01)

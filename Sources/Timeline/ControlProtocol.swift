@@ -152,6 +152,10 @@ public enum BrokerCommand: ControlMessage {
     case position(producer: String)
     case replay(ReplayQuery)
     case chunk(ReplayQuery)
+    /// `CHUNK` that waits: when the log holds nothing after the query's start, the broker holds
+    /// the request until records arrive or `waitMilliseconds` pass (then answers an empty chunk).
+    /// How the pipeline's consumers follow the log: a pull, as a Kafka fetch, never a lost message.
+    case follow(ReplayQuery, waitMilliseconds: UInt32)
     /// A durable consumer reports the last sequence it has passed for good (checkpointed), so
     /// that retention with `keepUnread` keeps everything after it. Answered `HEAD`.
     case consumed(consumer: String, sequence: UInt64)
@@ -165,6 +169,10 @@ public enum BrokerCommand: ControlMessage {
         case .position(let producer): return [Frames.position] + idFrame + [Array(producer.utf8)]
         case .replay(let query): return [Frames.replay] + Frames.encode(query, id: id ?? 0)
         case .chunk(let query): return [Frames.chunk] + Frames.encode(query, id: id ?? 0)
+        case .follow(let query, let wait):
+            var frames = [Frames.follow] + Frames.encode(query, id: id ?? 0)
+            frames.insert([UInt8](bigEndian: wait), at: 4)
+            return frames
         }
     }
 
@@ -202,6 +210,19 @@ public enum BrokerCommand: ControlMessage {
         case Frames.replay, Frames.chunk:
             let (id, query) = try Frames.decodeQuery(frames)
             return (id, name == Frames.replay ? .replay(query) : .chunk(query))
+        case Frames.follow:
+            // The wait sits after the count: FOLLOW, id, start, count, wait, prefixes.
+            guard frames.count >= 5 else {
+                throw ControlProtocolError("FOLLOW takes a u64 request id, a start, a u32 count and a u32 wait in milliseconds",
+                                           requestID: Frames.possibleID(frames))
+            }
+            var rest = frames
+            let waitFrame = rest.remove(at: 4)
+            let (id, query) = try Frames.decodeQuery(rest)
+            guard let wait = ByteReader.integer(exactly: waitFrame, as: UInt32.self) else {
+                throw ControlProtocolError("the wait of FOLLOW must be a u32 (4 bytes) of milliseconds, not \(waitFrame.count) bytes", requestID: id)
+            }
+            return (id, .follow(query, waitMilliseconds: wait))
         default:
             throw ControlProtocolError("unknown command '\(Frames.text(name))'", requestID: Frames.possibleID(frames))
         }
@@ -358,6 +379,7 @@ enum Frames {
     static let position = Array("POSITION".utf8)
     static let replay = Array("REPLAY".utf8)
     static let chunk = Array("CHUNK".utf8)
+    static let follow = Array("FOLLOW".utf8)
     static let batch = Array("BATCH".utf8)
     static let error = Array("ERROR".utf8)
     static let passive = Array("PASSIVE".utf8)

@@ -19,11 +19,14 @@ struct DaemonOptions: ParsableArguments {
     @Option(help: "Broker frontend endpoint, where producers connect (endpoints.frontend); for a producer, both brokers' of a pair, comma-separated.")
     var frontend: String?
 
-    @Option(help: "Broker backend endpoint, where consumers subscribe (endpoints.backend); for a consumer, both brokers' of a pair, comma-separated.")
+    @Option(help: "Broker backend endpoint, where SUB sockets subscribe (endpoints.backend); for a consumer with --feed subscribe, both brokers' of a pair, comma-separated.")
     var backend: String?
 
     @Option(help: "Broker replay endpoint (endpoints.replay); for a client, both brokers' of a pair, comma-separated, in the order of the other lists.")
     var replay: String?
+
+    @Option(help: "How a consumer reads the broker (consumer.feed): follow (FOLLOW requests on the replay endpoint, many records a frame; the default) or subscribe (a SUB socket on the backend, one message an event).")
+    var feed: String?
 
     @Option(help: "Aggregator query endpoint (endpoints.query).")
     var query: String?
@@ -54,6 +57,7 @@ struct DaemonOptions: ParsableArguments {
         if let backend { values["endpoints.backend"] = backend }
         if let replay { values["endpoints.replay"] = replay }
         if let query { values["endpoints.query"] = query }
+        if let feed { values["consumer.feed"] = feed }
         var file = config
         if file == nil, let paths = ProjectPaths.locate(), FileManager.default.fileExists(atPath: paths.configFolder + "/timeline.json") {
             file = paths.configFolder + "/timeline.json"

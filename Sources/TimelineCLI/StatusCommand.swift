@@ -72,6 +72,7 @@ struct StatusCommand: AsyncParsableCommand {
     static func describe(_ line: Line) -> String {
         guard let statistics = line.statistics else { return "\(line.endpoint)  no answer: \(line.error ?? "")" }
         var text = "\(line.endpoint)  log \(statistics.lastSequence)  accepted \(statistics.accepted)  subscriptions \(statistics.subscriptions)"
+            + "  following \(statistics.followersWaiting ?? 0)"
         guard let pair = statistics.pair else { return text + "  (single broker)" }
         text += "  \(pair.role) \(pair.state)  epoch \(pair.epoch)  \(pair.replication)"
         switch pair.state {

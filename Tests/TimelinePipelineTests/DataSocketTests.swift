@@ -13,10 +13,22 @@ struct DataSocketTests {
     func consumerSubscriber() throws {
         let context = try ZMQContext()
         defer { context.terminate() }
+        let stream = try ConsumerStream(context: context,
+                                        endpoints: ConsumerEndpoints(backend: "tcp://127.0.0.1:1", replay: "tcp://127.0.0.1:1", feed: .subscribe),
+                                        topics: [], position: StreamPosition(), logger: Logger(label: "test"))
+        defer { stream.close() }
+        let subscriber = try #require(stream.liveSocket)
+        #expect(try subscriber.heartbeat.interval == 0)
+        #expect(try subscriber.tcpKeepalive.on == 1)
+    }
+
+    @Test("A consumer following the log opens no subscriber")
+    func followerHasNoSubscriber() throws {
+        let context = try ZMQContext()
+        defer { context.terminate() }
         let stream = try ConsumerStream(context: context, endpoints: ConsumerEndpoints(backend: "tcp://127.0.0.1:1", replay: "tcp://127.0.0.1:1"),
                                         topics: [], position: StreamPosition(), logger: Logger(label: "test"))
         defer { stream.close() }
-        #expect(try stream.liveSocket.heartbeat.interval == 0)
-        #expect(try stream.liveSocket.tcpKeepalive.on == 1)
+        #expect(stream.liveSocket == nil)
     }
 }

@@ -11,6 +11,8 @@ struct ControlProtocolTests {
         .chunk(ReplayQuery(after: 12, maxCount: 500, prefixes: [Array("visit".utf8)], since: 0)),
         .chunk(ReplayQuery(after: .max, maxCount: .max, since: .min)),
         .consumed(consumer: "aggregator", sequence: 12_345), .consumed(consumer: "snapshot-ß", sequence: 0),
+        .follow(ReplayQuery(after: 99, maxCount: 20_000), waitMilliseconds: 250),
+        .follow(ReplayQuery(after: 0, maxCount: 1, prefixes: [Array("visit.KP".utf8)], since: 1_795_996_800_000), waitMilliseconds: .max),
     ]
 
     static let brokerAnswers: [BrokerAnswer] = [
@@ -25,7 +27,7 @@ struct ControlProtocolTests {
         let request = ControlRequest(id: 77, command)
         #expect(try ControlRequest<BrokerCommand>.decode(request.frames()) == request)
         switch command {
-        case .replay, .chunk, .consumed: break
+        case .replay, .chunk, .consumed, .follow: break
         default:
             let plain = ControlRequest<BrokerCommand>(id: nil, command)
             #expect(try ControlRequest<BrokerCommand>.decode(plain.frames()) == plain)
@@ -100,6 +102,21 @@ struct ControlProtocolTests {
             requestID: 21)) {
             try BrokerCommand.decode(frames)
         }
+    }
+
+    @Test("FOLLOW carries its wait as a u32 after the count, before the prefixes; any other wait frame is refused with the request id",
+          arguments: [0, 3, 5, 8])
+    func followWaitFrame(_ size: Int) throws {
+        let frames = ControlRequest(id: 6, BrokerCommand.follow(ReplayQuery(after: 1, maxCount: 2, prefixes: [Array("aid".utf8)]),
+                                                                waitMilliseconds: 700)).frames()
+        #expect(frames.map { Array($0) } == [Array("FOLLOW".utf8), [UInt8](bigEndian: UInt64(6)), [UInt8](bigEndian: UInt64(1)),
+                                               [UInt8](bigEndian: UInt32(2)), [UInt8](bigEndian: UInt32(700)), Array("aid".utf8)])
+        var bad = frames
+        bad[4] = [UInt8](repeating: 1, count: size)
+        #expect(throws: ControlProtocolError("the wait of FOLLOW must be a u32 (4 bytes) of milliseconds, not \(size) bytes", requestID: 6)) {
+            try BrokerCommand.decode(bad)
+        }
+        #expect(throws: ControlProtocolError.self) { try BrokerCommand.decode(Array(frames.prefix(4))) }
     }
 
     @Test("Malformed requests are refused with a reason, keeping the request id when they got that far")

@@ -23,6 +23,9 @@ public final class Broker: SocketLoop {
     private let frontend: ZMQSocket
     private let backend: ZMQSocket
     private let replaySocket: ZMQSocket
+    /// Connections and disconnections on the backend: per-event messages are published only
+    /// while a SUB socket is connected (the pipeline's own consumers `FOLLOW` the log instead).
+    private let backendMonitor: SocketMonitor
     private let state: Mutex<BrokerState>
     /// The log's fsync side, shared with the syncer thread (it has a lock of its own).
     private let durability: EventLog.Durability
@@ -47,6 +50,7 @@ public final class Broker: SocketLoop {
         try replaySocket.setMaxMessageSize(64 << 10)
         try replaySocket.setSendHighWaterMark(1_000)
         for socket in [frontend, backend, replaySocket] { try secureServer(socket, settings.security) }
+        backendMonitor = try backend.monitor(events: [.accepted, .disconnected])
 
         try bindEndpoint(frontend, settings.frontend, role: "endpoints.frontend")
         try bindEndpoint(backend, settings.backend, role: "endpoints.backend")
@@ -104,6 +108,7 @@ public final class Broker: SocketLoop {
             }
             state.withLock { $0.pair?.close() }
             frontend.close()
+            backendMonitor.close()
             backend.close()
             replaySocket.close()
             BoundEndpoints.remove(from: settings.dataDirectory)
@@ -131,6 +136,7 @@ public final class Broker: SocketLoop {
                 case indexes.stop: return
                 case indexes.front: try forwardFromProducers()
                 case indexes.back: try readSubscriptions()
+                case indexes.backMonitor: try countSubscribers()
                 case indexes.replay: try answerClients(control)
                 case indexes.peerRequests: try state.withLock { try $0.answerPeerRequests(frontend: frontend, backend: backend) }
                 case indexes.peerAnswers: try state.withLock { try $0.readPeerAnswers(frontend: frontend, backend: backend) }
@@ -138,10 +144,14 @@ public final class Broker: SocketLoop {
                 }
             }
             wait = try state.withLock { state in
-                let tick = try state.pairTick(now: .now, frontend: frontend, backend: backend)
+                var wait = try state.pairTick(now: .now, frontend: frontend, backend: backend)
                 state.applyRetention(now: .now)
-                guard let retry = state.logPausedUntil else { return tick }
-                return min(tick, max(.milliseconds(1), ContinuousClock.now.duration(to: retry)))
+                // Records written or released this round reach the consumers waiting for them.
+                let nextFollow = try state.answerHeldFollows(now: .now) { answer, id, envelope in try control.send(answer, id: id, to: envelope) }
+                for until in [state.logPausedUntil, nextFollow].compactMap({ $0 }) {
+                    wait = min(wait, max(.milliseconds(1), ContinuousClock.now.duration(to: until)))
+                }
+                return wait
             }
         }
     }
@@ -159,7 +169,7 @@ public final class Broker: SocketLoop {
 
     /// Where each socket sits in the poller.
     private struct SocketIndexes {
-        var front = -1, back = -1, replay = -1, stop = -1, peerRequests = -1, peerAnswers = -1
+        var front = -1, back = -1, backMonitor = -1, replay = -1, stop = -1, peerRequests = -1, peerAnswers = -1
     }
 
     private func pollSockets(_ pair: PairSession?, frontend readFrontend: Bool, stopper: LoopStopper) -> (Poller, SocketIndexes) {
@@ -167,6 +177,7 @@ public final class Broker: SocketLoop {
         var indexes = SocketIndexes()
         if readFrontend { indexes.front = poller.add(frontend) }
         indexes.back = poller.add(backend)
+        indexes.backMonitor = poller.add(backendMonitor.socket)
         indexes.replay = poller.add(replaySocket)
         indexes.stop = poller.add(stopper.receiver)
         if let pair {
@@ -182,7 +193,7 @@ public final class Broker: SocketLoop {
     private func answerClients(_ control: ControlResponder<BrokerCommand, BrokerAnswer>) throws {
         let frontend = frontend
         try state.withLock { state in
-            try control.answerWaiting { id, command in
+            try control.answerOrHold { envelope, id, command in
                 // Statistics are for watching the pair: both brokers answer, and asking is no vote.
                 if case .stats = command { return state.answer(command) }
                 let serve: Bool
@@ -193,6 +204,9 @@ public final class Broker: SocketLoop {
                     return .error("the broker could not take over: \(error)")
                 }
                 guard serve else { return .passive("this broker is the passive one of a pair; ask the other") }
+                if case .follow(let query, let wait) = command {
+                    return state.follow(query, waitMilliseconds: wait, envelope: envelope, id: id, now: .now)
+                }
                 return state.answer(command)
             }
         }
@@ -228,6 +242,19 @@ public final class Broker: SocketLoop {
                 return
             }
             try state.recordsWritten()
+        }
+    }
+
+    /// Counts the SUB sockets connected to the backend, from its monitor's events.
+    private func countSubscribers() throws {
+        while let event = try backendMonitor.next(timeoutMilliseconds: 0) {
+            state.withLock { state in
+                switch event.kind {
+                case .accepted: state.subscriberConnections += 1
+                case .disconnected: state.subscriberConnections = max(0, state.subscriberConnections - 1)
+                default: break
+                }
+            }
         }
     }
 

@@ -6,6 +6,9 @@ public struct BrokerCounters: Codable, Sendable, Equatable {
     public var malformedDropped: UInt64 = 0
     public var replayRequests: UInt64 = 0
     public var recordsReplayed: UInt64 = 0
+    /// `FOLLOW` requests answered, and the records they carried (consumers following the log).
+    public var followRequests: UInt64 = 0
+    public var recordsFollowed: UInt64 = 0
     /// Writes of the log that failed (a full disk, an I/O error): each pauses the producers.
     public var logWriteFailures: UInt64 = 0
     /// Segments of the log deleted by retention.
@@ -20,14 +23,21 @@ public struct BrokerStatistics: Codable, Sendable, Equatable {
     public var lastSequence: UInt64
     /// Producers with a position in the log.
     public var producers: Int
-    /// Subscriptions consumers hold now (each subscriber's prefixes counted).
+    /// Subscriptions SUB sockets hold now (each subscriber's prefixes counted; the pipeline's own
+    /// consumers follow the log with `FOLLOW` instead, and hold none).
     public var subscriptions: Int
+    /// Connections on the backend now: per-event messages are published only while there is one.
+    public var subscriberConnections: Int?
     public var accepted: UInt64
     public var duplicatesDropped: UInt64
     public var outOfOrderDropped: UInt64
     public var malformedDropped: UInt64
     public var replayRequests: UInt64
     public var recordsReplayed: UInt64
+    public var followRequests: UInt64?
+    public var recordsFollowed: UInt64?
+    /// `FOLLOW` requests held now: consumers that are at the head and wait for records.
+    public var followersWaiting: Int?
     /// Rejected messages the dead-letter file could not take (a full disk): counted, not kept.
     public var deadLettersLost: UInt64
     /// For a broker of a pair: its role, state, epoch and replication (absent for a single broker).
@@ -52,6 +62,8 @@ public struct BrokerStatistics: Codable, Sendable, Equatable {
         malformedDropped = counters.malformedDropped
         replayRequests = counters.replayRequests
         recordsReplayed = counters.recordsReplayed
+        followRequests = counters.followRequests
+        recordsFollowed = counters.recordsFollowed
         logWriteFailures = counters.logWriteFailures
         self.deadLettersLost = deadLettersLost
     }

@@ -11,6 +11,9 @@ struct BrokerState {
     let logger: Logger
     var counters = BrokerCounters()
     var subscriptions = 0
+    /// Connections on the backend now (SUB sockets, and anything else that connected there):
+    /// records are published one message each only while there is one.
+    var subscriberConnections = 0
     /// The last producer id read from a header, reused while the same producer keeps sending.
     var producerIDs = ProducerIDCache()
     let warnings: RateLimitedLog
@@ -32,6 +35,8 @@ struct BrokerState {
     var consumerPositionsDirty = false
     /// The consumer retention last waited for, to log each change once.
     var retentionHeldBy: String?
+    /// `FOLLOW` requests waiting for records (`BrokerState+Follow`).
+    var heldFollows: [HeldFollow] = []
 
     init(log: EventLog, settings: BrokerSettings, logger: Logger, pair: PairSession? = nil) {
         self.log = log
@@ -47,6 +52,8 @@ struct BrokerState {
         var statistics = BrokerStatistics(lastSequence: log.lastSequence, producers: log.producerPositions.count, subscriptions: subscriptions,
                                           counters: counters, deadLettersLost: deadLetters.lost)
         statistics.pair = pairStatistics
+        statistics.subscriberConnections = subscriberConnections
+        statistics.followersWaiting = heldFollows.count
         // From the first failed write until one succeeds (retries in between included).
         statistics.logPaused = logWritesFailing
         statistics.log = LogStatistics(firstSequence: log.firstSequence, segments: log.segmentCount, bytes: log.recordBytes,
@@ -205,21 +212,33 @@ struct BrokerState {
                 logger.error("Could not read the event log for a replay", metadata: ["error": "\(error)"])
                 return .error("the broker could not read its log")
             }
-        case .chunk(let asked):
+        case .chunk(let query):
             counters.replayRequests += 1
-            do {
-                let query = try startingAtTime(asked)
-                let visible = visibleLastSequence
-                guard query.after < visible else { return .chunk(last: visible, scannedThrough: query.after, records: []) }
-                if let trimmed = trimmedAnswer(after: query.after) { return trimmed }
-                let chunk = try log.readChunk(after: query.after, maxCount: min(Int(query.maxCount), settings.maxChunkRecords), prefixes: query.prefixes,
-                                              maxScanned: Int(min(visible - query.after, 100_000)))
-                counters.recordsReplayed += UInt64(chunk.count)
-                return .chunk(last: visible, scannedThrough: chunk.scannedThrough, records: chunk.bytes)
-            } catch {
-                logger.error("Could not read the event log for a replay", metadata: ["error": "\(error)"])
-                return .error("the broker could not read its log")
-            }
+            let (answer, records) = chunk(query)
+            counters.recordsReplayed += UInt64(records)
+            return answer
+        case .follow(let query, _):
+            // A FOLLOW the loop did not hold (`follow(_:…)`) is answered as a CHUNK.
+            counters.followRequests += 1
+            let (answer, records) = chunk(query)
+            counters.recordsFollowed += UInt64(records)
+            return answer
+        }
+    }
+
+    /// The answer to a `CHUNK` (or a `FOLLOW` that does not wait), and how many records it holds.
+    mutating func chunk(_ asked: ReplayQuery) -> (BrokerAnswer, records: Int) {
+        do {
+            let query = try startingAtTime(asked)
+            let visible = visibleLastSequence
+            guard query.after < visible else { return (.chunk(last: visible, scannedThrough: query.after, records: []), 0) }
+            if let trimmed = trimmedAnswer(after: query.after) { return (trimmed, 0) }
+            let chunk = try log.readChunk(after: query.after, maxCount: min(Int(query.maxCount), settings.maxChunkRecords), prefixes: query.prefixes,
+                                          maxScanned: Int(min(visible - query.after, 100_000)))
+            return (.chunk(last: visible, scannedThrough: chunk.scannedThrough, records: chunk.bytes), chunk.count)
+        } catch {
+            logger.error("Could not read the event log for a replay", metadata: ["error": "\(error)"])
+            return (.error("the broker could not read its log"), 0)
         }
     }
 

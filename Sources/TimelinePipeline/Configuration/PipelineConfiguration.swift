@@ -81,6 +81,7 @@ public struct PipelineConfiguration: Sendable {
         ("producer.eventsPerMessage", .integer, .int(PipelineDefaults.eventsPerMessage)),
         ("producer.connectTimeoutSeconds", .number, .double(PipelineDefaults.connectTimeoutSeconds)),
         ("producer.acknowledgeTimeoutSeconds", .number, .double(PipelineDefaults.acknowledgeTimeoutSeconds)),
+        ("consumer.feed", .string, .string(ConsumerFeed.follow.rawValue)),
         ("aggregator.checkpointEvery", .integer, .int(PipelineDefaults.checkpointEvery)),
         ("aggregator.checkpointIntervalSeconds", .number, .double(PipelineDefaults.checkpointIntervalSeconds)),
         ("aggregator.bootstrapSnapshot", .string, .string("")),
@@ -244,7 +245,12 @@ public struct PipelineConfiguration: Sendable {
 
     /// A consumer's endpoints: one broker's, or lists naming both brokers of a pair.
     public func consumerEndpoints() throws -> ConsumerEndpoints {
-        ConsumerEndpoints(backends: try endpoints("endpoints.backend"), replays: try endpoints("endpoints.replay"))
+        let feedText = try string("consumer.feed")
+        guard let feed = ConsumerFeed(rawValue: feedText) else {
+            throw ConfigurationError(file: origin(of: "consumer.feed"), key: "consumer.feed",
+                                     reason: "'\(feedText)' is not a feed: follow (ask the broker's log, the default) or subscribe (a SUB socket on the backend)")
+        }
+        return ConsumerEndpoints(backends: try endpoints("endpoints.backend"), replays: try endpoints("endpoints.replay"), feed: feed)
     }
 
     /// A producer's frontends and replay endpoints, which must name the same brokers in the same

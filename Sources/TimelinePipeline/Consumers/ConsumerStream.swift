@@ -2,21 +2,37 @@ import Logging
 import Timeline
 import ZeroMQ
 
-/// Where a consumer finds the broker, or the two brokers of a pair: the subscriber connects to
-/// every backend (a passive broker publishes nothing) and the replay client fails over between
-/// the replay endpoints.
+/// How a consumer gets the records that come after what it has: by asking the broker's log
+/// (`FOLLOW`), or from a SUB socket on the broker's backend.
+public enum ConsumerFeed: String, Sendable, CaseIterable {
+    /// `FOLLOW` requests on the replay endpoint: a pull, as a Kafka consumer's fetch. Each reply
+    /// carries every record logged since the last one (up to a chunk), in one frame; at the head
+    /// of the log the request waits at the broker until records come. Nothing can be dropped on
+    /// the way, and a consumer that falls behind slows nobody.
+    case follow
+    /// The Clone pattern: a SUB socket takes one message per event, and gaps (messages PUB/SUB
+    /// dropped) are fetched from the log. One send per record at the broker however many
+    /// subscribers there are.
+    case subscribe
+}
+
+/// Where a consumer finds the broker, or the two brokers of a pair, and how it reads it: the
+/// replay client fails over between the replay endpoints; with the `subscribe` feed the
+/// subscriber connects to every backend (a passive broker publishes nothing).
 public struct ConsumerEndpoints: Sendable {
     public var backends: [String]
     public var replays: [String]
+    public var feed: ConsumerFeed
 
-    public init(backends: [String], replays: [String]) {
+    public init(backends: [String], replays: [String], feed: ConsumerFeed = .follow) {
         self.backends = backends
         self.replays = replays
+        self.feed = feed
     }
 
     /// One broker.
-    public init(backend: String, replay: String) {
-        self.init(backends: [backend], replays: [replay])
+    public init(backend: String, replay: String, feed: ConsumerFeed = .follow) {
+        self.init(backends: [backend], replays: [replay], feed: feed)
     }
 }
 
@@ -36,10 +52,16 @@ public struct StreamMessage {
     public var body: [UInt8] { Array(bodyBytes) }
 }
 
-/// A subscriber that delivers every message after a starting position exactly once and in order,
-/// whatever PUB/SUB drops: the ZeroMQ Guide's Clone pattern.
+/// A consumer's view of the broker's log: delivers every message after a starting position
+/// exactly once and in order.
 ///
-/// It subscribes first, then fetches from the broker's log everything between its position and the
+/// With the `follow` feed (the default) it catches up with `CHUNK`s, then keeps one `FOLLOW`
+/// request at the broker, sending the next before applying the records of the last, so that the
+/// broker reads (or waits at the head) while this consumer works. Records of a reply that did not
+/// reach the broker's head count as replayed (the consumer is behind), the others as live.
+///
+/// With the `subscribe` feed it is the ZeroMQ Guide's Clone pattern, whatever PUB/SUB drops: it
+/// subscribes first, then fetches from the broker's log everything between its position and the
 /// broker's head, then applies live messages. A live message that skips ahead reveals a gap (a slow
 /// joiner, a full queue, a restarted broker) and the gap is fetched from the log before the message
 /// is applied; one at or below the position is a repeat and is dropped. When no live message comes
@@ -50,8 +72,11 @@ public struct StreamMessage {
 public final class ConsumerStream {
     public let endpoints: ConsumerEndpoints
     public let topics: [String]
-    /// How long without live traffic before asking for the head.
+    /// How long without live traffic before asking for the head (`subscribe` feed).
     public var idleCheckInterval: Duration = .milliseconds(100)
+    /// The longest a `FOLLOW` waits at the broker for records (`follow` feed); shorter than the
+    /// time the replay client waits for an answer, so a held request is never taken for silence.
+    public var followWait: Duration = .milliseconds(250)
     /// Records asked for per chunk.
     public var batchSize: UInt32 = 20_000
     /// What to do when records this stream needs were deleted by the broker's retention: go on
@@ -62,7 +87,10 @@ public final class ConsumerStream {
     let logger: Logger
 
     private var progress: StreamProgress
-    private let subscriber: ZMQSocket
+    /// The SUB socket of the `subscribe` feed.
+    private let subscriber: ZMQSocket?
+    /// The `FOLLOW` sent ahead, and the position it asks after.
+    private var followAhead: (after: UInt64, pending: ControlClient.Pending<BrokerCommand>)?
     private let broker: ControlClient
     private var lastLive = ContinuousClock.now
     private var producerIDs = ProducerIDCache()
@@ -76,14 +104,36 @@ public final class ConsumerStream {
         self.topics = topics
         self.logger = logger
         progress = StreamProgress(position: position)
-        subscriber = try ZMQSocket(context: context, type: .sub)
-        try subscriber.setReceiveHighWaterMark(receiveHighWaterMark)
-        try subscriber.setMaxMessageSize(maxMessageBytes)
-        // TCP keepalive, not ZMTP heartbeats: see `BrokerSettings.keepaliveIdleSeconds`. A consumer
-        // catching up from the log stops reading this socket for as long as that takes.
-        try subscriber.setTCPKeepalive(idle: 10, interval: 2, count: 3)
-        try secureClient(subscriber, security)
-        for topic in topics.isEmpty ? [""] : topics { try subscriber.subscribe(topic) }
+        subscriber = endpoints.feed == .subscribe
+            ? try Self.subscribe(context: context, endpoints: endpoints, topics: topics, receiveHighWaterMark: receiveHighWaterMark,
+                                 maxMessageBytes: maxMessageBytes, security: security)
+            : nil
+        do {
+            broker = try ControlClient(context: context, endpoints: endpoints.replays, role: "endpoints.replay", security: security,
+                                       retry: retry, logger: logger)
+        } catch {
+            subscriber?.close()
+            throw error
+        }
+        followWait = min(followWait, broker.attemptTimeout / 2)
+    }
+
+    /// The SUB socket of the `subscribe` feed, subscribed and connected to every backend.
+    private static func subscribe(context: ZMQContext, endpoints: ConsumerEndpoints, topics: [String], receiveHighWaterMark: Int32,
+                                  maxMessageBytes: Int64, security: Security?) throws -> ZMQSocket {
+        let subscriber = try ZMQSocket(context: context, type: .sub)
+        do {
+            try subscriber.setReceiveHighWaterMark(receiveHighWaterMark)
+            try subscriber.setMaxMessageSize(maxMessageBytes)
+            // TCP keepalive, not ZMTP heartbeats: see `BrokerSettings.keepaliveIdleSeconds`. A
+            // consumer catching up from the log stops reading this socket for as long as that takes.
+            try subscriber.setTCPKeepalive(idle: 10, interval: 2, count: 3)
+            try secureClient(subscriber, security)
+            for topic in topics.isEmpty ? [""] : topics { try subscriber.subscribe(topic) }
+        } catch {
+            subscriber.close()
+            throw error
+        }
         for backend in endpoints.backends {
             do {
                 try subscriber.connect(backend)
@@ -92,13 +142,7 @@ public final class ConsumerStream {
                 throw PipelineError.endpoint(role: "endpoints.backend", endpoint: backend, reason: "\(error)")
             }
         }
-        do {
-            broker = try ControlClient(context: context, endpoints: endpoints.replays, role: "endpoints.replay", security: security,
-                                       retry: retry, logger: logger)
-        } catch {
-            subscriber.close()
-            throw error
-        }
+        return subscriber
     }
 
     /// Where the stream stands: the last sequence applied and the highest producer sequence seen
@@ -123,12 +167,12 @@ public final class ConsumerStream {
     }
 
     public func close() {
-        subscriber.close()
+        subscriber?.close()
         broker.close()
     }
 
-    /// The socket to poll for live messages, with `stopper`.
-    public var liveSocket: ZMQSocket { subscriber }
+    /// The socket polled for live messages with the `subscribe` feed.
+    public var liveSocket: ZMQSocket? { subscriber }
 
     /// Starts at the broker's current head, skipping history (a live-only monitor).
     public func startAtHead(stopper: LoopStopper) throws -> Bool {
@@ -138,10 +182,12 @@ public final class ConsumerStream {
         return true
     }
 
-    /// One turn of a consumer's loop: waits up to `timeout` (never longer than the idle check
-    /// interval) for live messages and delivers them, or, when the socket stayed quiet, checks the
-    /// broker's head. Returns false when the stopper fired.
+    /// One turn of a consumer's loop: waits up to `timeout` (never much longer than the follow
+    /// wait or the idle check interval) for new records and delivers them. With the `subscribe`
+    /// feed, when the socket stayed quiet, checks the broker's head. Returns false when the
+    /// stopper fired.
     public func step(stopper: LoopStopper, timeout: Duration? = nil, deliver: (StreamMessage) throws -> Void) throws -> Bool {
+        guard let subscriber else { return try follow(stopper: stopper, timeout: timeout, deliver: deliver) }
         var poller = Poller()
         let liveIndex = poller.add(subscriber)
         let stopIndex = poller.add(stopper.receiver)
@@ -157,6 +203,7 @@ public final class ConsumerStream {
     /// Delivers the live messages waiting on `liveSocket` (after fetching any gap they reveal).
     /// Returns false when the stopper fired.
     public func drainLive(stopper: LoopStopper, deliver: (StreamMessage) throws -> Void) throws -> Bool {
+        guard let subscriber else { return true }
         var drained = 0
         while drained < 4096 {
             // Each message is handled in place, in the frames libzmq received it in.
@@ -247,6 +294,41 @@ public final class ConsumerStream {
         return true
     }
 
+    /// One `FOLLOW` answered: the records after this stream's position, or none when the broker
+    /// had nothing new within the wait. The next request leaves before these records are applied.
+    private func follow(stopper: LoopStopper, timeout: Duration?, deliver: (StreamMessage) throws -> Void) throws -> Bool {
+        let wait = min(max(.milliseconds(1), timeout ?? followWait), followWait)
+        let answer: BrokerAnswer?
+        if let ahead = followAhead, ahead.after == progress.sequence {
+            answer = try broker.await(ahead.pending, answer: BrokerAnswer.self, stopper: stopper)
+        } else {
+            answer = try broker.call(followCommand(after: progress.sequence, wait: wait), answer: BrokerAnswer.self, stopper: stopper)
+        }
+        followAhead = nil
+        guard let answer else { return false }
+        switch answer {
+        case .trimmed(let first, let head):
+            try passDeletedRecords(first: first, head: head)
+            return true
+        case .chunk(let head, let scannedThrough, let records):
+            heard(head: head)
+            let through = max(scannedThrough, progress.sequence)
+            if let pending = try broker.send(followCommand(after: through, wait: wait)) { followAhead = (through, pending) }
+            // A reply that stops short of the head leaves the stream behind: it is catching up.
+            let replayed = scannedThrough < head
+            try records.withUnsafeBytes { records in
+                try EventLog.forEachRecord(in: records, verify: false) { topic, header, body, _ in
+                    guard let message = decode(topic: topic, header: header, body: body), progress.isNew(message.sequence) else { return }
+                    try apply(message, replayed: replayed, deliver: deliver)
+                }
+            }
+            progress.skip(through: scannedThrough)
+            return true
+        default:
+            throw ControlClientError.malformedReply(endpoint: broker.endpoint, reason: "a reply other than CHUNK or TRIMMED to FOLLOW")
+        }
+    }
+
     /// The broker's log begins at `first`, after this stream's position: the records between were
     /// deleted by retention. A live feed goes on from `first`; anything else stops.
     private func passDeletedRecords(first: UInt64, head: UInt64) throws {
@@ -326,6 +408,12 @@ public final class ConsumerStream {
     }
 
     private func chunkCommand(after: UInt64, since: Int64?) -> BrokerCommand {
-        .chunk(ReplayQuery(after: after, maxCount: batchSize, prefixes: topics.filter { !$0.isEmpty }.map { Array($0.utf8) }, since: since))
+        .chunk(ReplayQuery(after: after, maxCount: batchSize, prefixes: prefixes, since: since))
     }
+
+    private func followCommand(after: UInt64, wait: Duration) -> BrokerCommand {
+        .follow(ReplayQuery(after: after, maxCount: batchSize, prefixes: prefixes), waitMilliseconds: UInt32(clamping: wait.pollMilliseconds))
+    }
+
+    private var prefixes: [[UInt8]] { topics.filter { !$0.isEmpty }.map { Array($0.utf8) } }
 }

@@ -16,23 +16,30 @@ struct ControlResponder<Command: ControlMessage, Answer: ControlAnswer> {
 
     /// The same, handing the daemon each request's id too (a broker of a pair reads the vote in it).
     func answerWaiting(_ answer: (UInt64?, Command) -> Answer) throws {
+        try answerOrHold { _, id, command in answer(id, command) }
+    }
+
+    /// The same, letting the daemon hold a request: when `answer` returns nil, the daemon keeps
+    /// the request's envelope and id and answers later with `send(_:id:to:)` (a `FOLLOW` that
+    /// waits for records).
+    func answerOrHold(_ answer: (_ envelope: [[UInt8]], UInt64?, Command) -> Answer?) throws {
         while let message = try socket.receive(dontWait: true) {
             let (envelope, frames) = ControlProtocol.splitEnvelope(message.map(\.bytes))
-            _ = try socket.send(envelope + Self.reply(to: frames, answer), dontWait: true)
+            let reply: ControlReply<Answer>
+            do {
+                let request = try ControlRequest<Command>.decode(frames)
+                guard let answer = answer(envelope, request.id, request.message) else { continue }
+                reply = ControlReply(id: request.id, answer)
+            } catch {
+                reply = ControlReply(id: error.requestID, Answer.error(error.message))
+            }
+            _ = try socket.send(envelope + reply.frames(), dontWait: true)
         }
     }
 
-    /// The reply frames for one request's frames.
-    static func reply(to frames: [[UInt8]], _ answer: (Command) -> Answer) -> [[UInt8]] {
-        reply(to: frames) { _, command in answer(command) }
-    }
-
-    static func reply(to frames: [[UInt8]], _ answer: (UInt64?, Command) -> Answer) -> [[UInt8]] {
-        do {
-            let request = try ControlRequest<Command>.decode(frames)
-            return ControlReply(id: request.id, answer(request.id, request.message)).frames()
-        } catch {
-            return ControlReply(id: error.requestID, Answer.error(error.message)).frames()
-        }
+    /// Answers a request held earlier; dropped when the socket cannot take it now (the client
+    /// asks again when no answer comes).
+    func send(_ answer: Answer, id: UInt64?, to envelope: [[UInt8]]) throws {
+        _ = try socket.send(envelope + ControlReply(id: id, answer).frames(), dontWait: true)
     }
 }

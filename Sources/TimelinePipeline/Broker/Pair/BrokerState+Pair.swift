@@ -42,8 +42,10 @@ extension BrokerState {
         if pair?.holding == true {
             pair!.window.hold(records)
         } else {
-            try EventLog.forEachRecord(in: records, verify: false) { topic, header, body, _ in
-                try backend.send(topic, header, body)
+            if subscriberConnections > 0 {
+                try EventLog.forEachRecord(in: records, verify: false) { topic, header, body, _ in
+                    try backend.send(topic, header, body)
+                }
             }
             let last = log.lastSequence
             pair?.releasedThrough = last
@@ -115,7 +117,10 @@ extension BrokerState {
 
     /// Stops holding records for the peer: publishes what was held and runs alone.
     private mutating func runAlone(backend: ZMQSocket, reason: String) throws {
-        try pair!.window.release(through: .max) { topic, header, body in try backend.send(topic, header, body) }
+        let publishing = subscriberConnections > 0
+        try pair!.window.release(through: .max) { topic, header, body in
+            if publishing { try backend.send(topic, header, body) }
+        }
         pair!.holding = false
         pair!.releasedThrough = log.lastSequence
         logger.warning("The active broker runs alone: records no longer wait for the peer", metadata: ["reason": "\(reason)"])
@@ -230,7 +235,10 @@ extension BrokerState {
             ])
         }
         guard pair!.holding else { return }
-        try pair!.window.release(through: sequence) { topic, header, body in try backend.send(topic, header, body) }
+        let publishing = subscriberConnections > 0
+        try pair!.window.release(through: sequence) { topic, header, body in
+            if publishing { try backend.send(topic, header, body) }
+        }
         pair!.releasedThrough = max(pair!.releasedThrough, min(sequence, log.lastSequence))
     }
 
