@@ -937,6 +937,13 @@ def main():
                          f"ready {m['ready_mib']:.1f}  1/4 {m['quarter_mib']:.1f}  peak {m['peak_mib']:.1f}  end {m['end_mib']:.1f}", "-", "-"))
         rows.append(("  aggregator growth per distinct event (bytes)",
                      f"end {memory_flow['aggregator']['growth_bytes_per_event']:.1f}  peak {memory_flow['aggregator']['peak_growth_bytes_per_event']:.1f}", "-", "-"))
+        # Flat cost with volume: the memory run is the same topology as the run with a monitor
+        # (producer -> broker -> aggregator + monitor), only longer; the issue asks for 0.8 or more.
+        small = figures["pipeline_with_monitor"]["median"]
+        memory_flow["rate_ratio_vs_pipeline_with_monitor"] = memory_flow["events_per_second"] / small
+        rows.append((f"  end to end over the {memory_flow['events']:,} events, with the monitor (events/s)",
+                     f"{memory_flow['events_per_second']:,.0f}  ({memory_flow['rate_ratio_vs_pipeline_with_monitor']:.2f} x the same at {events:,}; target 0.8)",
+                     f"{memory_flow['events_per_second'] / raw_rate:.3f}", f"{memory_flow['events_per_second'] / py_rate:.3f}"))
     widths = [max(len(row[i]) for row in rows + [("figure", "value (median)", "vs raw 3f", "vs pyzmq")]) for i in range(4)]
     header = ("figure", "value (median)", "vs raw 3f", "vs pyzmq")
     print()

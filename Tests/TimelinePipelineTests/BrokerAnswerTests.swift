@@ -9,7 +9,7 @@ struct BrokerAnswerTests {
     let segments = EventLogSegmentTests()
 
     func state(_ folder: TemporaryFolder, log: EventLog) -> BrokerState {
-        BrokerState(log: log, settings: BrokerSettings(frontend: "", backend: "", replay: "", dataDirectory: folder.path), logger: Logger(label: "test"))
+        BrokerState(log: log, settings: BrokerSettings(frontend: "", backend: "tcp://127.0.0.1:0", replay: "", dataDirectory: folder.path), logger: Logger(label: "test"))
     }
 
     @Test("A replay from any start, the largest included, with any start time, is answered without stopping the broker")
@@ -63,9 +63,20 @@ struct BrokerAnswerTests {
 
     // MARK: - FOLLOW
 
-    /// What `answerHeldFollows` sent: each answer with its request id and envelope.
+    /// What the broker sent besides its direct answers: each answer with its request id and envelope.
     final class Sent {
         var answers: [(BrokerAnswer, UInt64?, [[UInt8]])] = []
+        func record(_ answer: BrokerAnswer, _ id: UInt64?, _ envelope: [[UInt8]]) { answers.append((answer, id, envelope)) }
+    }
+
+    /// The sequences of the records in a chunk answer.
+    func sequences(_ answer: BrokerAnswer) throws -> [UInt64] {
+        guard case .chunk(_, _, let records) = answer else { return [] }
+        var sequences: [UInt64] = []
+        try records.withUnsafeBytes { bytes in
+            try EventLog.forEachRecord(in: bytes, verify: true) { _, header, _, _ in sequences.append(try WireHeader.decode(header).sequence) }
+        }
+        return sequences
     }
 
     @Test("A FOLLOW with records after its start is answered at once, as a CHUNK of them, counted as followed")
@@ -73,18 +84,16 @@ struct BrokerAnswerTests {
         let folder = TemporaryFolder()
         let log = try segments.filled(folder, count: 30)
         var broker = state(folder, log: log)
-        let held = broker.follow(ReplayQuery(after: 10, maxCount: 5), waitMilliseconds: 1_000, envelope: [[1]], id: 3, now: .now)
+        let sent = Sent()
+        let held = broker.follow(ReplayQuery(after: 10, maxCount: 5), waitMilliseconds: 1_000, envelope: [[1]], id: 3, now: .now, send: sent.record)
         let answer = try #require(held)
-        guard case .chunk(let last, let scanned, let records) = answer else {
+        guard case .chunk(let last, let scanned, _) = answer else {
             Issue.record("answered \(answer)")
             return
         }
-        var sequences: [UInt64] = []
-        try records.withUnsafeBytes { bytes in
-            try EventLog.forEachRecord(in: bytes, verify: true) { _, header, _, _ in sequences.append(try WireHeader.decode(header).sequence) }
-        }
-        #expect(last == 30 && scanned == 15 && sequences == [11, 12, 13, 14, 15])
-        #expect(broker.heldFollows.isEmpty)
+        let got = try sequences(answer)
+        #expect(last == 30 && scanned == 15 && got == [11, 12, 13, 14, 15])
+        #expect(broker.heldFollows.isEmpty && sent.answers.isEmpty)
         #expect(broker.counters.followRequests == 1 && broker.counters.recordsFollowed == 5 && broker.counters.recordsReplayed == 0)
     }
 
@@ -94,24 +103,21 @@ struct BrokerAnswerTests {
         let log = try segments.filled(folder, count: 20)
         var broker = state(folder, log: log)
         let start = ContinuousClock.now
-        let held = broker.follow(ReplayQuery(after: 20, maxCount: 100), waitMilliseconds: 5_000, envelope: [[7, 7]], id: 41, now: start)
+        let sent = Sent()
+        let held = broker.follow(ReplayQuery(after: 20, maxCount: 100), waitMilliseconds: 5_000, envelope: [[7, 7]], id: 41, now: start, send: sent.record)
         #expect(held == nil)
         #expect(broker.statistics.followersWaiting == 1)
-        let sent = Sent()
-        let next = try broker.answerHeldFollows(now: start + .milliseconds(10)) { sent.answers.append(($0, $1, $2)) }
+        let next = try broker.answerHeldFollows(now: start + .milliseconds(10), send: sent.record)
         #expect(sent.answers.isEmpty && next == start + .seconds(5))
         for index in 20..<23 { try segments.append(log, index) }
         try log.flush()
-        let after = try broker.answerHeldFollows(now: start + .milliseconds(20)) { sent.answers.append(($0, $1, $2)) }
+        let after = try broker.answerHeldFollows(now: start + .milliseconds(20), send: sent.record)
         #expect(after == nil)
         try #require(sent.answers.count == 1)
         let (answer, id, envelope) = sent.answers[0]
         #expect(id == 41 && envelope == [[7, 7]])
-        guard case .chunk(let last, let scanned, _) = answer else {
-            Issue.record("answered \(answer)")
-            return
-        }
-        #expect(last == 23 && scanned == 23 && broker.heldFollows.isEmpty)
+        #expect(try sequences(answer) == [21, 22, 23])
+        #expect(broker.heldFollows.isEmpty)
     }
 
     @Test("A held FOLLOW whose wait ends with nothing new gets an empty chunk at its start; its wait is capped")
@@ -120,29 +126,104 @@ struct BrokerAnswerTests {
         let log = try segments.filled(folder, count: 20)
         var broker = state(folder, log: log)
         let start = ContinuousClock.now
-        let held = broker.follow(ReplayQuery(after: 20, maxCount: 100), waitMilliseconds: .max, envelope: [], id: 1, now: start)
+        let sent = Sent()
+        let held = broker.follow(ReplayQuery(after: 20, maxCount: 100), waitMilliseconds: .max, envelope: [], id: 1, now: start, send: sent.record)
         #expect(held == nil)
         #expect(broker.heldFollows.first?.deadline == start + BrokerState.longestFollowWait)
-        let sent = Sent()
-        _ = try broker.answerHeldFollows(now: start + BrokerState.longestFollowWait) { sent.answers.append(($0, $1, $2)) }
+        _ = try broker.answerHeldFollows(now: start + BrokerState.longestFollowWait, send: sent.record)
         #expect(sent.answers.map(\.0) == [.chunk(last: 20, scannedThrough: 20, records: [])])
     }
 
-    @Test("FOLLOWs beyond the broker's limit, or asking for no wait, are answered at once instead of held")
-    func followLimit() throws {
+    @Test("A filtered FOLLOW that matches nothing up to the head waits on from what it scanned, and gets only matching records")
+    func filteredFollowWaits() throws {
+        let folder = TemporaryFolder()
+        let log = try segments.filled(folder, count: 20)
+        var broker = state(folder, log: log)
+        let start = ContinuousClock.now
+        let sent = Sent()
+        let topic = Array(SyntheticEvents.event(22, seed: 9).topic.utf8)
+        // Nothing of the log matches: the request is held at the head, not answered empty.
+        let none = broker.follow(ReplayQuery(after: 0, maxCount: 100, prefixes: [Array("no such topic".utf8)]), waitMilliseconds: 5_000,
+                                 envelope: [[1]], id: 1, now: start, send: sent.record)
+        #expect(none == nil && broker.heldFollows.first?.query.after == 20)
+        let matching = broker.follow(ReplayQuery(after: 20, maxCount: 100, prefixes: [topic]), waitMilliseconds: 5_000, envelope: [[2]], id: 2,
+                                     now: start, send: sent.record)
+        #expect(matching == nil)
+        for index in 20..<23 { try segments.append(log, index) }
+        try log.flush()
+        _ = try broker.answerHeldFollows(now: start + .milliseconds(1), send: sent.record)
+        // Only the request whose filter matched is answered, with exactly the matching records.
+        let expected = (20..<23).filter { Array(SyntheticEvents.event($0, seed: 9).topic.utf8).starts(with: topic) }.map { UInt64($0 + 1) }
+        try #require(sent.answers.count == 1)
+        let got = try sequences(sent.answers[0].0)
+        #expect(sent.answers[0].1 == 2 && got == expected)
+        #expect(broker.heldFollows.map(\.id) == [1] && broker.heldFollows[0].query.after == 23)
+        // At its deadline the unmatched one is answered empty, scanned through the head.
+        _ = try broker.answerHeldFollows(now: start + .seconds(5), send: sent.record)
+        #expect(sent.answers.last?.0 == .chunk(last: 23, scannedThrough: 23, records: []))
+    }
+
+    @Test("A client holds one FOLLOW: a newer one replaces it; beyond the limit the oldest is answered, empty, to make room")
+    func followLimits() throws {
         let folder = TemporaryFolder()
         let log = try segments.filled(folder, count: 5)
         var broker = state(folder, log: log)
+        let sent = Sent()
         let query = ReplayQuery(after: 5, maxCount: 10)
         let empty = BrokerAnswer.chunk(last: 5, scannedThrough: 5, records: [])
-        let noWait = broker.follow(query, waitMilliseconds: 0, envelope: [], id: 1, now: .now)
+        let noWait = broker.follow(query, waitMilliseconds: 0, envelope: [[9]], id: 1, now: .now, send: sent.record)
         #expect(noWait == empty)
-        for id in 0..<UInt64(BrokerState.maxHeldFollows) {
-            let held = broker.follow(query, waitMilliseconds: 100, envelope: [], id: id, now: .now)
+        _ = broker.follow(query, waitMilliseconds: 100, envelope: [[9]], id: 2, now: .now, send: sent.record)
+        _ = broker.follow(query, waitMilliseconds: 100, envelope: [[9]], id: 3, now: .now, send: sent.record)
+        #expect(broker.heldFollows.map(\.id) == [3] && sent.answers.isEmpty)
+        for client in 0..<UInt64(BrokerState.maxHeldFollows) {
+            let held = broker.follow(query, waitMilliseconds: 100, envelope: [[UInt8](bigEndian: client)], id: 100 + client, now: .now, send: sent.record)
             #expect(held == nil)
         }
-        let beyond = broker.follow(query, waitMilliseconds: 100, envelope: [], id: 9, now: .now)
-        #expect(beyond == empty)
         #expect(broker.heldFollows.count == BrokerState.maxHeldFollows)
+        #expect(sent.answers.count == 1 && sent.answers[0].0 == empty && sent.answers[0].1 == 3 && sent.answers[0].2 == [[9]])
+    }
+
+    @Test("Held FOLLOWs take at most a few MiB however large their topic prefixes: the oldest are answered to make room")
+    func followBytesLimit() throws {
+        let folder = TemporaryFolder()
+        let log = try segments.filled(folder, count: 5)
+        var broker = state(folder, log: log)
+        let sent = Sent()
+        let prefix = [UInt8](repeating: 0x61, count: 60_000)
+        for client in 0..<UInt64(200) {
+            _ = broker.follow(ReplayQuery(after: 5, maxCount: 10, prefixes: [prefix]), waitMilliseconds: 100, envelope: [[UInt8](bigEndian: client)],
+                              id: client, now: .now, send: sent.record)
+        }
+        #expect(broker.heldFollows.reduce(0) { $0 + $1.bytes } <= BrokerState.maxHeldFollowBytes)
+        #expect(broker.heldFollows.count + sent.answers.count == 200 && sent.answers.map(\.1) == (0..<UInt64(sent.answers.count)).map { $0 })
+    }
+
+    @Test("At shutdown every held FOLLOW is answered, so its client turns to the restarted broker at once")
+    func followAnsweredAtShutdown() throws {
+        let folder = TemporaryFolder()
+        let log = try segments.filled(folder, count: 5)
+        var broker = state(folder, log: log)
+        let sent = Sent()
+        let start = ContinuousClock.now
+        _ = broker.follow(ReplayQuery(after: 5, maxCount: 10), waitMilliseconds: 10_000, envelope: [[1]], id: 1, now: start, send: sent.record)
+        let next = try broker.answerHeldFollows(now: start, stopping: true, send: sent.record)
+        #expect(next == nil && broker.heldFollows.isEmpty && sent.answers.map(\.1) == [1])
+    }
+
+    @Test("Per-event messages are published while a connection or a subscription is counted, and always on inproc")
+    func publishingGate() throws {
+        let folder = TemporaryFolder()
+        let log = try segments.filled(folder, count: 1)
+        var broker = state(folder, log: log)
+        #expect(!broker.publishesEvents)
+        broker.subscriberConnections = 1
+        #expect(broker.publishesEvents)
+        broker.subscriberConnections = 0
+        broker.subscriptions = 1
+        #expect(broker.publishesEvents)
+        let inproc = BrokerState(log: log, settings: BrokerSettings(frontend: "", backend: "inproc://backend", replay: "", dataDirectory: folder.path),
+                                 logger: Logger(label: "test"))
+        #expect(inproc.publishesEvents)
     }
 }

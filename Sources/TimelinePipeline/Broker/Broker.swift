@@ -133,7 +133,12 @@ public final class Broker: SocketLoop {
             if let failure = syncer.failure { throw failure }
             for item in ready {
                 switch item.index {
-                case indexes.stop: return
+                case indexes.stop:
+                    // Held FOLLOWs get their (empty) answer now, not after a client's timeout.
+                    _ = try? state.withLock { state in
+                        try state.answerHeldFollows(now: .now, stopping: true) { answer, id, envelope in try control.send(answer, id: id, to: envelope) }
+                    }
+                    return
                 case indexes.front: try forwardFromProducers()
                 case indexes.back: try readSubscriptions()
                 case indexes.backMonitor: try countSubscribers()
@@ -175,9 +180,10 @@ public final class Broker: SocketLoop {
     private func pollSockets(_ pair: PairSession?, frontend readFrontend: Bool, stopper: LoopStopper) -> (Poller, SocketIndexes) {
         var poller = Poller()
         var indexes = SocketIndexes()
-        if readFrontend { indexes.front = poller.add(frontend) }
+        // Subscribers first: one that connected in this round gets the records written in it.
         indexes.back = poller.add(backend)
         indexes.backMonitor = poller.add(backendMonitor.socket)
+        if readFrontend { indexes.front = poller.add(frontend) }
         indexes.replay = poller.add(replaySocket)
         indexes.stop = poller.add(stopper.receiver)
         if let pair {
@@ -205,7 +211,9 @@ public final class Broker: SocketLoop {
                 }
                 guard serve else { return .passive("this broker is the passive one of a pair; ask the other") }
                 if case .follow(let query, let wait) = command {
-                    return state.follow(query, waitMilliseconds: wait, envelope: envelope, id: id, now: .now)
+                    return try state.follow(query, waitMilliseconds: wait, envelope: envelope, id: id, now: .now) { answer, id, envelope in
+                        try control.send(answer, id: id, to: envelope)
+                    }
                 }
                 return state.answer(command)
             }

@@ -14,6 +14,14 @@ struct BrokerState {
     /// Connections on the backend now (SUB sockets, and anything else that connected there):
     /// records are published one message each only while there is one.
     var subscriberConnections = 0
+
+    /// Whether records are published one message each on the backend: while a connection is
+    /// counted there or a subscription is (either alone could be missed: the monitor drops events
+    /// when its queue is full, a client can send unsubscriptions it never subscribed), and always
+    /// on a transport that reports no connections (`inproc`).
+    var publishesEvents: Bool {
+        subscriberConnections > 0 || subscriptions > 0 || !(settings.backend.hasPrefix("tcp://") || settings.backend.hasPrefix("ipc://"))
+    }
     /// The last producer id read from a header, reused while the same producer keeps sending.
     var producerIDs = ProducerIDCache()
     let warnings: RateLimitedLog
@@ -218,7 +226,7 @@ struct BrokerState {
             counters.recordsReplayed += UInt64(records)
             return answer
         case .follow(let query, _):
-            // A FOLLOW the loop did not hold (`follow(_:…)`) is answered as a CHUNK.
+            // Answered at once, as a CHUNK: the broker's loop holds those that wait (`follow(_:…)`).
             counters.followRequests += 1
             let (answer, records) = chunk(query)
             counters.recordsFollowed += UInt64(records)

@@ -11,8 +11,7 @@ public enum ConsumerFeed: String, Sendable, CaseIterable {
     /// the way, and a consumer that falls behind slows nobody.
     case follow
     /// The Clone pattern: a SUB socket takes one message per event, and gaps (messages PUB/SUB
-    /// dropped) are fetched from the log. One send per record at the broker however many
-    /// subscribers there are.
+    /// dropped) are fetched from the log. The broker sends each record once per subscriber.
     case subscribe
 }
 
@@ -74,8 +73,10 @@ public final class ConsumerStream {
     public let topics: [String]
     /// How long without live traffic before asking for the head (`subscribe` feed).
     public var idleCheckInterval: Duration = .milliseconds(100)
-    /// The longest a `FOLLOW` waits at the broker for records (`follow` feed); shorter than the
-    /// time the replay client waits for an answer, so a held request is never taken for silence.
+    /// The longest a `FOLLOW` waits at the broker for records (`follow` feed); at most a quarter
+    /// of the time the replay client waits for an answer, so that a held request is not taken for
+    /// a silent broker when the broker's loop is slow to answer. `step`'s timeout is kept to
+    /// within this.
     public var followWait: Duration = .milliseconds(250)
     /// Records asked for per chunk.
     public var batchSize: UInt32 = 20_000
@@ -90,7 +91,7 @@ public final class ConsumerStream {
     /// The SUB socket of the `subscribe` feed.
     private let subscriber: ZMQSocket?
     /// The `FOLLOW` sent ahead, and the position it asks after.
-    private var followAhead: (after: UInt64, pending: ControlClient.Pending<BrokerCommand>)?
+    private var followAhead: (after: UInt64, pending: ControlClient.Pending<BrokerCommand>, sent: ContinuousClock.Instant, wait: Duration)?
     private let broker: ControlClient
     private var lastLive = ContinuousClock.now
     private var producerIDs = ProducerIDCache()
@@ -115,7 +116,7 @@ public final class ConsumerStream {
             subscriber?.close()
             throw error
         }
-        followWait = min(followWait, broker.attemptTimeout / 2)
+        followWait = min(followWait, broker.attemptTimeout / 4)
     }
 
     /// The SUB socket of the `subscribe` feed, subscribed and connected to every backend.
@@ -298,11 +299,19 @@ public final class ConsumerStream {
     /// had nothing new within the wait. The next request leaves before these records are applied.
     private func follow(stopper: LoopStopper, timeout: Duration?, deliver: (StreamMessage) throws -> Void) throws -> Bool {
         let wait = min(max(.milliseconds(1), timeout ?? followWait), followWait)
+        let position = progress.sequence
+        var asked = (sent: ContinuousClock.now, wait: wait)
         let answer: BrokerAnswer?
-        if let ahead = followAhead, ahead.after == progress.sequence {
-            answer = try broker.await(ahead.pending, answer: BrokerAnswer.self, stopper: stopper)
-        } else {
-            answer = try broker.call(followCommand(after: progress.sequence, wait: wait), answer: BrokerAnswer.self, stopper: stopper)
+        do {
+            if let ahead = followAhead, ahead.after == position {
+                asked = (ahead.sent, ahead.wait)
+                answer = try broker.await(ahead.pending, answer: BrokerAnswer.self, stopper: stopper)
+            } else {
+                answer = try broker.call(followCommand(after: position, wait: wait), answer: BrokerAnswer.self, stopper: stopper)
+            }
+        } catch ControlClientError.refused(let endpoint, let message) where message.contains("'FOLLOW'") {
+            throw ControlClientError.refused(endpoint: endpoint, message: message
+                + " (the broker is older than this consumer: upgrade the brokers first, or run the consumer with --feed subscribe)")
         }
         followAhead = nil
         guard let answer else { return false }
@@ -312,8 +321,14 @@ public final class ConsumerStream {
             return true
         case .chunk(let head, let scannedThrough, let records):
             heard(head: head)
-            let through = max(scannedThrough, progress.sequence)
-            if let pending = try broker.send(followCommand(after: through, wait: wait)) { followAhead = (through, pending) }
+            let waited = asked.sent.duration(to: .now)
+            if records.isEmpty, scannedThrough <= position, waited < asked.wait / 2 {
+                // Nothing, long before the wait was over: a broker that holds no more requests
+                // (too many clients). Wait out the rest here rather than ask again at once.
+                return try !pause(asked.wait - waited, stopper: stopper)
+            }
+            let through = max(scannedThrough, position)
+            if let pending = try broker.send(followCommand(after: through, wait: wait)) { followAhead = (through, pending, .now, wait) }
             // A reply that stops short of the head leaves the stream behind: it is catching up.
             let replayed = scannedThrough < head
             try records.withUnsafeBytes { records in
@@ -327,6 +342,13 @@ public final class ConsumerStream {
         default:
             throw ControlClientError.malformedReply(endpoint: broker.endpoint, reason: "a reply other than CHUNK or TRIMMED to FOLLOW")
         }
+    }
+
+    /// Waits `duration` or until the stopper fires (true then).
+    private func pause(_ duration: Duration, stopper: LoopStopper) throws -> Bool {
+        var poller = Poller()
+        _ = poller.add(stopper.receiver)
+        return !(try poller.poll(timeoutMilliseconds: max(1, duration.pollMilliseconds))).isEmpty
     }
 
     /// The broker's log begins at `first`, after this stream's position: the records between were

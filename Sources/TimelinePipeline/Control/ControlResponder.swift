@@ -22,18 +22,18 @@ struct ControlResponder<Command: ControlMessage, Answer: ControlAnswer> {
     /// The same, letting the daemon hold a request: when `answer` returns nil, the daemon keeps
     /// the request's envelope and id and answers later with `send(_:id:to:)` (a `FOLLOW` that
     /// waits for records).
-    func answerOrHold(_ answer: (_ envelope: [[UInt8]], UInt64?, Command) -> Answer?) throws {
+    func answerOrHold(_ answer: (_ envelope: [[UInt8]], UInt64?, Command) throws -> Answer?) throws {
         while let message = try socket.receive(dontWait: true) {
             let (envelope, frames) = ControlProtocol.splitEnvelope(message.map(\.bytes))
-            let reply: ControlReply<Answer>
+            let request: ControlRequest<Command>
             do {
-                let request = try ControlRequest<Command>.decode(frames)
-                guard let answer = answer(envelope, request.id, request.message) else { continue }
-                reply = ControlReply(id: request.id, answer)
+                request = try ControlRequest<Command>.decode(frames)
             } catch {
-                reply = ControlReply(id: error.requestID, Answer.error(error.message))
+                try send(Answer.error(error.message), id: error.requestID, to: envelope)
+                continue
             }
-            _ = try socket.send(envelope + reply.frames(), dontWait: true)
+            guard let reply = try answer(envelope, request.id, request.message) else { continue }
+            try send(reply, id: request.id, to: envelope)
         }
     }
 

@@ -42,7 +42,7 @@ extension BrokerState {
         if pair?.holding == true {
             pair!.window.hold(records)
         } else {
-            if subscriberConnections > 0 {
+            if publishesEvents {
                 try EventLog.forEachRecord(in: records, verify: false) { topic, header, body, _ in
                     try backend.send(topic, header, body)
                 }
@@ -117,7 +117,7 @@ extension BrokerState {
 
     /// Stops holding records for the peer: publishes what was held and runs alone.
     private mutating func runAlone(backend: ZMQSocket, reason: String) throws {
-        let publishing = subscriberConnections > 0
+        let publishing = publishesEvents
         try pair!.window.release(through: .max) { topic, header, body in
             if publishing { try backend.send(topic, header, body) }
         }
@@ -235,7 +235,7 @@ extension BrokerState {
             ])
         }
         guard pair!.holding else { return }
-        let publishing = subscriberConnections > 0
+        let publishing = publishesEvents
         try pair!.window.release(through: sequence) { topic, header, body in
             if publishing { try backend.send(topic, header, body) }
         }
