@@ -65,7 +65,7 @@ enum EventJSONFastPath {
         guard reader.literal("{\"id\":"), let id = reader.string(limit: 64), isValidID(bytes, id),
               reader.literal(",\"kind\":"), let kindSpan = reader.string(limit: 32), let kind = eventKind(bytes, kindSpan),
               reader.literal(",\"date\":"), let dateSpan = reader.string(limit: 64), !dateSpan.escaped,
-              let date = EDTFDate(edtf: String(decoding: UnsafeBufferPointer(rebasing: bytes[dateSpan.start..<dateSpan.end]), as: UTF8.self)),
+              let date = EDTFDate(edtfBytes: UnsafeBufferPointer(rebasing: bytes[dateSpan.start..<dateSpan.end])),
               reader.literal(",\"from\":"), let fromSpan = reader.string(limit: 2), let from = code(bytes, fromSpan),
               reader.literal(",\"to\":"), let toSpan = reader.string(limit: 2), let to = code(bytes, toSpan),
               reader.literal(",\"guest\":"), let guest = reader.optionalString(limit: 500),

@@ -110,6 +110,35 @@ struct HotPathTests {
         }
     }
 
+    @Test("Dates read from bytes are the dates read from text, and the same texts are refused")
+    func datesFromBytes() {
+        func fromBytes(_ text: String) -> EDTFDate? {
+            Array(text.utf8).withUnsafeBufferPointer { EDTFDate(edtfBytes: $0) }
+        }
+        let fixed = ["1956", "1956-07", "1956-07-16", "197X", "-0044", "-0044-03-15", "2017/..", "../1999", "../..", "..",
+                     "1956-07-16/1956-07-18", "1956-07-18/1956-07-16", "096X/097X", "1956-02-29", "1956-02-30", "1957-02-29",
+                     "2000-13", "0000", "-197X", "19X6", "1956/", "/1956", "1956//1957", "", "-", "1956-7-16", " 1956",
+                     "1956/\u{301}..", "1956/..\u{301}", "１９５６", "1956\r\n", "9999-12-31", "10000", "-9999"]
+        for text in fixed {
+            #expect(fromBytes(text) == EDTFDate(edtf: text), "for \(text.debugDescription)")
+        }
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("0123456789-/X.1290\u{301}é".unicodeScalars)
+        for _ in 0..<20_000 {
+            var text = ""
+            for _ in 0..<Int.random(in: 0...12, using: &generator) { text.unicodeScalars.append(alphabet.randomElement(using: &generator)!) }
+            #expect(fromBytes(text) == EDTFDate(edtf: text), "for \(text.debugDescription)")
+        }
+        // Shapes that parse, so that the random texts are not all refusals.
+        for _ in 0..<2_000 {
+            let year = Int.random(in: 0...2100, using: &generator), month = Int.random(in: 0...13, using: &generator)
+            let day = Int.random(in: 0...32, using: &generator)
+            let text = "\(year < 1000 ? "0" : "")\(year)-\(month < 10 ? "0" : "")\(month)-\(day < 10 ? "0" : "")\(day)"
+            #expect(fromBytes(text) == EDTFDate(edtf: text), "for \(text.debugDescription)")
+            #expect(fromBytes(text + "/" + text) == EDTFDate(edtf: text + "/" + text), "for \(text.debugDescription)")
+        }
+    }
+
     @Test("Country codes built from bytes are the codes built from text")
     func countryCodesFromBytes() {
         #expect(CountryCode(uppercaseASCII: 0x4D, 0x4E) == CountryCode("MN"))
