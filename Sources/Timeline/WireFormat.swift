@@ -199,7 +199,7 @@ public struct WireMessage: Sendable {
         guard header.encoding == .json else { throw .malformed("a batch where one event was expected") }
         let fast = body.withUnsafeBufferPointer { body in
             topic.withUnsafeBytes { topic -> TimelineEvent? in
-                guard let fields = EventJSONFastPath.scan(body), EventJSONFastPath.topicMatches(topic, fields) else { return nil }
+                guard let fields = EventJSONFastPath.scan(body), EventJSONFastPath.topicMatches(topic, body, fields) else { return nil }
                 return EventJSONFastPath.decode(body, fields)
             }
         }
@@ -212,7 +212,7 @@ public struct WireMessage: Sendable {
     public static func summarise(topic: UnsafeRawBufferPointer, header: WireHeader, body: UnsafeRawBufferPointer) throws(WireError) -> EventSummary {
         guard header.encoding == .json else { throw .malformed("a batch where one event was expected") }
         let bytes = body.assumingMemoryBound(to: UInt8.self)
-        if let fields = EventJSONFastPath.scan(bytes), EventJSONFastPath.topicMatches(topic, fields) {
+        if let fields = EventJSONFastPath.scan(bytes), EventJSONFastPath.topicMatches(topic, bytes, fields) {
             return EventJSONFastPath.summary(bytes, fields)
         }
         return EventSummary(try decodeSlowly(topic: Array(topic), header: header, body: Array(bytes)))
@@ -223,7 +223,7 @@ public struct WireMessage: Sendable {
     public static func validate(topic: UnsafeRawBufferPointer, header: WireHeader, body: UnsafeRawBufferPointer) throws(WireError) {
         guard header.encoding == .json else { throw .malformed("a batch where one event was expected") }
         let bytes = body.assumingMemoryBound(to: UInt8.self)
-        if let fields = EventJSONFastPath.scan(bytes), EventJSONFastPath.topicMatches(topic, fields) { return }
+        if let fields = EventJSONFastPath.scan(bytes), EventJSONFastPath.topicMatches(topic, bytes, fields) { return }
         _ = try decodeSlowly(topic: Array(topic), header: header, body: Array(bytes))
     }
 
