@@ -110,6 +110,13 @@ let package = Package(
             path: "Benchmarks/log",
             swiftSettings: strictSettings
         ),
+        // The aggregator's work per replayed event without sockets: header, summary, apply (release build).
+        .executableTarget(
+            name: "ReplayBenchmark",
+            dependencies: ["TimelinePipeline", "Timeline"],
+            path: "Benchmarks/replay",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "ZeroMQTests",
             dependencies: ["ZeroMQ", "CZeroMQ"],

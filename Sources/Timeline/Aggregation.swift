@@ -57,8 +57,8 @@ public struct Statistics: Hashable, Sendable {
     public private(set) var totalVisits = 0
     /// Visits per (year, from, to), the one table the per-decade, per-year and per-direction views
     /// are derived from. The key packs the year and both countries into one integer (see `cell`),
-    /// so counting a visit is one hash of one word.
-    private var visitCells: [UInt64: Int] = [:]
+    /// so counting a visit is one multiplication and a probe or two (see `VisitCells`).
+    private var visitCells = VisitCells()
     /// Events per kind, indexed like `EventKind.allCases`.
     private var kindCounts = [Int](repeating: 0, count: EventKind.allCases.count)
 
@@ -72,7 +72,7 @@ public struct Statistics: Hashable, Sendable {
         for (kind, count) in eventsByKind { kindCounts[kind.index] += count }
         for entry in visitsByYear {
             totalVisits += entry.count
-            visitCells[Self.cell(year: entry.year, from: entry.from, to: entry.to), default: 0] += entry.count
+            visitCells.add(entry.count, to: Self.cell(year: entry.year, from: entry.from, to: entry.to))
         }
     }
 
@@ -97,7 +97,7 @@ public struct Statistics: Hashable, Sendable {
         kindCounts[kind.index] += 1
         guard kind == .visit else { return }
         totalVisits += 1
-        visitCells[Self.cell(year: year, from: from, to: to), default: 0] += 1
+        visitCells.add(1, to: Self.cell(year: year, from: from, to: to))
     }
 
     /// Adds counts kept elsewhere (restored state, another partition).
@@ -105,7 +105,7 @@ public struct Statistics: Hashable, Sendable {
         totalEvents += other.totalEvents
         totalVisits += other.totalVisits
         for index in kindCounts.indices { kindCounts[index] += other.kindCounts[index] }
-        for (cell, count) in other.visitCells { visitCells[cell, default: 0] += count }
+        other.visitCells.forEach { cell, count in visitCells.add(count, to: cell) }
     }
 
     /// Events per kind, for the kinds seen.
@@ -149,7 +149,7 @@ public struct Statistics: Hashable, Sendable {
     }
 
     private func forEachCell(_ body: (Int, Direction, Int) -> Void) {
-        for (cell, count) in visitCells {
+        visitCells.forEach { cell, count in
             let year = Int(Int32(bitPattern: UInt32(truncatingIfNeeded: cell >> 32)))
             let from = CountryCode(index: Int((cell >> 16) & 0xFFFF)), to = CountryCode(index: Int(cell & 0xFFFF))
             body(year, Direction(from: from, to: to), count)
@@ -159,6 +159,94 @@ public struct Statistics: Hashable, Sendable {
     /// `year` (as 32 bits) | from's index (16 bits) | to's index (16 bits).
     private static func cell(year: Int, from: CountryCode, to: CountryCode) -> UInt64 {
         UInt64(UInt32(bitPattern: Int32(truncatingIfNeeded: year))) << 32 | UInt64(from.index) << 16 | UInt64(to.index)
+    }
+}
+
+/// Counts per cell (`Statistics.cell`): an open-addressing table with linear probing, at most half
+/// full. A dictionary hashes each key with SipHash, several times the cost of the rest of counting
+/// a visit; cells are already well spread in their low bits and a multiplication mixes the rest.
+/// Two tables are equal when they hold the same cells with the same counts, whatever their order.
+struct VisitCells: Hashable, Sendable {
+    /// A cell and its count side by side, so that a probe touches one cache line.
+    private struct Slot {
+        var cell: UInt64
+        var count: Int
+    }
+
+    /// No cell is all ones: a country's index is below 676.
+    private static let empty = UInt64.max
+    private var slots: [Slot] = []
+    private(set) var count = 0
+
+    /// Adds `amount` to the count of `cell`, inserting it (even with 0) when absent.
+    @inline(__always)
+    mutating func add(_ amount: Int, to cell: UInt64) {
+        if (count + 1) * 2 > slots.count { grow() }
+        let mask = slots.count - 1
+        var index = Self.slot(cell, mask)
+        while true {
+            let found = slots[index].cell
+            if found == cell {
+                slots[index].count += amount
+                return
+            }
+            if found == Self.empty {
+                slots[index] = Slot(cell: cell, count: amount)
+                count += 1
+                return
+            }
+            index = (index + 1) & mask
+        }
+    }
+
+    /// The count of `cell`, nil when absent.
+    func count(of cell: UInt64) -> Int? {
+        guard !slots.isEmpty else { return nil }
+        let mask = slots.count - 1
+        var index = Self.slot(cell, mask)
+        while slots[index].cell != Self.empty {
+            if slots[index].cell == cell { return slots[index].count }
+            index = (index + 1) & mask
+        }
+        return nil
+    }
+
+    /// Calls `body` with every cell and its count, in no particular order.
+    func forEach(_ body: (UInt64, Int) throws -> Void) rethrows {
+        for slot in slots where slot.cell != Self.empty { try body(slot.cell, slot.count) }
+    }
+
+    @inline(__always)
+    private static func slot(_ cell: UInt64, _ mask: Int) -> Int {
+        Int(truncatingIfNeeded: (cell &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask
+    }
+
+    private mutating func grow() {
+        let old = slots
+        slots = [Slot](repeating: Slot(cell: Self.empty, count: 0), count: max(64, old.count * 2))
+        count = 0
+        for slot in old where slot.cell != Self.empty { add(slot.count, to: slot.cell) }
+    }
+
+    static func == (lhs: VisitCells, rhs: VisitCells) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        for slot in lhs.slots where slot.cell != empty {
+            guard rhs.count(of: slot.cell) == slot.count else { return false }
+        }
+        return true
+    }
+
+    /// Independent of the order of the cells, as `==` is.
+    func hash(into hasher: inout Hasher) {
+        var entries = 0
+        forEach { cell, count in
+            var entry = Hasher()
+            entry.combine(cell)
+            entry.combine(count)
+            entries ^= entry.finalize()
+        }
+        hasher.combine(count)
+        hasher.combine(entries)
     }
 }
 

@@ -157,6 +157,70 @@ public enum EDTFDate: Hashable, Comparable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// `init?(edtf:)` on the text's UTF-8 bytes, without making a string: the event scanner reads
+    /// every date in place. Text with any byte outside ASCII is refused, as it is there (the parts
+    /// must be digits, `-`, `X` or `..`).
+    init?(edtfBytes bytes: UnsafeBufferPointer<UInt8>) {
+        let count = bytes.count
+        var slash = 0
+        while slash < count, bytes[slash] != UInt8(ascii: "/") { slash += 1 }
+        guard slash < count else {
+            guard let date = EDTFDate.parsePartial(bytes, from: 0, to: count) else { return nil }
+            self = .single(date)
+            return
+        }
+        func isOpen(_ from: Int, _ to: Int) -> Bool {
+            to - from == 2 && bytes[from] == UInt8(ascii: ".") && bytes[from + 1] == UInt8(ascii: ".")
+        }
+        let leftOpen = isOpen(0, slash), rightOpen = isOpen(slash + 1, count)
+        let start = leftOpen ? nil : EDTFDate.parsePartial(bytes, from: 0, to: slash)
+        let end = rightOpen ? nil : EDTFDate.parsePartial(bytes, from: slash + 1, to: count)
+        if !leftOpen, start == nil { return nil }
+        if !rightOpen, end == nil { return nil }
+        if start == nil, end == nil { return nil }
+        if let start, let end, end < start { return nil }
+        self = .interval(start: start, end: end)
+    }
+
+    /// `parsePartial(_:)` on `bytes[from..<to]`.
+    private static func parsePartial(_ bytes: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> PartialDate? {
+        var start = from
+        var negative = false
+        if start < to, bytes[start] == UInt8(ascii: "-") {
+            negative = true
+            start += 1
+        }
+        func number(_ from: Int, _ to: Int) -> Int? {
+            var value = 0
+            for index in from..<to {
+                let digit = bytes[index] &- 0x30
+                guard digit <= 9 else { return nil }
+                value = value * 10 + Int(digit)
+            }
+            return value
+        }
+        let count = to - start
+        if count == 4, bytes[start + 3] == UInt8(ascii: "X"), !negative {
+            guard let tens = number(start, start + 3) else { return nil }
+            return PartialDate(decade: tens * 10)
+        }
+        guard count >= 4, let year = number(start, start + 4) else { return nil }
+        let signedYear = negative ? -year : year
+        switch count {
+        case 4:
+            return PartialDate(year: signedYear)
+        case 7:
+            guard bytes[start + 4] == UInt8(ascii: "-"), let month = number(start + 5, start + 7) else { return nil }
+            return PartialDate(year: signedYear, month: month)
+        case 10:
+            guard bytes[start + 4] == UInt8(ascii: "-"), bytes[start + 7] == UInt8(ascii: "-"),
+                  let month = number(start + 5, start + 7), let day = number(start + 8, start + 10) else { return nil }
+            return PartialDate(year: signedYear, month: month, day: day)
+        default:
+            return nil
+        }
+    }
+
     private static func parsePartial(_ text: String) -> PartialDate? {
         var bytes = Array(text.utf8)
         var negative = false

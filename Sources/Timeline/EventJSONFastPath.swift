@@ -24,6 +24,10 @@ enum EventJSONFastPath {
         var date: EDTFDate
         var from: CountryCode
         var to: CountryCode
+        /// Where the kind and the two codes lie: their bytes are the spellings the topic must hold.
+        var kindSpan: Span
+        var fromSpan: Span
+        var toSpan: Span
         var guest: Span?
         var host: Span?
         var place: Span?
@@ -65,7 +69,7 @@ enum EventJSONFastPath {
         guard reader.literal("{\"id\":"), let id = reader.string(limit: 64), isValidID(bytes, id),
               reader.literal(",\"kind\":"), let kindSpan = reader.string(limit: 32), let kind = eventKind(bytes, kindSpan),
               reader.literal(",\"date\":"), let dateSpan = reader.string(limit: 64), !dateSpan.escaped,
-              let date = EDTFDate(edtf: String(decoding: UnsafeBufferPointer(rebasing: bytes[dateSpan.start..<dateSpan.end]), as: UTF8.self)),
+              let date = EDTFDate(edtfBytes: UnsafeBufferPointer(rebasing: bytes[dateSpan.start..<dateSpan.end])),
               reader.literal(",\"from\":"), let fromSpan = reader.string(limit: 2), let from = code(bytes, fromSpan),
               reader.literal(",\"to\":"), let toSpan = reader.string(limit: 2), let to = code(bytes, toSpan),
               reader.literal(",\"guest\":"), let guest = reader.optionalString(limit: 500),
@@ -83,24 +87,22 @@ enum EventJSONFastPath {
             guard !cameo.escaped, cameo.end - cameo.start >= 2,
                   bytes[cameo.start..<cameo.end].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
         }
-        return Fields(id: id, kind: kind, date: date, from: from, to: to, guest: guest.value, host: host.value, place: place.value,
+        return Fields(id: id, kind: kind, date: date, from: from, to: to, kindSpan: kindSpan, fromSpan: fromSpan, toSpan: toSpan,
+                      guest: guest.value, host: host.value, place: place.value,
                       description: description.value, cameo: cameo.value, document: document, section: section.value,
                       line: line.value, row: row.value)
     }
 
-    /// Whether the body's topic frame is the event's own `kind.FROM.TO`.
-    static func topicMatches(_ topic: UnsafeRawBufferPointer, _ fields: Fields) -> Bool {
-        let kind = fields.kind.rawValue.utf8
-        let from = fields.from.rawValue.utf8
-        let to = fields.to.rawValue.utf8
-        guard topic.count == kind.count + 6 else { return false }
-        var index = 0
-        for byte in kind {
-            guard topic[index] == byte else { return false }
-            index += 1
-        }
-        return topic[index] == 0x2E && topic[index + 1] == from.first! && topic[index + 2] == from.last!
-            && topic[index + 3] == 0x2E && topic[index + 4] == to.first! && topic[index + 5] == to.last!
+    /// Whether the body's topic frame is the event's own `kind.FROM.TO`. The kind's and codes' bytes
+    /// in the body are their exact spellings (`scan` matched them unescaped), so the topic is
+    /// compared with those bytes.
+    static func topicMatches(_ topic: UnsafeRawBufferPointer, _ bytes: UnsafeBufferPointer<UInt8>, _ fields: Fields) -> Bool {
+        let kindStart = fields.kindSpan.start, kindCount = fields.kindSpan.end - fields.kindSpan.start
+        guard topic.count == kindCount + 6 else { return false }
+        for offset in 0..<kindCount where topic[offset] != bytes[kindStart + offset] { return false }
+        let from = fields.fromSpan.start, to = fields.toSpan.start
+        return topic[kindCount] == 0x2E && topic[kindCount + 1] == bytes[from] && topic[kindCount + 2] == bytes[from + 1]
+            && topic[kindCount + 3] == 0x2E && topic[kindCount + 4] == bytes[to] && topic[kindCount + 5] == bytes[to + 1]
     }
 
     // MARK: - Values
@@ -150,8 +152,14 @@ enum EventJSONFastPath {
 
     private static func eventKind(_ bytes: UnsafeBufferPointer<UInt8>, _ span: Span) -> EventKind? {
         guard !span.escaped else { return nil }
-        let text = UnsafeBufferPointer(rebasing: bytes[span.start..<span.end])
-        for (kind, spelling) in kindSpellings where spelling.elementsEqual(text) { return kind }
+        let count = span.end - span.start
+        guard count > 0 else { return nil }
+        let first = bytes[span.start]
+        for (kind, spelling) in kindSpellings where spelling.count == count && spelling[0] == first {
+            var equal = true
+            for offset in 1..<count where spelling[offset] != bytes[span.start + offset] { equal = false }
+            if equal { return kind }
+        }
         return nil
     }
 
@@ -183,11 +191,21 @@ enum EventJSONFastPath {
 
         var atEnd: Bool { index == bytes.count }
 
+        @inline(__always)
         mutating func literal(_ text: StaticString) -> Bool {
             let count = text.utf8CodeUnitCount
             guard bytes.count - index >= count else { return false }
-            let expected = text.utf8Start
-            for offset in 0..<count where bytes[index + offset] != expected[offset] { return false }
+            let expected = UnsafeRawPointer(text.utf8Start), here = UnsafeRawPointer(bytes.baseAddress! + index)
+            var offset = 0
+            while count - offset >= 8 {
+                guard here.loadUnaligned(fromByteOffset: offset, as: UInt64.self) == expected.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                else { return false }
+                offset += 8
+            }
+            while offset < count {
+                guard here.load(fromByteOffset: offset, as: UInt8.self) == expected.load(fromByteOffset: offset, as: UInt8.self) else { return false }
+                offset += 1
+            }
             index += count
             return true
         }
@@ -203,7 +221,19 @@ enum EventJSONFastPath {
             let start = index
             var escaped = false
             var ascii = true
-            while index < bytes.count {
+            let count = bytes.count
+            let base = UnsafeRawPointer(bytes.baseAddress!)
+            while index < count {
+                // Eight bytes at a time while none of them needs a look (a quote, a backslash, a
+                // control character or a byte above 0x7F); else straight to the first that does.
+                if count - index >= 8 {
+                    let special = Reader.specialBytes(UInt64(littleEndian: base.loadUnaligned(fromByteOffset: index, as: UInt64.self)))
+                    if special == 0 {
+                        index += 8
+                        continue
+                    }
+                    index += special.trailingZeroBitCount >> 3
+                }
                 let byte = bytes[index]
                 if byte == 0x22 { break }
                 if byte < 0x20 { return nil }
@@ -232,6 +262,21 @@ enum EventJSONFastPath {
             guard end - start <= limit else { return nil }
             if !ascii, !UTF8Validation.isValid(UnsafeBufferPointer(rebasing: bytes[start..<end])) { return nil }
             return Span(start: start, end: end, escaped: escaped)
+        }
+
+        /// Eight bytes, the first in the lowest bits: zero when none is a quote, a backslash, below
+        /// 0x20 or above 0x7F; else the lowest set bit is the high bit of the first such byte. (A
+        /// byte's high bit is set in `(x - 0x01…) & ~x` when x is 0, or by the borrow of a lower
+        /// byte that was 0: never below the first match, so the lowest one is exact.)
+        @inline(__always)
+        static func specialBytes(_ word: UInt64) -> UInt64 {
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            func zeroBytes(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
+            let quote = zeroBytes(word ^ (ones &* 0x22))
+            let backslash = zeroBytes(word ^ (ones &* 0x5C))
+            // Below 0x20: subtracting 0x20 borrows (the high bit is clear, so ~word keeps it).
+            let control = (word &- ones &* 0x20) & ~word & highs
+            return quote | backslash | control | (word & highs)
         }
 
         mutating func optionalString(limit: Int) -> Nullable<Span>? {

@@ -1,5 +1,5 @@
 import Testing
-import Timeline
+@testable import Timeline
 
 @Suite("Aggregation maths")
 struct AggregationTests {
@@ -52,6 +52,52 @@ struct AggregationTests {
         let whole = Statistics(events: events)
         let rebuilt = Statistics(totalEvents: whole.totalEvents, eventsByKind: whole.eventsByKind, visitsByYear: whole.visitsByYear)
         #expect(rebuilt == whole)
+    }
+}
+
+@Suite("Visit cells")
+struct VisitCellsTests {
+    @Test("The table counts what a dictionary counts, through its growth, and ignores order when compared")
+    func agreesWithADictionary() {
+        var generator = SystemRandomNumberGenerator()
+        var table = VisitCells(), reference: [UInt64: Int] = [:]
+        var added: [(UInt64, Int)] = []
+        for _ in 0..<20_000 {
+            // Few distinct years and codes, so that cells repeat; now and then a zero amount.
+            let cell = UInt64(UInt32(bitPattern: Int32.random(in: -3...300, using: &generator))) << 32
+                | UInt64.random(in: 0...9, using: &generator) << 16 | UInt64.random(in: 670...675, using: &generator)
+            let amount = Int.random(in: 0...3, using: &generator)
+            table.add(amount, to: cell)
+            reference[cell, default: 0] += amount
+            added.append((cell, amount))
+        }
+        #expect(table.count == reference.count)
+        var seen: [UInt64: Int] = [:]
+        table.forEach { cell, count in seen[cell] = count }
+        #expect(seen == reference)
+        for (cell, count) in reference { #expect(table.count(of: cell) == count) }
+        #expect(table.count(of: UInt64(5000) << 32) == nil)
+
+        var reversed = VisitCells()
+        for (cell, amount) in added.reversed() { reversed.add(amount, to: cell) }
+        #expect(reversed == table)
+        #expect(reversed.hashValue == table.hashValue)
+        reversed.add(1, to: added[0].0)
+        #expect(reversed != table)
+        var extra = table
+        extra.add(0, to: UInt64(5000) << 32)  // a cell more, with nothing counted
+        #expect(extra != table)
+        #expect(VisitCells() == VisitCells())
+    }
+
+    @Test("Statistics of the same events in another order are equal and hash alike")
+    func statisticsIgnoreOrder() {
+        let events = SyntheticEvents.events(count: 3_000, seed: 9)
+        let forward = Statistics(events: events), backward = Statistics(events: events.reversed())
+        #expect(forward == backward)
+        #expect(forward.hashValue == backward.hashValue)
+        #expect(forward != Statistics(events: events.dropFirst()))
+        #expect(Set([forward, backward]).count == 1)
     }
 }
 

@@ -110,6 +110,90 @@ struct HotPathTests {
         }
     }
 
+    @Test("Dates read from bytes are the dates read from text, and the same texts are refused")
+    func datesFromBytes() {
+        func fromBytes(_ text: String) -> EDTFDate? {
+            Array(text.utf8).withUnsafeBufferPointer { EDTFDate(edtfBytes: $0) }
+        }
+        let fixed = ["1956", "1956-07", "1956-07-16", "197X", "-0044", "-0044-03-15", "2017/..", "../1999", "../..", "..",
+                     "1956-07-16/1956-07-18", "1956-07-18/1956-07-16", "096X/097X", "1956-02-29", "1956-02-30", "1957-02-29",
+                     "2000-13", "0000", "-197X", "19X6", "1956/", "/1956", "1956//1957", "", "-", "1956-7-16", " 1956",
+                     "1956/\u{301}..", "1956/..\u{301}", "１９５６", "1956\r\n", "9999-12-31", "10000", "-9999"]
+        for text in fixed {
+            #expect(fromBytes(text) == EDTFDate(edtf: text), "for \(text.debugDescription)")
+        }
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("0123456789-/X.1290\u{301}é".unicodeScalars)
+        for _ in 0..<20_000 {
+            var text = ""
+            for _ in 0..<Int.random(in: 0...12, using: &generator) { text.unicodeScalars.append(alphabet.randomElement(using: &generator)!) }
+            #expect(fromBytes(text) == EDTFDate(edtf: text), "for \(text.debugDescription)")
+        }
+        // Shapes that parse, so that the random texts are not all refusals.
+        for _ in 0..<2_000 {
+            let year = Int.random(in: 0...2100, using: &generator), month = Int.random(in: 0...13, using: &generator)
+            let day = Int.random(in: 0...32, using: &generator)
+            let text = "\(year < 1000 ? "0" : "")\(year)-\(month < 10 ? "0" : "")\(month)-\(day < 10 ? "0" : "")\(day)"
+            #expect(fromBytes(text) == EDTFDate(edtf: text), "for \(text.debugDescription)")
+            #expect(fromBytes(text + "/" + text) == EDTFDate(edtf: text + "/" + text), "for \(text.debugDescription)")
+        }
+    }
+
+    @Test("The eight-byte check finds the first byte the string scanner must look at, or none")
+    func specialBytesOfAWord() {
+        func isSpecial(_ byte: UInt8) -> Bool { byte == 0x22 || byte == 0x5C || byte < 0x20 || byte >= 0x80 }
+        var generator = SystemRandomNumberGenerator()
+        let interesting: [UInt8] = [0x00, 0x01, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x41, 0x5B, 0x5C, 0x5D, 0x7E, 0x7F, 0x80, 0xC3, 0xFF]
+        for round in 0..<50_000 {
+            // Mostly plain bytes, so that words with no special byte or one late special byte are common.
+            let bytes = (0..<8).map { _ in
+                round % 3 == 0 || Int.random(in: 0..<6, using: &generator) == 0
+                    ? interesting.randomElement(using: &generator)! : UInt8.random(in: 0x23...0x5B, using: &generator)
+            }
+            let word = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+            let mask = EventJSONFastPath.Reader.specialBytes(word)
+            if let first = bytes.firstIndex(where: isSpecial) {
+                #expect(mask != 0 && mask.trailingZeroBitCount >> 3 == first, "for \(bytes)")
+            } else {
+                #expect(mask == 0, "for \(bytes)")
+            }
+        }
+    }
+
+    @Test("Strings with escapes and multi-byte text anywhere take the fast path and decode to the event")
+    func specialCharactersAtEveryOffset() throws {
+        for special in ["\"", "\\", "\n", "\u{1}", "é", "Улаан", "\u{1F600}", "\t"] {
+            for offset in 0..<20 {
+                let guest = String(repeating: "g", count: offset) + special + String(repeating: "h", count: 19 - offset)
+                let event = TimelineEvent(kind: .visit, date: EDTFDate(edtf: "1956")!, from: CountryCode("MN")!, to: CountryCode("KP")!,
+                                          guest: guest, place: special + String(repeating: "p", count: offset),
+                                          source: Provenance(document: String(repeating: "d", count: offset) + special))
+                var line = EventJSON.encode(event)
+                let fast = try #require(line.withUTF8 { EventJSONFastPath.decode($0) }, "no fast path for \(line)")
+                #expect(fast == event)
+            }
+        }
+    }
+
+    @Test("Every kind takes the fast path, and its summary is refused under any other kind's topic")
+    func everyKindAndItsTopic() throws {
+        for kind in EventKind.allCases {
+            let event = TimelineEvent(kind: kind, date: EDTFDate(edtf: "1956")!, from: CountryCode("MN")!, to: CountryCode("KP")!,
+                                      source: Provenance(document: "d"))
+            let body = Array(EventJSON.encode(event).utf8)
+            #expect(body.withUnsafeBufferPointer { EventJSONFastPath.scan($0)?.kind } == kind)
+            for other in EventKind.allCases {
+                for (from, to) in [("MN", "KP"), ("KP", "MN"), ("MN", "KN"), ("NN", "KP")] {
+                    let topic = Array("\(other.rawValue).\(from).\(to)".utf8)
+                    let summary = try? topic.withUnsafeBytes { topic in
+                        try body.withUnsafeBytes { try WireMessage.summarise(topic: topic, header: WireHeader(), body: $0) }
+                    }
+                    #expect((summary != nil) == (other == kind && from == "MN" && to == "KP"), "\(kind) under \(other).\(from).\(to)")
+                }
+            }
+        }
+    }
+
     @Test("Country codes built from bytes are the codes built from text")
     func countryCodesFromBytes() {
         #expect(CountryCode(uppercaseASCII: 0x4D, 0x4E) == CountryCode("MN"))

@@ -24,6 +24,24 @@ struct WireFormatTests {
         #expect(bytes == [1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 9, 2, 0x61, 0x62])
     }
 
+    @Test("Headers read through one producer-id cache give each header's own id, whatever came before")
+    func producerIDCache() throws {
+        // Ids of the same length that differ in one byte (before, at and after the eighth), empty,
+        // long, non-ASCII, and the same id again.
+        let ids = ["producer-1", "producer-2", "producer-1", "aroducer-1", "", "", "p", "q", "abcdefgh", "abcdefgX", "abcdefghi",
+                   "abcdefgXi", "abcdefghj", String(repeating: "x", count: 255), String(repeating: "x", count: 254) + "y", "Ulaanbaatar — Улаанбаатар",
+                   "Ulaanbaatar — Улаанбаатар", "producer-1"]
+        var cache = ProducerIDCache()
+        for (index, id) in ids.enumerated() {
+            let header = WireHeader(sequence: UInt64(index + 1), producerSequence: 3, producer: id)
+            let decoded = try header.encoded().withUnsafeBytes { try WireHeader.decode($0, cache: &cache) }
+            #expect(decoded == header)
+        }
+        var bad = WireHeader(producer: "ab").encoded()
+        bad[bad.count - 1] = 0xFF
+        #expect(throws: WireError.malformed("the producer id is not UTF-8")) { try bad.withUnsafeBytes { try WireHeader.decode($0, cache: &cache) } }
+    }
+
     @Test("Stamping a sequence or a producer sequence rewrites only those bytes")
     func stamp() throws {
         var bytes = WireHeader(sequence: 0, producerSequence: 5, producer: "p").encoded()
