@@ -84,6 +84,40 @@ struct AggregatorStateTests {
         #expect(offline.statistics == state.statistics)
     }
 
+    @Test("Keys counted between taking a checkpoint and recording it go into the next one; a copy of the state keeps its own keys")
+    func keysCountedDuringACheckpoint() throws {
+        let folder = TemporaryFolder()
+        var state = AggregatorState()
+        for index in 0..<100 { try state.apply(Self.summary(index)) }
+        let first = state.checkpoint()
+        let copy = state
+        var other = state
+        for index in 100..<130 { try state.apply(Self.summary(index)) }
+        for index in 200..<210 { try other.apply(Self.summary(index)) }
+        try AggregatorState.write(first, to: folder.path)
+        state.saved(first)
+        #expect(first.keys.count == 100 * 16)
+        let second = state.checkpoint()
+        #expect(second.keys.count == 30 * 16, "only the keys counted after the first checkpoint was taken")
+        try AggregatorState.write(second, to: folder.path)
+        state.saved(second)
+        #expect(state.checkpoint().keys.count == 0)
+
+        // The keys file: every key once, in the order counted, `high` then `low`, big-endian.
+        var expected: [UInt8] = []
+        for index in 0..<130 { Self.summary(index).key.append(to: &expected) }
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: folder.file(AggregatorState.keysFileName)))) == expected)
+        let loaded = try AggregatorState.load(from: folder.path)
+        #expect(loaded.countedEvents == 130)
+        for index in 0..<130 { #expect(loaded.hasCounted(Self.summary(index).key)) }
+
+        // The copies were not changed by the state's keys, nor the state by theirs.
+        #expect(copy.unsavedKeys.count == 100 && copy.checkpoint().keys.count == 100 * 16)
+        #expect(other.unsavedKeys.count == 110 && other.unsavedKeys[100] == Self.summary(200).key)
+        #expect((0..<100).allSatisfy { other.unsavedKeys[$0] == Self.summary($0).key })
+        #expect(!state.hasCounted(Self.summary(200).key))
+    }
+
     @Test("Keys written after the last state file (a checkpoint that failed half way) are ignored and overwritten")
     func keysPastTheStateAreCut() throws {
         let folder = TemporaryFolder()
