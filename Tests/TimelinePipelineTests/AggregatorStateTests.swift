@@ -30,6 +30,31 @@ struct EventKeySetTests {
         #expect(listed == reference)
     }
 
+    @Test("Keys alike in all but the 16 top bits the sorted run leaves out stay apart through merges, and are listed whole")
+    func keysAlikeBelowTheTopBits() throws {
+        var generator = SystemRandomNumberGenerator()
+        // Three lower parts, each under every even top: 98,304 keys, enough for several merges.
+        let lowerParts: [(UInt64, UInt64)] = [(0, 0), (0xFFFF_FFFF_FFFF, .max), (0x1234_5678_9ABC, 0x0FED_CBA9_8765_4321)]
+        func key(top: Int, _ lower: (UInt64, UInt64)) -> EventKey {
+            EventKeySet.Mixed(high: UInt64(top) << 48 | lower.0, low: lower.1).key
+        }
+        var keys = lowerParts.flatMap { lower in stride(from: 0, to: 1 << 16, by: 2).map { key(top: $0, lower) } }
+        keys.shuffle(using: &generator)
+        var set = EventKeySet()
+        for key in keys { #expect(try set.insert(key)) }
+        #expect(set.count == keys.count)
+        for key in keys { #expect(set.contains(key)) }
+        // The odd tops were never added: the same stored bits, another key.
+        for lower in lowerParts {
+            for top in stride(from: 1, to: 1 << 16, by: 2) { #expect(!set.contains(key(top: top, lower))) }
+        }
+        var listed = Set<EventKey>()
+        set.forEach { listed.insert($0) }
+        #expect(listed == Set(keys))
+        for key in keys.prefix(1_000) { #expect(try !set.insert(key)) }
+        #expect(set.count == keys.count)
+    }
+
     @Test("The mix is undone exactly")
     func mixIsInvertible() {
         var generator = SystemRandomNumberGenerator()
