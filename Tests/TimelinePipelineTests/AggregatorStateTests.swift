@@ -30,6 +30,31 @@ struct EventKeySetTests {
         #expect(listed == reference)
     }
 
+    @Test("Keys alike in all but the 16 top bits the sorted run leaves out stay apart through merges, and are listed whole")
+    func keysAlikeBelowTheTopBits() throws {
+        var generator = SystemRandomNumberGenerator()
+        // Three lower parts, each under every even top: 98,304 keys, enough for several merges.
+        let lowerParts: [(UInt64, UInt64)] = [(0, 0), (0xFFFF_FFFF_FFFF, .max), (0x1234_5678_9ABC, 0x0FED_CBA9_8765_4321)]
+        func key(top: Int, _ lower: (UInt64, UInt64)) -> EventKey {
+            EventKeySet.Mixed(high: UInt64(top) << 48 | lower.0, low: lower.1).key
+        }
+        var keys = lowerParts.flatMap { lower in stride(from: 0, to: 1 << 16, by: 2).map { key(top: $0, lower) } }
+        keys.shuffle(using: &generator)
+        var set = EventKeySet()
+        for key in keys { #expect(try set.insert(key)) }
+        #expect(set.count == keys.count)
+        for key in keys { #expect(set.contains(key)) }
+        // The odd tops were never added: the same stored bits, another key.
+        for lower in lowerParts {
+            for top in stride(from: 1, to: 1 << 16, by: 2) { #expect(!set.contains(key(top: top, lower))) }
+        }
+        var listed = Set<EventKey>()
+        set.forEach { listed.insert($0) }
+        #expect(listed == Set(keys))
+        for key in keys.prefix(1_000) { #expect(try !set.insert(key)) }
+        #expect(set.count == keys.count)
+    }
+
     @Test("The mix is undone exactly")
     func mixIsInvertible() {
         var generator = SystemRandomNumberGenerator()
@@ -82,6 +107,40 @@ struct AggregatorStateTests {
         #expect(!loaded.hasCounted(Self.summary(1_500).key))
         let offline = try AggregatorState.load(from: folder.path, keys: false)
         #expect(offline.statistics == state.statistics)
+    }
+
+    @Test("Keys counted between taking a checkpoint and recording it go into the next one; a copy of the state keeps its own keys")
+    func keysCountedDuringACheckpoint() throws {
+        let folder = TemporaryFolder()
+        var state = AggregatorState()
+        for index in 0..<100 { try state.apply(Self.summary(index)) }
+        let first = state.checkpoint()
+        let copy = state
+        var other = state
+        for index in 100..<130 { try state.apply(Self.summary(index)) }
+        for index in 200..<210 { try other.apply(Self.summary(index)) }
+        try AggregatorState.write(first, to: folder.path)
+        state.saved(first)
+        #expect(first.keys.count == 100 * 16)
+        let second = state.checkpoint()
+        #expect(second.keys.count == 30 * 16, "only the keys counted after the first checkpoint was taken")
+        try AggregatorState.write(second, to: folder.path)
+        state.saved(second)
+        #expect(state.checkpoint().keys.count == 0)
+
+        // The keys file: every key once, in the order counted, `high` then `low`, big-endian.
+        var expected: [UInt8] = []
+        for index in 0..<130 { Self.summary(index).key.append(to: &expected) }
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: folder.file(AggregatorState.keysFileName)))) == expected)
+        let loaded = try AggregatorState.load(from: folder.path)
+        #expect(loaded.countedEvents == 130)
+        for index in 0..<130 { #expect(loaded.hasCounted(Self.summary(index).key)) }
+
+        // The copies were not changed by the state's keys, nor the state by theirs.
+        #expect(copy.unsavedKeys.count == 100 && copy.checkpoint().keys.count == 100 * 16)
+        #expect(other.unsavedKeys.count == 110 && other.unsavedKeys[100] == Self.summary(200).key)
+        #expect((0..<100).allSatisfy { other.unsavedKeys[$0] == Self.summary($0).key })
+        #expect(!state.hasCounted(Self.summary(200).key))
     }
 
     @Test("Keys written after the last state file (a checkpoint that failed half way) are ignored and overwritten")

@@ -264,6 +264,8 @@ public final class Aggregator: SocketLoop {
         }
         try AggregatorState.write(checkpoint, to: settings.dataDirectory)
         shared.withLock { $0.state.saved(checkpoint) }
+        // Buffers freed since the last checkpoint (catch-up replies above all) go back to the system.
+        FreeAllocatorMemory.release()
     }
 
     /// The loop that answers queries, on its own thread.

@@ -27,7 +27,9 @@ extension AggregatorState {
         defer { try? fd.close() }
         let offset = Int64(checkpoint.keyOffset)
         do throws(StorageError) {
-            try fileCall("write", keysFile) { try fd.writeAll(toAbsoluteOffset: offset, checkpoint.keys) }
+            try fileCall("write", keysFile) {
+                try checkpoint.keys.withUnsafeBytes { keys in _ = try fd.writeAll(toAbsoluteOffset: offset, keys) }
+            }
         } catch {
             try? fileCall("ftruncate", keysFile) { try fd.resize(to: offset) }
             throw error
@@ -139,7 +141,14 @@ extension AggregatorState {
         let keys = reader.readRest()
         state.counted = try EventKeySet(keysIn: keys)
         // Not yet in a keys file: the next checkpoint writes them all.
-        state.unsavedKeys = stride(from: 0, to: keys.count, by: 16).map { EventKey(keys, at: $0) }
+        do throws(MemoryMapError) {
+            for offset in stride(from: 0, to: keys.count, by: 16) {
+                try state.unsavedKeys.reserveOne()
+                state.unsavedKeys.append(EventKey(keys, at: offset))
+            }
+        } catch {
+            throw StateError("\(error)")
+        }
         return state
     }
 

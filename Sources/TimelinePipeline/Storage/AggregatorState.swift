@@ -16,7 +16,7 @@ public struct AggregatorState: Sendable {
     public var statistics = Statistics()
     var counted = EventKeySet()
     /// Keys counted since the last checkpoint, in order: the next checkpoint appends them.
-    var unsavedKeys: [EventKey] = []
+    var unsavedKeys = UnsavedKeys()
     /// Keys already in the keys file, and the CRC-32C of their bytes.
     var savedKeyCount: UInt64 = 0
     var savedKeysChecksum: UInt32 = 0
@@ -47,6 +47,8 @@ public struct AggregatorState: Sendable {
 
     @discardableResult
     public mutating func apply(_ summary: EventSummary) throws(MemoryMapError) -> Bool {
+        // Room for the key in both places first, so that a failure changes nothing.
+        try unsavedKeys.reserveOne()
         guard try counted.insert(summary.key) else {
             duplicateEvents += 1
             return false
@@ -58,7 +60,7 @@ public struct AggregatorState: Sendable {
 
     /// What a checkpoint writes: the keys to append at `keyOffset` and the new state file.
     public struct Checkpoint: Sendable {
-        var keys: [UInt8]
+        var keys: UnsavedKeys.Bytes
         var keyOffset: UInt64
         var keyCount: UInt64
         var keysChecksum: UInt32
@@ -67,9 +69,8 @@ public struct AggregatorState: Sendable {
 
     /// The checkpoint of the state as it stands; hand it to `write(_:to:)`, then to `saved(_:)`.
     public func checkpoint() -> Checkpoint {
-        var keys: [UInt8] = []
-        keys.reserveCapacity(unsavedKeys.count * 16)
-        for key in unsavedKeys { key.append(to: &keys) }
+        // The unsaved keys are kept in the file's byte order: the checkpoint writes them in place.
+        let keys = unsavedKeys.bytes(count: unsavedKeys.count)
         let checksum = keys.withUnsafeBytes { CRC32C.checksum($0, seed: savedKeysChecksum) }
         let count = savedKeyCount + UInt64(unsavedKeys.count)
         return Checkpoint(keys: keys, keyOffset: savedKeyCount * 16, keyCount: count, keysChecksum: checksum,

@@ -77,3 +77,27 @@ final class MappedRegion {
         committed = target
     }
 }
+
+/// Hands the pages that the C allocator holds free back to the system (glibc's `malloc_trim`).
+/// Buffers of a burst, such as the replies of a catch-up, are freed into glibc's arenas, which
+/// keep their pages resident for the next allocation; a long-running daemon that had one burst
+/// would hold them for good. Found at run time, so that a C library without it is no error: then
+/// this does nothing.
+enum FreeAllocatorMemory {
+    private typealias Trim = @convention(c) (Int) -> Int32
+
+    private static let trim: Trim? = {
+        #if canImport(Glibc)
+        // RTLD_DEFAULT: the symbol wherever the process has it.
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
+        return unsafeBitCast(symbol, to: Trim.self)
+        #else
+        return nil
+        #endif
+    }()
+
+    /// Releases what can be released; costs a walk over the allocator's free lists.
+    static func release() {
+        _ = trim?(0)
+    }
+}
