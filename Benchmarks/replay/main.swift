@@ -20,6 +20,10 @@ while let argument = arguments.popFirst() {
         exit(64)
     }
 }
+guard events >= 1, runs >= 1 else {
+    FileHandle.standardError.write(Data("ReplayBenchmark: --events and --runs take a whole number of at least 1\n".utf8))
+    exit(64)
+}
 
 /// Where one record's frames lie in `chunk`, which holds them back to back as a replay chunk does.
 struct Record {

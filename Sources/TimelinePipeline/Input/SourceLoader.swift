@@ -124,8 +124,11 @@ public struct MergedEvents: Sendable {
 
     public mutating func add(_ reading: SourceReading) {
         diagnostics += reading.diagnostics
-        seen.reserveCapacity(seen.count + reading.events.count)
-        events.reserveCapacity(events.count + reading.events.count)
+        // Room for this source's events, growing by doubling: reserving exactly what each of many
+        // small sources needs would copy everything merged so far once per source.
+        let needed = events.count + reading.events.count
+        if needed > events.capacity { events.reserveCapacity(max(needed, 2 * events.capacity)) }
+        if needed > seen.capacity { seen.reserveCapacity(max(needed, 2 * seen.capacity)) }
         for event in reading.events {
             let key = EventKey(id: event.id)
             if let first = seen[key] {
