@@ -66,6 +66,44 @@ public struct PartialDate: Hashable, Comparable, Sendable, CustomStringConvertib
         return text
     }
 
+    /// Appends `description`'s UTF-8 (ASCII digits, `-` and `X`) without making a String: how
+    /// event ids and JSON bodies get their date.
+    public func appendText(to bytes: inout [UInt8]) {
+        if isDecade {
+            guard year >= 0 else { return bytes.append(contentsOf: description.utf8) }
+            // The decade's first three digits, zero-padded (`197X`; `000X` for the years 0-9).
+            PartialDate.appendDigits(year / 10, width: 3, to: &bytes)
+            bytes.append(UInt8(ascii: "X"))
+            return
+        }
+        if year < 0 { bytes.append(UInt8(ascii: "-")) }
+        PartialDate.appendDigits(abs(year), width: 4, to: &bytes)
+        if let month {
+            bytes.append(UInt8(ascii: "-"))
+            PartialDate.appendDigits(month, width: 2, to: &bytes)
+        }
+        if let day {
+            bytes.append(UInt8(ascii: "-"))
+            PartialDate.appendDigits(day, width: 2, to: &bytes)
+        }
+    }
+
+    /// A non-negative number in decimal, padded with zeros to `width` digits.
+    private static func appendDigits(_ value: Int, width: Int, to bytes: inout [UInt8]) {
+        var divisor = 1, digits = 1
+        while divisor <= value / 10 {
+            divisor *= 10
+            digits += 1
+        }
+        for _ in digits..<max(digits, width) { bytes.append(UInt8(ascii: "0")) }
+        var rest = value
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
+    }
+
     private static func pad(_ year: Int) -> String {
         let digits = String(abs(year))
         let padded = String(repeating: "0", count: max(0, 4 - digits.count)) + digits
@@ -115,6 +153,17 @@ public enum EDTFDate: Hashable, Comparable, Sendable, CustomStringConvertible {
         switch self {
         case .single(let date): return date.precision
         case .interval(let start, let end): return (start ?? end)!.precision
+        }
+    }
+
+    /// Appends `description`'s UTF-8 without making Strings.
+    public func appendText(to bytes: inout [UInt8]) {
+        switch self {
+        case .single(let date): date.appendText(to: &bytes)
+        case .interval(let start, let end):
+            if let start { start.appendText(to: &bytes) } else { bytes += [UInt8(ascii: "."), UInt8(ascii: ".")] }
+            bytes.append(UInt8(ascii: "/"))
+            if let end { end.appendText(to: &bytes) } else { bytes += [UInt8(ascii: "."), UInt8(ascii: ".")] }
         }
     }
 

@@ -41,7 +41,8 @@ public enum EventJSON {
         out.removeAll(keepingCapacity: true)
         append("{\"id\":", to: &out); appendString(event.id, to: &out)
         append(",\"kind\":", to: &out); appendString(event.kind.rawValue, to: &out)
-        append(",\"date\":", to: &out); appendString(event.date.description, to: &out)
+        // An EDTF date is digits, `-`, `/`, `.` and `X`: nothing in it needs escaping.
+        append(",\"date\":\"", to: &out); event.date.appendText(to: &out); out.append(UInt8(ascii: "\""))
         append(",\"from\":", to: &out); appendString(event.from.rawValue, to: &out)
         append(",\"to\":", to: &out); appendString(event.to.rawValue, to: &out)
         append(",\"guest\":", to: &out); appendOptional(event.guest, to: &out)

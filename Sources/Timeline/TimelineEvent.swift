@@ -116,7 +116,7 @@ public enum EventID {
         bytes.reserveCapacity(96)
         bytes.append(contentsOf: kind.rawValue.utf8)
         bytes.append(0x1F)
-        bytes.append(contentsOf: date.description.utf8)
+        date.appendText(to: &bytes)
         bytes.append(0x1F)
         bytes.append(contentsOf: from.rawValue.utf8)
         bytes.append(0x1F)

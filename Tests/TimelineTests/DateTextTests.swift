@@ -65,6 +65,23 @@ struct DateTextTests {
 
 @Suite("EDTF dates")
 struct EDTFDateTests {
+    @Test("A date's text appended as bytes is its description's UTF-8, at every precision, padding and open end")
+    func appendedTextIsTheDescription() {
+        var dates: [EDTFDate] = []
+        for year in [-9999, -950, -5, 0, 7, 99, 999, 1000, 1956, 2026, 9999] {
+            let day = PartialDate(year: year, month: 2, day: 9)!, month = PartialDate(year: year, month: 12)!, whole = PartialDate(year: year)!
+            dates += [.single(whole), .single(month), .single(day), .interval(start: whole, end: nil), .interval(start: nil, end: day),
+                      .interval(start: month, end: PartialDate(year: 9999)!)]
+        }
+        for decade in [0, 10, 90, 100, 1970, 9990] { dates.append(.single(PartialDate(decade: decade)!)) }
+        dates.append(.interval(start: nil, end: nil))
+        for date in dates {
+            var bytes: [UInt8] = [0x7B]
+            date.appendText(to: &bytes)
+            #expect(bytes == [0x7B] + Array(date.description.utf8), "\(date)")
+        }
+    }
+
     @Test("EDTF strings round-trip", arguments: ["1956", "2007-07", "1974-12-21", "1956-07-16/1956-07-18", "2017/..", "../1999", "197X", "196X/197X", "-0044"])
     func roundTrip(text: String) throws {
         let date = try #require(EDTFDate(edtf: text))
