@@ -23,8 +23,9 @@ public final class Broker: SocketLoop {
     private let frontend: ZMQSocket
     private let backend: ZMQSocket
     private let replaySocket: ZMQSocket
-    /// Connections and disconnections on the backend: per-event messages are published only
-    /// while a SUB socket is connected (the pipeline's own consumers `FOLLOW` the log instead).
+    /// Connections and disconnections on the backend: per-event messages are published only while
+    /// something is connected or subscribed there (`BrokerState.publishesEvents`); the pipeline's
+    /// own consumers `FOLLOW` the log instead.
     private let backendMonitor: SocketMonitor
     private let state: Mutex<BrokerState>
     /// The log's fsync side, shared with the syncer thread (it has a lock of its own).

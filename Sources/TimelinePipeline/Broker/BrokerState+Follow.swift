@@ -77,7 +77,7 @@ extension BrokerState {
     }
 
     /// The chunk for a `FOLLOW`, its records counted as followed.
-    private mutating func followChunk(_ query: ReplayQuery) -> (answer: BrokerAnswer, records: Int) {
+    mutating func followChunk(_ query: ReplayQuery) -> (answer: BrokerAnswer, records: Int) {
         let (answer, records) = chunk(query)
         counters.recordsFollowed += UInt64(records)
         return (answer, records)

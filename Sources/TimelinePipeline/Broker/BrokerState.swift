@@ -11,8 +11,8 @@ struct BrokerState {
     let logger: Logger
     var counters = BrokerCounters()
     var subscriptions = 0
-    /// Connections on the backend now (SUB sockets, and anything else that connected there):
-    /// records are published one message each only while there is one.
+    /// Connections on the backend now (SUB sockets, and anything else that connected there), from
+    /// its monitor's events: one of the signals of `publishesEvents`.
     var subscriberConnections = 0
 
     /// Whether records are published one message each on the backend: while a connection is
@@ -228,9 +228,7 @@ struct BrokerState {
         case .follow(let query, _):
             // Answered at once, as a CHUNK: the broker's loop holds those that wait (`follow(_:…)`).
             counters.followRequests += 1
-            let (answer, records) = chunk(query)
-            counters.recordsFollowed += UInt64(records)
-            return answer
+            return followChunk(query).answer
         }
     }
 
