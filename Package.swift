@@ -21,6 +21,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // The C module: libzmq from Debian's libzmq3-dev, found through pkg-config.
@@ -56,6 +59,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // HTTP beside the daemons (Hummingbird): `GET /metrics` in the Prometheus text format.
+        .target(
+            name: "TimelineHTTP",
+            dependencies: [
+                "TimelinePipeline",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -64,6 +81,7 @@ let package = Package(
             dependencies: [
                 "Timeline",
                 "TimelinePipeline",
+                "TimelineHTTP",
                 "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -130,6 +148,16 @@ let package = Package(
         .testTarget(
             name: "TimelinePipelineTests",
             dependencies: ["TimelinePipeline", "Timeline", "ZeroMQ"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "TimelineHTTPTests",
+            dependencies: [
+                "TimelineHTTP",
+                "TimelinePipeline",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             swiftSettings: strictSettings
         ),
     ]

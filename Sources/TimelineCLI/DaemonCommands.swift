@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Timeline
+import TimelineHTTP
 import TimelinePipeline
 import ZeroMQ
 
@@ -39,6 +40,9 @@ struct BrokerCommand: AsyncParsableCommand {
             settings.maxMessageBytes = Int64(try config.int("broker.maxMessageBytes"))
             settings.sendHighWaterMark = Int32(clamping: try config.int("broker.sendHighWaterMark"))
             settings.security = try options.security(config, server: true, client: false)
+            let metrics = try MetricsSetup.make(config, dataDirectory: settings.dataDirectory, logger: logger)
+            let brokerMetrics = metrics.map { BrokerMetrics(factory: $0.metrics.factory) }
+            settings.metrics = brokerMetrics
             do {
                 settings.pair = try config.pairSettings(securityEnabled: settings.security != nil)
             } catch let error as ConfigurationError {
@@ -48,7 +52,8 @@ struct BrokerCommand: AsyncParsableCommand {
             let peerKeys = settings.pair?.peerPublicKey.map { [$0: "peer broker"] } ?? [:]
             let zap = try options.authenticator(settings.security, peerAllowed: peerKeys, context: context, logger: logger)
             let broker = try Broker(settings: settings, context: context, logger: logger)
-            try await DaemonRunner.run(zap + [SocketLoopService(name: "broker", loop: broker, context: context)], logger: logger)
+            if let brokerMetrics { metrics?.metrics.onScrape { brokerMetrics.update(broker.statistics) } }
+            try await DaemonRunner.run(zap + [SocketLoopService(name: "broker", loop: broker, context: context)], metrics: metrics, logger: logger)
         }
     }
 }
@@ -169,10 +174,16 @@ struct ProduceCommand: AsyncParsableCommand {
             settings.acknowledgeTimeout = try config.duration("producer.acknowledgeTimeoutSeconds")
             settings.security = try options.security(config, server: false, client: true)
             let workerCount = try follow ? 1 : (workers ?? config.int("producer.workers"))
+            let metrics = try MetricsSetup.make(config, dataDirectory: options.dataDirectory(for: "producer"), logger: logger)
             let context = try ZMQContext.forDaemon()
             let group = ProducerGroup.split(supply, count: workerCount, settings: settings, context: context, logger: logger)
+            if let metrics {
+                let producerMetrics = ProducerMetrics(factory: metrics.metrics.factory)
+                let supplied = supply.isOpenEnded ? nil : supply.count
+                metrics.metrics.onScrape { producerMetrics.update(group.reports, supplied: supplied) }
+            }
             logger.info("Producer starting", metadata: ["producer.id": "\(producerID)", "producer.events": "\(supply.count)", "producer.workers": "\(workerCount)"])
-            try await DaemonRunner.run([group], logger: logger)
+            try await DaemonRunner.run([group], metrics: metrics, logger: logger)
             let reports = group.reports
             let sent = reports.reduce(0) { $0 + $1.sent }
             let acknowledged = reports.reduce(0) { $0 + $1.acknowledged }
@@ -210,12 +221,14 @@ struct AggregateCommand: AsyncParsableCommand {
             settings.consumerName = try config.consumerName("aggregator.consumerName")
             settings.countryNames = (try? sources.loadGazetteer()).map(CountryNames.from) ?? [:]
             settings.security = try options.security(config, server: true, client: true)
+            let metrics = try MetricsSetup.make(config, dataDirectory: settings.dataDirectory, logger: logger)
+            settings.metrics = metrics?.consumer(settings.consumerName, saveHistogram: "timeline_aggregator_checkpoint_seconds")
             let context = try ZMQContext.forDaemon()
             let zap = try options.authenticator(settings.security, context: context, logger: logger)
             let aggregator = try Aggregator(settings: settings, context: context, logger: logger)
             try await DaemonRunner.run(zap + [SocketLoopService(name: "aggregator", loop: aggregator, context: context),
                                               SocketLoopService(name: "aggregator.query", loop: aggregator.queryServer, context: context)],
-                                       logger: logger)
+                                       metrics: metrics, logger: logger)
         }
     }
 }
@@ -257,9 +270,11 @@ struct SnapshotCommand: AsyncParsableCommand {
             settings.consumerName = try config.consumerName("snapshot.consumerName")
             settings.countryNames = (try? sources.loadGazetteer()).map(CountryNames.from) ?? [:]
             settings.security = try options.security(config, server: false, client: true)
+            let metrics = try MetricsSetup.make(config, dataDirectory: settings.dataDirectory, logger: logger)
+            settings.metrics = metrics?.consumer(settings.consumerName, saveHistogram: "timeline_snapshot_write_seconds")
             let context = try ZMQContext.forDaemon()
             let writer = try SnapshotWriter(settings: settings, context: context, logger: logger)
-            try await DaemonRunner.run([SocketLoopService(name: "snapshot", loop: writer, context: context)], logger: logger)
+            try await DaemonRunner.run([SocketLoopService(name: "snapshot", loop: writer, context: context)], metrics: metrics, logger: logger)
         }
     }
 }
@@ -328,12 +343,14 @@ struct MonitorCommand: AsyncParsableCommand {
                 ?? config.duration("monitor.statsIntervalSeconds")
             settings.colour = colour ?? (isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil)
             settings.security = try options.security(config, server: false, client: true)
+            let metrics = try MetricsSetup.make(config, dataDirectory: options.dataDirectory(for: "monitor"), logger: logger)
+            settings.metrics = metrics?.consumer("monitor")
             let context = try ZMQContext.forDaemon()
             let toStandardError: @Sendable (String) -> Void = { text in Output.error(String(text.dropLast())) }
             let toStandardOutput: @Sendable (String) -> Void = { text in Output.write(text) }
             let monitor = Monitor(settings: settings, context: context, logger: logger,
                                   output: toStandardOutput, statsOutput: json ? toStandardError : toStandardOutput)
-            try await DaemonRunner.run([SocketLoopService(name: "monitor", loop: monitor, context: context)], logger: logger)
+            try await DaemonRunner.run([SocketLoopService(name: "monitor", loop: monitor, context: context)], metrics: metrics, logger: logger)
         }
     }
 }

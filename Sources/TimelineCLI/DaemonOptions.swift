@@ -5,6 +5,7 @@ import Synchronization
 import ServiceLifecycle
 import UnixSignals
 import Timeline
+import TimelineHTTP
 import TimelinePipeline
 import ZeroMQ
 
@@ -30,6 +31,9 @@ struct DaemonOptions: ParsableArguments {
 
     @Option(help: "Aggregator query endpoint (endpoints.query).")
     var query: String?
+
+    @Option(help: ArgumentHelp("Serve Prometheus metrics at http://ADDRESS/metrics (metrics.listen): host:port, or host:* for a port the system picks (written to endpoints.json). Off by default.", valueName: "address"))
+    var metricsListen: String?
 
     @Option(name: .customLong("set"), help: ArgumentHelp("Override any configuration key.", valueName: "key=value"))
     var overrides: [String] = []
@@ -58,6 +62,7 @@ struct DaemonOptions: ParsableArguments {
         if let replay { values["endpoints.replay"] = replay }
         if let query { values["endpoints.query"] = query }
         if let feed { values["consumer.feed"] = feed }
+        if let metricsListen { values["metrics.listen"] = metricsListen }
         var file = config
         if file == nil, let paths = ProjectPaths.locate(), FileManager.default.fileExists(atPath: paths.configFolder + "/timeline.json") {
             file = paths.configFolder + "/timeline.json"
@@ -117,7 +122,10 @@ enum LoggingBootstrap {
 /// Runs daemons as a service group that shuts down gracefully on SIGTERM and SIGINT; maps errors
 /// to a message on standard error and an exit code.
 enum DaemonRunner {
-    static func run(_ services: [any Service], logger: Logger) async throws {
+    /// With `metrics`, its HTTP endpoint listens before any of `services` starts; a port that
+    /// is taken stops the daemon there (exit 78).
+    static func run(_ services: [any Service], metrics: MetricsSetup? = nil, logger: Logger) async throws {
+        let services = (metrics?.services ?? []) + services.map { HTTPEndpoint.startingAfter(metrics.map { [$0.endpoint] } ?? [], $0) }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -139,6 +147,8 @@ enum DaemonRunner {
         } catch let error as ExitCode {
             throw error
         } catch let error as ConfigurationError {
+            throw CLIError(error.description, code: ExitStatus.configError).exit()
+        } catch let error as HTTPEndpointError {
             throw CLIError(error.description, code: ExitStatus.configError).exit()
         } catch let error as ServiceGroupError {
             throw CLIError("\(error)", code: 1).exit()

@@ -235,6 +235,7 @@ public final class Broker: SocketLoop {
                 while try frontend.receive(dontWait: true) != nil { state.pair?.counters.droppedWhileNotActive += 1 }
                 return
             }
+            let started = ContinuousClock.now
             var received = 0
             while received < 1024, state.log.pendingBytes < 1 << 20 {
                 guard try frontend.receiveParts(dontWait: true, { parts in try state.admit(parts) }) != nil else { break }
@@ -243,7 +244,10 @@ public final class Broker: SocketLoop {
             let writing = state.log.pendingBytes > 0
             do {
                 try state.log.flush { records in try state.publishOrHold(records, backend: backend) }
-                if writing { state.noteLogWritten() }
+                if writing {
+                    state.noteLogWritten()
+                    settings.metrics?.recordRoundLogged(started.duration(to: .now))
+                }
             } catch let error as StorageError {
                 // The batch was rolled back (nothing of it published or acknowledged): its
                 // producers send it again. Until the log can be written, producers wait.

@@ -40,6 +40,8 @@ public struct BrokerStatistics: Codable, Sendable, Equatable {
     public var followersWaiting: Int?
     /// Rejected messages the dead-letter file could not take (a full disk): counted, not kept.
     public var deadLettersLost: UInt64
+    /// Rejected messages written to the dead-letter file since the broker started.
+    public var deadLettered: UInt64?
     /// For a broker of a pair: its role, state, epoch and replication (absent for a single broker).
     public var pair: PairStatistics?
     /// Set while the log cannot be written: the broker takes no producer message until it can
@@ -51,6 +53,9 @@ public struct BrokerStatistics: Codable, Sendable, Equatable {
     public var log: LogStatistics?
     /// The last sequence each durable consumer reported as passed (`CONSUMED`).
     public var consumers: [String: UInt64]?
+    /// The last sequence each consumer reported as passed since the broker started (durable or
+    /// not; at most 64 names).
+    public var reported: [String: UInt64]?
 
     public init(lastSequence: UInt64, producers: Int, subscriptions: Int, counters: BrokerCounters, deadLettersLost: UInt64 = 0) {
         self.lastSequence = lastSequence

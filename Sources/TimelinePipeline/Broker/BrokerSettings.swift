@@ -35,6 +35,8 @@ public struct BrokerSettings: Sendable {
     public var maxChunkRecords: Int = 20_000
     /// CURVE on all three sockets when set (the ZAP handler must be running in the same context).
     public var security: Security?
+    /// Where the broker's figures go for `/metrics`; nil when metrics are off.
+    public var metrics: BrokerMetrics?
     /// Set for a broker of a pair.
     public var pair: PairSettings?
 

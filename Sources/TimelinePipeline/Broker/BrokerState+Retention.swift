@@ -72,7 +72,12 @@ extension BrokerState {
 
     /// A durable consumer's report: it passed `sequence` for good.
     mutating func noteConsumed(_ consumer: String, through sequence: UInt64) {
-        // Only the consumers retention waits for are kept: any client may send a name.
+        // Every name is shown (STATS, metrics) while the broker runs, up to a bound: any client
+        // may send one.
+        if consumer.utf8.count <= 100, reportedPositions[consumer] != nil || reportedPositions.count < 64 {
+            reportedPositions[consumer] = sequence
+        }
+        // Only the consumers retention waits for are kept on disk.
         guard settings.retention.consumers.contains(consumer), consumerPositions[consumer] != sequence else { return }
         consumerPositions[consumer] = sequence
         consumerPositionsDirty = true

@@ -41,6 +41,9 @@ struct BrokerState {
     /// `consumers.json`, and whether that file is behind.
     var consumerPositions: [String: UInt64] = [:]
     var consumerPositionsDirty = false
+    /// The last sequence every consumer that reported one (`CONSUMED`) passed, since the broker
+    /// started: at most 64 names, in memory only.
+    var reportedPositions: [String: UInt64] = [:]
     /// The consumer retention last waited for, to log each change once.
     var retentionHeldBy: String?
     /// `FOLLOW` requests waiting for records (`BrokerState+Follow`).
@@ -59,6 +62,7 @@ struct BrokerState {
     var statistics: BrokerStatistics {
         var statistics = BrokerStatistics(lastSequence: log.lastSequence, producers: log.producerPositions.count, subscriptions: subscriptions,
                                           counters: counters, deadLettersLost: deadLetters.lost)
+        statistics.deadLettered = deadLetters.written
         statistics.pair = pairStatistics
         statistics.subscriberConnections = subscriberConnections
         statistics.followersWaiting = heldFollows.count
@@ -67,6 +71,7 @@ struct BrokerState {
         statistics.log = LogStatistics(firstSequence: log.firstSequence, segments: log.segmentCount, bytes: log.recordBytes,
                                        segmentsDeleted: counters.segmentsDeleted)
         statistics.consumers = consumerPositions.isEmpty ? nil : consumerPositions
+        statistics.reported = reportedPositions.isEmpty ? nil : reportedPositions
         return statistics
     }
 

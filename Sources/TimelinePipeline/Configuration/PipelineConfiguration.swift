@@ -98,6 +98,7 @@ public struct PipelineConfiguration: Sendable {
         ("security.authorizedKeys", .string, .string("")),
         ("security.peerPublicKey", .string, .string("")),
         ("security.peerSecretKey", .string, .string("")),
+        ("metrics.listen", .string, .string("")),
     ]
 
     public let reader: ConfigReader

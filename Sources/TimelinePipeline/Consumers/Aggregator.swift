@@ -23,6 +23,8 @@ public struct AggregatorSettings: Sendable {
     public var bootstrapSnapshot: String?
     /// The name under which it reports its checkpointed position to the broker (`CONSUMED`).
     public var consumerName = "aggregator"
+    /// Figures for `/metrics` (position, lag, checkpoint durations); nil when metrics are off.
+    public var metrics: ConsumerMetrics?
 
     public init(endpoints: ConsumerEndpoints, query: String, dataDirectory: String) {
         self.endpoints = endpoints
@@ -79,6 +81,7 @@ public final class Aggregator: SocketLoop {
         let state = try AggregatorState.load(from: settings.dataDirectory)
         let stream = try ConsumerStream(context: context, endpoints: settings.endpoints, topics: [], position: state.position,
                                         security: settings.security, logger: logger)
+        stream.metrics = settings.metrics
         openedStream = HandOff(stream)
         querySocket = try ZMQSocket(context: context, type: .router)
         try querySocket.setMaxMessageSize(64 << 10)
@@ -258,12 +261,14 @@ public final class Aggregator: SocketLoop {
     /// on the stream's thread (the one that changes the state), so nothing changes between taking
     /// the checkpoint and recording it saved; the query thread keeps answering meanwhile.
     private func checkpoint(position: StreamPosition) throws {
+        let started = ContinuousClock.now
         let checkpoint = shared.withLock { shared in
             shared.state.position = position
             return shared.state.checkpoint()
         }
         try AggregatorState.write(checkpoint, to: settings.dataDirectory)
         shared.withLock { $0.state.saved(checkpoint) }
+        settings.metrics?.recordSave(started.duration(to: .now))
         // Buffers freed since the last checkpoint (catch-up replies above all) go back to the system.
         FreeAllocatorMemory.release()
     }

@@ -85,6 +85,9 @@ public final class ConsumerStream {
     /// `PipelineError.logTrimmed` naming the missing sequences (the default: statistics must
     /// never be silently wrong).
     public var skipsDeletedRecords = false
+    /// Where the stream's figures go for `/metrics`: noted after every step and every chunk of a
+    /// catch-up (nothing per event).
+    public var metrics: ConsumerMetrics?
     let logger: Logger
 
     private var progress: StreamProgress
@@ -180,7 +183,13 @@ public final class ConsumerStream {
         guard let head = try requestHead(stopper: stopper) else { return false }
         progress.skip(through: head)
         heard(head: head)
+        noteFigures()
         return true
+    }
+
+    /// Hands the position and counters to `metrics`.
+    private func noteFigures() {
+        metrics?.observe(position: progress.sequence, counters: progress.counters)
     }
 
     /// One turn of a consumer's loop: waits up to `timeout` (never much longer than the follow
@@ -188,6 +197,7 @@ public final class ConsumerStream {
     /// feed, when the socket stayed quiet, checks the broker's head. Returns false when the
     /// stopper fired.
     public func step(stopper: LoopStopper, timeout: Duration? = nil, deliver: (StreamMessage) throws -> Void) throws -> Bool {
+        defer { noteFigures() }
         guard let subscriber else { return try follow(stopper: stopper, timeout: timeout, deliver: deliver) }
         var poller = Poller()
         let liveIndex = poller.add(subscriber)
@@ -281,6 +291,7 @@ public final class ConsumerStream {
             }
             progress.skip(through: scannedThrough)
             plan.applied(position: progress.sequence)
+            noteFigures()
         }
         let recovered = progress.counters.replayed - replayedBefore
         if recovered > 0 {

@@ -22,6 +22,8 @@ public struct MonitorSettings: Sendable {
     /// Exit after this many events.
     public var count: Int?
     public var security: Security?
+    /// Figures for `/metrics` (position, lag); nil when metrics are off.
+    public var metrics: ConsumerMetrics?
 
     public init(endpoints: ConsumerEndpoints) {
         self.endpoints = endpoints
@@ -58,6 +60,7 @@ public final class Monitor: SocketLoop {
                                         position: StreamPosition(), security: settings.security, logger: logger)
         // A feed shows what the log still holds; it counts nothing that would be wrong without the rest.
         stream.skipsDeletedRecords = true
+        stream.metrics = settings.metrics
         defer { stream.close() }
         // A span counts back from now, in milliseconds since the Unix epoch as the broker's log keeps time.
         let since = settings.since.map { $0.milliseconds(now: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))) }

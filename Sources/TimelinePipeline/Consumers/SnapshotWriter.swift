@@ -18,6 +18,8 @@ public struct SnapshotSettings: Sendable {
     public var title: String = "Timeline statistics"
     public var countryNames: [CountryCode: String] = [:]
     public var security: Security?
+    /// Figures for `/metrics` (position, lag, snapshot durations); nil when metrics are off.
+    public var metrics: ConsumerMetrics?
 
     public init(endpoints: ConsumerEndpoints, dataDirectory: String) {
         self.endpoints = endpoints
@@ -72,6 +74,7 @@ public final class SnapshotWriter: SocketLoop {
         }
         let stream = try ConsumerStream(context: context, endpoints: settings.endpoints, topics: [], position: position,
                                         security: settings.security, logger: logger)
+        stream.metrics = settings.metrics
         let content = Content(stream: stream, store: store, writtenSequence: store.latest?.sequence ?? 0)
         published = Mutex(Progress(written: 0, sequence: content.writtenSequence, events: store.eventCount))
         opened = HandOff(content)
@@ -153,12 +156,14 @@ public final class SnapshotWriter: SocketLoop {
     /// Writes one snapshot of `content` at the stream's position and `latest.json`, then prunes
     /// old snapshots.
     private func write(_ content: inout Content) throws {
+        let started = ContinuousClock.now
         let sequence = content.stream.position.sequence
         let createdAt = ISO8601DateFormatter().string(from: Date())
         let report = Report(title: settings.title, statistics: content.store.statistics, generatedAt: createdAt,
                             position: ["sequence": Int(sequence)], countryNames: settings.countryNames)
         let pointer = try content.store.writeSnapshot(sequence: sequence, createdAt: createdAt, report: report, keep: settings.keep, logger: logger)
         content.writtenSequence = sequence
+        settings.metrics?.recordSave(started.duration(to: .now))
         // What a snapshot holds is passed for good: with keepUnread the broker may delete it.
         content.stream.reportConsumed(settings.consumerName, through: sequence)
         published.withLock { progress in

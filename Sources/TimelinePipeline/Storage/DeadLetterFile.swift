@@ -19,7 +19,8 @@ public final class DeadLetterFile {
     /// Whether the file may end inside a line (a write that failed part way, or an earlier run
     /// that stopped in the middle of one): the next write checks, and ends that line first.
     private var mayEndMidLine = true
-    /// Lines that could not be written.
+    /// Lines written since the file was opened, and lines that could not be.
+    public private(set) var written: UInt64 = 0
     public private(set) var lost: UInt64 = 0
 
     public init(folder: String, logger: Logger) {
@@ -39,6 +40,7 @@ public final class DeadLetterFile {
             var line = Array(try encoder.encode(letter))
             line.append(0x0A)
             try append(line)
+            written += 1
         } catch {
             lost += 1
             warnings.warning("dead-letters", "Could not write the dead-letter file; rejected messages are only counted", metadata: [
