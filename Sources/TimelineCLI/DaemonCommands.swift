@@ -97,6 +97,7 @@ struct ProduceCommand: AsyncParsableCommand {
     var strict = false
 
     @OptionGroup var sources: SourceOptions
+    @OptionGroup var progress: ProgressOptions
     @OptionGroup var options: DaemonOptions
 
     func validate() throws {
@@ -170,7 +171,8 @@ struct ProduceCommand: AsyncParsableCommand {
             settings.security = try options.security(config, server: false, client: true)
             let workerCount = try follow ? 1 : (workers ?? config.int("producer.workers"))
             let context = try ZMQContext.forDaemon()
-            let group = ProducerGroup.split(supply, count: workerCount, settings: settings, context: context, logger: logger)
+            let group = ProducerGroup.split(supply, count: workerCount, settings: settings, context: context, logger: logger,
+                                            progress: progress.display(logger: logger))
             logger.info("Producer starting", metadata: ["producer.id": "\(producerID)", "producer.events": "\(supply.count)", "producer.workers": "\(workerCount)"])
             try await DaemonRunner.run([group], logger: logger)
             let reports = group.reports
