@@ -196,6 +196,7 @@ struct AggregateCommand: AsyncParsableCommand {
     var bootstrapSnapshot: String?
 
     @OptionGroup var sources: SourceOptions
+    @OptionGroup var progress: ProgressOptions
     @OptionGroup var options: DaemonOptions
 
     func run() async throws {
@@ -212,6 +213,7 @@ struct AggregateCommand: AsyncParsableCommand {
             settings.consumerName = try config.consumerName("aggregator.consumerName")
             settings.countryNames = (try? sources.loadGazetteer()).map(CountryNames.from) ?? [:]
             settings.security = try options.security(config, server: true, client: true)
+            settings.progress = progress.display(logger: logger)
             let context = try ZMQContext.forDaemon()
             let zap = try options.authenticator(settings.security, context: context, logger: logger)
             let aggregator = try Aggregator(settings: settings, context: context, logger: logger)
@@ -238,6 +240,7 @@ struct SnapshotCommand: AsyncParsableCommand {
     var keep: Int?
 
     @OptionGroup var sources: SourceOptions
+    @OptionGroup var progress: ProgressOptions
     @OptionGroup var options: DaemonOptions
 
     func validate() throws {
@@ -259,6 +262,7 @@ struct SnapshotCommand: AsyncParsableCommand {
             settings.consumerName = try config.consumerName("snapshot.consumerName")
             settings.countryNames = (try? sources.loadGazetteer()).map(CountryNames.from) ?? [:]
             settings.security = try options.security(config, server: false, client: true)
+            settings.progress = progress.display(logger: logger)
             let context = try ZMQContext.forDaemon()
             let writer = try SnapshotWriter(settings: settings, context: context, logger: logger)
             try await DaemonRunner.run([SocketLoopService(name: "snapshot", loop: writer, context: context)], logger: logger)

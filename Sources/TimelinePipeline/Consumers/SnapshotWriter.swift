@@ -18,6 +18,8 @@ public struct SnapshotSettings: Sendable {
     public var title: String = "Timeline statistics"
     public var countryNames: [CountryCode: String] = [:]
     public var security: Security?
+    /// Where a long catch-up shows its progress.
+    public var progress: ProgressDisplay = .off
 
     public init(endpoints: ConsumerEndpoints, dataDirectory: String) {
         self.endpoints = endpoints
@@ -71,7 +73,7 @@ public final class SnapshotWriter: SocketLoop {
             logger.info("Continuing from the latest snapshot", metadata: ["snapshot.sequence": "\(latest.sequence)", "snapshot.events": "\(latest.eventCount)"])
         }
         let stream = try ConsumerStream(context: context, endpoints: settings.endpoints, topics: [], position: position,
-                                        security: settings.security, logger: logger)
+                                        security: settings.security, catchUpProgress: settings.progress, logger: logger)
         let content = Content(stream: stream, store: store, writtenSequence: store.latest?.sequence ?? 0)
         published = Mutex(Progress(written: 0, sequence: content.writtenSequence, events: store.eventCount))
         opened = HandOff(content)
