@@ -102,6 +102,7 @@ struct ProduceCommand: AsyncParsableCommand {
     var strict = false
 
     @OptionGroup var sources: SourceOptions
+    @OptionGroup var progress: ProgressOptions
     @OptionGroup var options: DaemonOptions
 
     func validate() throws {
@@ -176,7 +177,8 @@ struct ProduceCommand: AsyncParsableCommand {
             let workerCount = try follow ? 1 : (workers ?? config.int("producer.workers"))
             let metrics = try MetricsSetup.make(config, dataDirectory: options.dataDirectory(for: "producer"), logger: logger)
             let context = try ZMQContext.forDaemon()
-            let group = ProducerGroup.split(supply, count: workerCount, settings: settings, context: context, logger: logger)
+            let group = ProducerGroup.split(supply, count: workerCount, settings: settings, context: context, logger: logger,
+                                            progress: progress.display(logger: logger))
             if let metrics {
                 let producerMetrics = ProducerMetrics(factory: metrics.metrics.factory)
                 let supplied = supply.isOpenEnded ? nil : supply.count
@@ -205,6 +207,7 @@ struct AggregateCommand: AsyncParsableCommand {
     var bootstrapSnapshot: String?
 
     @OptionGroup var sources: SourceOptions
+    @OptionGroup var progress: ProgressOptions
     @OptionGroup var options: DaemonOptions
 
     func run() async throws {
@@ -223,6 +226,7 @@ struct AggregateCommand: AsyncParsableCommand {
             settings.security = try options.security(config, server: true, client: true)
             let metrics = try MetricsSetup.make(config, dataDirectory: settings.dataDirectory, logger: logger)
             settings.metrics = metrics?.consumer(settings.consumerName, saveHistogram: "timeline_aggregator_checkpoint_seconds")
+            settings.progress = progress.display(logger: logger)
             let context = try ZMQContext.forDaemon()
             let zap = try options.authenticator(settings.security, context: context, logger: logger)
             let aggregator = try Aggregator(settings: settings, context: context, logger: logger)
@@ -249,6 +253,7 @@ struct SnapshotCommand: AsyncParsableCommand {
     var keep: Int?
 
     @OptionGroup var sources: SourceOptions
+    @OptionGroup var progress: ProgressOptions
     @OptionGroup var options: DaemonOptions
 
     func validate() throws {
@@ -272,6 +277,7 @@ struct SnapshotCommand: AsyncParsableCommand {
             settings.security = try options.security(config, server: false, client: true)
             let metrics = try MetricsSetup.make(config, dataDirectory: settings.dataDirectory, logger: logger)
             settings.metrics = metrics?.consumer(settings.consumerName, saveHistogram: "timeline_snapshot_write_seconds")
+            settings.progress = progress.display(logger: logger)
             let context = try ZMQContext.forDaemon()
             let writer = try SnapshotWriter(settings: settings, context: context, logger: logger)
             try await DaemonRunner.run([SocketLoopService(name: "snapshot", loop: writer, context: context)], metrics: metrics, logger: logger)

@@ -41,9 +41,15 @@ struct DaemonOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(help: "Log lines on standard error: text (for people) or json (one object a line, for log shippers) (log.format).")
+    var logFormat: String?
+
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        if let logFormat, LogFormat(rawValue: logFormat) == nil {
+            throw ValidationError("--log-format must be text or json (got '\(logFormat)')")
         }
         for entry in overrides where !entry.contains("=") {
             throw ValidationError("--set takes key=value, e.g. --set broker.fsyncIntervalSeconds=0.5 (got '\(entry)')")
@@ -63,12 +69,15 @@ struct DaemonOptions: ParsableArguments {
         if let query { values["endpoints.query"] = query }
         if let feed { values["consumer.feed"] = feed }
         if let metricsListen { values["metrics.listen"] = metricsListen }
+        if let logFormat { values["log.format"] = logFormat }
         var file = config
         if file == nil, let paths = ProjectPaths.locate(), FileManager.default.fileExists(atPath: paths.configFolder + "/timeline.json") {
             file = paths.configFolder + "/timeline.json"
         }
         do {
-            return try await PipelineConfiguration.load(file: file, overrides: values)
+            let loaded = try await PipelineConfiguration.load(file: file, overrides: values)
+            LoggingBootstrap.use(try loaded.logFormat())
+            return loaded
         } catch let error as ConfigurationError {
             throw CLIError(error.description, code: ExitStatus.configError)
         }
@@ -97,25 +106,41 @@ struct DaemonOptions: ParsableArguments {
         dataDir ?? FileManager.default.currentDirectoryPath + "/var/\(daemon)"
     }
 
+    /// Logging in the format of `--log-format` (text without it), before the configuration is
+    /// read; `configuration()` then applies `log.format` from the file or the environment, which
+    /// the flag overrides, to every logger made after it.
     func bootstrapLogging() {
-        LoggingBootstrap.once(level: Logger.Level(rawValue: logLevel) ?? .info)
+        LoggingBootstrap.once(level: Logger.Level(rawValue: logLevel) ?? .info, format: logFormat.flatMap(LogFormat.init) ?? .text)
     }
 }
 
 enum LoggingBootstrap {
-    private static let done = Mutex(false)
+    private static let state = Mutex((done: false, format: LogFormat.text))
 
     /// Log lines go to standard error, so standard output stays for data (feeds, reports).
-    static func once(level: Logger.Level) {
-        done.withLock { done in
-            guard !done else { return }
-            done = true
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
+    static func once(level: Logger.Level, format: LogFormat = .text) {
+        state.withLock { state in
+            guard !state.done else { return }
+            state = (true, format)
+            LoggingSystem.bootstrap { label -> any LogHandler in
+                switch LoggingBootstrap.state.withLock({ $0.format }) {
+                case .text:
+                    var handler = StreamLogHandler.standardError(label: label)
+                    handler.logLevel = level
+                    return handler
+                case .json:
+                    var handler = JSONLogHandler(label: label)
+                    handler.logLevel = level
+                    return handler
+                }
             }
         }
+    }
+
+    /// The format of the loggers made from now on: a daemon's loggers are made once its
+    /// configuration is read.
+    static func use(_ format: LogFormat) {
+        state.withLock { $0.format = format }
     }
 }
 

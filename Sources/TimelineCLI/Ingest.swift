@@ -103,6 +103,7 @@ struct Ingest: AsyncParsableCommand {
     var seed: UInt64 = 1
 
     @OptionGroup var sources: SourceOptions
+    @OptionGroup var progress: ProgressOptions
 
     func validate() throws {
         if let synthetic, synthetic < 0 { throw ValidationError("--synthetic must not be negative") }
@@ -114,7 +115,10 @@ struct Ingest: AsyncParsableCommand {
             Output.write(EventTable.render(SyntheticEvents.events(count: synthetic, seed: seed)))
             return
         }
+        // A bar on a terminal only: ingest has no log for progress lines.
+        let display = progress.display(logger: nil)
         if let synthetic {
+            var reporter = ProgressReporter(title: "writing", unit: "events", total: UInt64(synthetic), display: display)
             var out = ""
             out.reserveCapacity(4096)
             for index in 0..<synthetic {
@@ -123,16 +127,23 @@ struct Ingest: AsyncParsableCommand {
                 if out.utf8.count > 1 << 16 {
                     Output.write(out)
                     out.removeAll(keepingCapacity: true)
+                    reporter.update(done: UInt64(index + 1))
                 }
             }
             Output.write(out)
+            reporter.update(done: UInt64(synthetic))
+            reporter.finish()
             return
         }
         do {
             let gazetteer = try sources.loadGazetteer()
             let loader = SourceLoader(gazetteer: gazetteer)
             var merged = MergedEvents()
-            for path in try (paths.isEmpty ? sources.defaultSources() : paths) {
+            let sourcePaths = try paths.isEmpty ? sources.defaultSources() : paths
+            var reporter = ProgressReporter(title: "reading", unit: "sources", total: UInt64(sourcePaths.count), display: display)
+            defer { reporter.finish() }
+            for (index, path) in sourcePaths.enumerated() {
+                reporter.update(done: UInt64(index))
                 do {
                     for reading in try loader.load(path: path) { merged.add(reading) }
                 } catch {
@@ -144,6 +155,8 @@ struct Ingest: AsyncParsableCommand {
                     }
                 }
             }
+            reporter.update(done: UInt64(sourcePaths.count))
+            reporter.finish()
             for diagnostic in merged.diagnostics { Output.error(diagnostic.description) }
             let rejected = merged.diagnostics.filter { $0.severity == .error }.count
             if strict, rejected > 0 {

@@ -91,6 +91,7 @@ public struct PipelineConfiguration: Sendable {
         ("snapshot.everySeconds", .number, .double(PipelineDefaults.snapshotEverySeconds)),
         ("snapshot.keep", .integer, .int(PipelineDefaults.snapshotKeep)),
         ("monitor.statsIntervalSeconds", .number, .double(PipelineDefaults.monitorStatsIntervalSeconds)),
+        ("log.format", .string, .string(LogFormat.text.rawValue)),
         ("security.enabled", .boolean, .bool(false)),
         ("security.serverSecretKey", .string, .string("")),
         ("security.serverPublicKey", .string, .string("")),

@@ -18,6 +18,8 @@ public struct AggregatorSettings: Sendable {
     public var countryNames: [CountryCode: String] = [:]
     /// CURVE: server on the query endpoint, client towards the broker.
     public var security: Security?
+    /// Where a long catch-up shows its progress.
+    public var progress: ProgressDisplay = .off
     /// A snapshot writer's folder (its data folder or its `snapshots` folder) to start from when
     /// the broker's retention deleted records this aggregator has not counted.
     public var bootstrapSnapshot: String?
@@ -80,7 +82,7 @@ public final class Aggregator: SocketLoop {
         try AtomicFile.prepareFolder(settings.dataDirectory)
         let state = try AggregatorState.load(from: settings.dataDirectory)
         let stream = try ConsumerStream(context: context, endpoints: settings.endpoints, topics: [], position: state.position,
-                                        security: settings.security, logger: logger)
+                                        security: settings.security, catchUpProgress: settings.progress, logger: logger)
         stream.metrics = settings.metrics
         openedStream = HandOff(stream)
         querySocket = try ZMQSocket(context: context, type: .router)

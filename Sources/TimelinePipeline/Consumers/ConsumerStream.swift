@@ -88,6 +88,9 @@ public final class ConsumerStream {
     /// Where the stream's figures go for `/metrics`: noted after every step and every chunk of a
     /// catch-up (nothing per event).
     public var metrics: ConsumerMetrics?
+    /// Where a catch-up shows how far it got (records applied out of the broker's head), when it
+    /// takes longer than a second.
+    let progressDisplay: ProgressDisplay
     let logger: Logger
 
     private var progress: StreamProgress
@@ -103,9 +106,10 @@ public final class ConsumerStream {
 
     public init(context: ZMQContext, endpoints: ConsumerEndpoints, topics: [String], position: StreamPosition,
                 receiveHighWaterMark: Int32 = 10_000, maxMessageBytes: Int64 = 1 << 20, security: Security? = nil,
-                retry: RetryPolicy = .untilAnswered, logger: Logger) throws {
+                retry: RetryPolicy = .untilAnswered, catchUpProgress: ProgressDisplay = .off, logger: Logger) throws {
         self.endpoints = endpoints
         self.topics = topics
+        progressDisplay = catchUpProgress
         self.logger = logger
         progress = StreamProgress(position: position)
         subscriber = endpoints.feed == .subscribe
@@ -258,6 +262,8 @@ public final class ConsumerStream {
         // The request for the next chunk, sent before the current one is applied so that the
         // broker reads it meanwhile: catching up keeps both processes busy.
         var prefetched: (after: UInt64, pending: ControlClient.Pending<BrokerCommand>)?
+        var reporter = ProgressReporter(title: "catching up", unit: "records", total: 0, display: progressDisplay)
+        defer { reporter.finish() }
         while plan.needsMore(at: progress.sequence) {
             let answer: BrokerAnswer?
             if let ahead = prefetched, ahead.after == progress.sequence {
@@ -292,6 +298,7 @@ public final class ConsumerStream {
             progress.skip(through: scannedThrough)
             plan.applied(position: progress.sequence)
             noteFigures()
+            reporter.update(done: progress.sequence - start, total: max(head, progress.sequence) - start)
         }
         let recovered = progress.counters.replayed - replayedBefore
         if recovered > 0 {

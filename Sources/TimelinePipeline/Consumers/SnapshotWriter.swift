@@ -20,6 +20,8 @@ public struct SnapshotSettings: Sendable {
     public var security: Security?
     /// Figures for `/metrics` (position, lag, snapshot durations); nil when metrics are off.
     public var metrics: ConsumerMetrics?
+    /// Where a long catch-up shows its progress.
+    public var progress: ProgressDisplay = .off
 
     public init(endpoints: ConsumerEndpoints, dataDirectory: String) {
         self.endpoints = endpoints
@@ -73,7 +75,7 @@ public final class SnapshotWriter: SocketLoop {
             logger.info("Continuing from the latest snapshot", metadata: ["snapshot.sequence": "\(latest.sequence)", "snapshot.events": "\(latest.eventCount)"])
         }
         let stream = try ConsumerStream(context: context, endpoints: settings.endpoints, topics: [], position: position,
-                                        security: settings.security, logger: logger)
+                                        security: settings.security, catchUpProgress: settings.progress, logger: logger)
         stream.metrics = settings.metrics
         let content = Content(stream: stream, store: store, writtenSequence: store.latest?.sequence ?? 0)
         published = Mutex(Progress(written: 0, sequence: content.writtenSequence, events: store.eventCount))

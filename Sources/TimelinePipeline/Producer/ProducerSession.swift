@@ -136,7 +136,7 @@ final class ProducerSession {
             // With a pair, ask now and then which broker is active: one that died without closing
             // its connections still looks subscribed. A followed file asks too, single broker or
             // pair, so that it can let go of what the broker has logged.
-            if isPair || supply.isOpenEnded, lastActiveCheck.duration(to: .now) >= Self.activeCheckInterval {
+            if isPair || supply.isOpenEnded || settings.tracksAcknowledgements, lastActiveCheck.duration(to: .now) >= Self.activeCheckInterval {
                 guard try checkActive() else { return false }
                 if !sendsToActive { continue }
             }

@@ -20,6 +20,10 @@ public struct ProducerSettings: Sendable {
     public var eventsPerMessage = PipelineDefaults.eventsPerMessage
     /// The most body bytes a batch carries (a single event may be larger).
     public var maxBatchBytes = 16 << 10
+    /// Ask the broker every second how far it logged while sending, so that the report's
+    /// `acknowledged` moves during the run (for a progress display), not only at the end. A pair
+    /// and a followed file ask anyway.
+    public var tracksAcknowledgements = false
     /// CURVE client keys when security is on.
     public var security: Security?
 
