@@ -56,6 +56,9 @@ public struct BrokerStatistics: Codable, Sendable, Equatable {
     /// The last sequence each consumer reported as passed since the broker started (durable or
     /// not; at most 64 names).
     public var reported: [String: UInt64]?
+    /// The broker's resident memory, and the space left where its data folder is.
+    public var residentBytes: UInt64?
+    public var disk: DiskSpace?
 
     public init(lastSequence: UInt64, producers: Int, subscriptions: Int, counters: BrokerCounters, deadLettersLost: UInt64 = 0) {
         self.lastSequence = lastSequence

@@ -72,6 +72,8 @@ struct BrokerState {
                                        segmentsDeleted: counters.segmentsDeleted)
         statistics.consumers = consumerPositions.isEmpty ? nil : consumerPositions
         statistics.reported = reportedPositions.isEmpty ? nil : reportedPositions
+        statistics.residentBytes = ProcessFigures.residentBytes()
+        statistics.disk = DiskSpace.of(settings.dataDirectory)
         return statistics
     }
 

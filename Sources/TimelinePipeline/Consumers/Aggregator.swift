@@ -52,6 +52,8 @@ public struct AggregatorStatus: Codable, Sendable, Equatable {
     public var gapsRepaired: UInt64
     /// The last producer sequence applied, per producer id.
     public var producers: [String: UInt64]
+    /// The aggregator's resident memory.
+    public var residentBytes: UInt64?
 }
 
 /// The statistics daemon: counts every event once, persists its state with the position it
@@ -324,7 +326,8 @@ public final class Aggregator: SocketLoop {
     /// Position per producer and overall, lag behind the broker, and counters.
     public var status: AggregatorStatus {
         // Read in place: a copy of the state would share its key set and make the next insert copy it.
-        shared.withLock { shared in
+        let resident = ProcessFigures.residentBytes()
+        return shared.withLock { shared in
             let position = shared.state.position
             let head = max(shared.stream.head, position.sequence)
             return AggregatorStatus(
@@ -332,7 +335,7 @@ public final class Aggregator: SocketLoop {
                 events: shared.state.statistics.totalEvents, visits: shared.state.statistics.totalVisits,
                 live: shared.state.live, replayed: shared.state.replayed, duplicateSequences: shared.state.duplicateSequences,
                 duplicateEvents: shared.state.duplicateEvents, rejected: shared.state.rejected, malformed: shared.stream.malformed,
-                gapsRepaired: shared.stream.gapsRepaired, producers: position.producers)
+                gapsRepaired: shared.stream.gapsRepaired, producers: position.producers, residentBytes: resident)
         }
     }
 }

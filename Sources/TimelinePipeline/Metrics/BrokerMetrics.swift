@@ -14,6 +14,7 @@ public final class BrokerMetrics: Sendable {
         var logWriteFailures, segmentsDeleted: TotalCounter
         let lastSequence, firstSequence, logBytes, logSegments, logPaused: Gauge
         let producers, subscriptions, subscriberConnections, followersWaiting: Gauge
+        let diskFree, diskTotal: Gauge
         var consumerPosition, consumerLag: LabelledGauges
         /// Made when the broker first reports a pair: a single broker shows none of them.
         var pair: PairMetrics?
@@ -59,6 +60,7 @@ public final class BrokerMetrics: Sendable {
             logBytes: gauge("log_bytes"), logSegments: gauge("log_segments"), logPaused: gauge("log_paused"),
             producers: gauge("producers"), subscriptions: gauge("subscriptions"),
             subscriberConnections: gauge("subscriber_connections"), followersWaiting: gauge("followers_waiting"),
+            diskFree: gauge("disk_free_bytes"), diskTotal: gauge("disk_total_bytes"),
             consumerPosition: LabelledGauges("timeline_broker_consumer_position", dimension: "consumer", factory: factory),
             consumerLag: LabelledGauges("timeline_broker_consumer_lag_events", dimension: "consumer", factory: factory),
             factory: factory
@@ -96,6 +98,10 @@ public final class BrokerMetrics: Sendable {
             metrics.subscriptions.record(Double(statistics.subscriptions))
             metrics.subscriberConnections.record(Double(statistics.subscriberConnections ?? 0))
             metrics.followersWaiting.record(Double(statistics.followersWaiting ?? 0))
+            if let disk = statistics.disk {
+                metrics.diskFree.record(Double(disk.freeBytes))
+                metrics.diskTotal.record(Double(disk.totalBytes))
+            }
             let consumers = (statistics.consumers ?? [:]).merging(statistics.reported ?? [:]) { max($0, $1) }
             metrics.consumerPosition.update(consumers.mapValues(Double.init))
             metrics.consumerLag.update(consumers.mapValues { Double(statistics.lastSequence.subtractingClamped($0)) })

@@ -2,15 +2,21 @@ import Foundation
 
 /// The process's own figures, from `/proc/self` (Linux), under the names Prometheus's client
 /// libraries give them. A figure the system does not give is left out, not reported as zero.
-struct ProcessFigures {
-    var residentBytes: Double?
-    var virtualBytes: Double?
-    var openFiles: Double?
-    var maxFiles: Double?
-    var cpuSeconds: Double?
-    var startTimeSeconds: Double?
+public struct ProcessFigures: Sendable {
+    public var residentBytes: Double?
+    public var virtualBytes: Double?
+    public var openFiles: Double?
+    public var maxFiles: Double?
+    public var cpuSeconds: Double?
+    public var startTimeSeconds: Double?
 
-    static func read() -> ProcessFigures {
+    /// The resident memory alone (one small read), for `STATS` and `STATUS`.
+    public static func residentBytes() -> UInt64? {
+        guard let statm = text("/proc/self/statm")?.split(separator: " "), statm.count >= 2, let pages = UInt64(statm[1]) else { return nil }
+        return pages * UInt64(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    public static func read() -> ProcessFigures {
         var figures = ProcessFigures()
         let pageSize = Double(sysconf(Int32(_SC_PAGESIZE)))
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
@@ -39,7 +45,8 @@ struct ProcessFigures {
         return figures
     }
 
-    func emit(into text: inout [UInt8]) {
+    /// The figures in the Prometheus text format, with HELP and TYPE lines.
+    public func emit(into text: inout [UInt8]) {
         func metric(_ name: String, _ type: String, _ help: String, _ value: Double?) {
             guard let value else { return }
             text.append(contentsOf: Array("# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(format(value))\n".utf8))

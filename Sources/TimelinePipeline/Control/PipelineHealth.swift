@@ -1,0 +1,157 @@
+import Foundation
+
+/// What one broker answered to `STATS` (or why it did not).
+public struct BrokerReading: Codable, Sendable, Equatable {
+    public var endpoint: String
+    public var answered: Bool
+    public var error: String?
+    public var statistics: BrokerStatistics?
+
+    public init(endpoint: String, answered: Bool, error: String? = nil, statistics: BrokerStatistics? = nil) {
+        self.endpoint = endpoint
+        self.answered = answered
+        self.error = error
+        self.statistics = statistics
+    }
+}
+
+/// What the aggregator answered to `STATUS` (or why it did not).
+public struct AggregatorReading: Codable, Sendable, Equatable {
+    public var endpoint: String
+    public var error: String?
+    public var status: AggregatorStatus?
+
+    public init(endpoint: String, error: String? = nil, status: AggregatorStatus? = nil) {
+        self.endpoint = endpoint
+        self.error = error
+        self.status = status
+    }
+}
+
+/// The whole pipeline at a glance, for `timeline status`: each broker, the aggregator, every
+/// consumer the brokers heard from, rates from two readings, and what is wrong. Pure: the
+/// readings come from the command.
+public struct PipelineHealth: Codable, Sendable, Equatable {
+    /// When something is wrong enough for a health check to fail.
+    public struct Limits: Sendable, Equatable {
+        /// A consumer further behind than this many events is falling behind.
+        public var maxLag: UInt64 = 100_000
+        /// A data folder's disk with less than this share free is filling.
+        public var minDiskFree: Double = 0.10
+
+        public init(maxLag: UInt64 = 100_000, minDiskFree: Double = 0.10) {
+            self.maxLag = maxLag
+            self.minDiskFree = minDiskFree
+        }
+    }
+
+    public struct Broker: Codable, Sendable, Equatable {
+        public var endpoint: String
+        public var answered: Bool
+        public var error: String?
+        /// `single`, or the pair's state (`active`, `passive`, …).
+        public var state: String?
+        public var acceptedPerSecond: Double?
+        public var statistics: BrokerStatistics?
+    }
+
+    public struct Consumer: Codable, Sendable, Equatable {
+        public var name: String
+        /// The last sequence it reported as passed (`CONSUMED`: checkpointed, snapshotted).
+        public var position: UInt64
+        public var lag: UInt64
+        public var perSecond: Double?
+    }
+
+    public struct Aggregator: Codable, Sendable, Equatable {
+        public var endpoint: String
+        public var answered: Bool
+        public var error: String?
+        public var eventsPerSecond: Double?
+        public var status: AggregatorStatus?
+    }
+
+    public var healthy: Bool
+    public var brokers: [Broker]
+    public var aggregator: Aggregator
+    public var consumers: [Consumer]
+    public var problems: [String]
+
+    /// Assesses `first` (and `second`, taken `interval` seconds later, for rates; the later one
+    /// is the one judged).
+    public static func assess(first: (brokers: [BrokerReading], aggregator: AggregatorReading),
+                              second: (brokers: [BrokerReading], aggregator: AggregatorReading)?, interval: Double,
+                              limits: Limits) -> PipelineHealth {
+        let now = second ?? first
+        var problems: [String] = []
+        func rate(_ before: UInt64?, _ after: UInt64?) -> Double? {
+            guard second != nil, interval > 0, let before, let after, after >= before else { return nil }
+            return Double(after - before) / interval
+        }
+        var brokers: [Broker] = []
+        for (index, reading) in now.brokers.enumerated() {
+            let earlier = second == nil ? nil : first.brokers[safe: index]?.statistics
+            let statistics = reading.statistics
+            brokers.append(Broker(endpoint: reading.endpoint, answered: statistics != nil, error: reading.error,
+                                  state: statistics.map { $0.pair?.state ?? "single" },
+                                  acceptedPerSecond: rate(earlier?.accepted, statistics?.accepted), statistics: statistics))
+            guard let statistics else {
+                if now.brokers.count > 1 { problems.append("broker \(reading.endpoint) does not answer: \(reading.error ?? "no answer")") }
+                continue
+            }
+            if let pair = statistics.pair, pair.state == "active", !pair.peerHeard {
+                problems.append("broker \(reading.endpoint) is active alone: its peer has not been heard")
+            }
+            if statistics.logPaused == true {
+                problems.append("broker \(reading.endpoint) cannot write its log: producers wait (see its log for why)")
+            }
+            if let disk = statistics.disk, disk.freeShare < limits.minDiskFree {
+                problems.append("broker \(reading.endpoint): the disk of its data folder is filling, "
+                    + "\(percent(disk.freeShare)) free (\(mebibytes(disk.freeBytes)) of \(mebibytes(disk.totalBytes)))")
+            }
+        }
+        let answered = now.brokers.compactMap(\.statistics)
+        if answered.isEmpty {
+            problems.append("no broker answered (endpoints.replay: \(now.brokers.map(\.endpoint).joined(separator: ",")))")
+        } else if !answered.contains(where: { $0.pair == nil || $0.pair?.state == "active" }) {
+            problems.append("no broker of the pair is active")
+        }
+        // Consumers, as the broker that serves them (the active or single one) last heard.
+        var consumers: [Consumer] = []
+        let serving = now.brokers.firstIndex { $0.statistics.map { $0.pair == nil || $0.pair?.state == "active" } ?? false }
+        if let serving, let statistics = now.brokers[serving].statistics {
+            let positions = (statistics.consumers ?? [:]).merging(statistics.reported ?? [:]) { max($0, $1) }
+            let before = second == nil ? [:] : first.brokers[safe: serving]?.statistics.map {
+                ($0.consumers ?? [:]).merging($0.reported ?? [:]) { max($0, $1) }
+            } ?? [:]
+            for name in positions.keys.sorted() {
+                let position = positions[name]!
+                let lag = statistics.lastSequence > position ? statistics.lastSequence - position : 0
+                consumers.append(Consumer(name: name, position: position, lag: lag, perSecond: rate(before[name], position)))
+                if lag > limits.maxLag {
+                    problems.append("consumer \(name) is falling behind: \(lag) events behind the broker (over \(limits.maxLag))")
+                }
+            }
+        }
+        let reading = now.aggregator
+        let aggregator = Aggregator(endpoint: reading.endpoint, answered: reading.status != nil, error: reading.error,
+                                    eventsPerSecond: rate(first.aggregator.status?.sequence, reading.status?.sequence), status: reading.status)
+        if let status = reading.status {
+            if status.lag > limits.maxLag {
+                problems.append("the aggregator is falling behind: \(status.lag) events behind the broker (over \(limits.maxLag))")
+            }
+        } else if consumers.contains(where: { $0.name == "aggregator" }) {
+            // The broker heard from an aggregator since it started: one ran, and no longer answers.
+            problems.append("the aggregator at \(reading.endpoint) does not answer: \(reading.error ?? "no answer")")
+        }
+        return PipelineHealth(healthy: problems.isEmpty, brokers: brokers, aggregator: aggregator, consumers: consumers, problems: problems)
+    }
+}
+
+func percent(_ share: Double) -> String { String(format: "%.0f%%", share * 100) }
+
+func mebibytes(_ bytes: UInt64) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+
+extension Array {
+    subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
+}
