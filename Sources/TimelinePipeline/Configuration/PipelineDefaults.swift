@@ -27,4 +27,8 @@ public enum PipelineDefaults {
     public static let snapshotKeep = 5
 
     public static let monitorStatsIntervalSeconds = 10.0
+    /// Where the live dashboard serves its page (`dashboard.listen`).
+    public static let dashboardListen = "127.0.0.1:8080"
+    /// How many recent events the dashboard's feed holds.
+    public static let dashboardFeedCapacity = 200
 }
