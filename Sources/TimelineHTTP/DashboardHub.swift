@@ -1,0 +1,234 @@
+import CoreMetrics
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+import TimelinePipeline
+
+/// The dashboard's own figures: its browsers and what slow ones cost them.
+public struct DashboardServerFigures: Sendable, Equatable, Codable {
+    /// Event streams open now.
+    public var clients = 0
+    /// Event streams opened since the start.
+    public var connections = 0
+    /// Times a client's queue overflowed and was dropped for a resync.
+    public var resyncs = 0
+    /// Messages dropped for slow clients (the resyncs' states made up for them).
+    public var droppedMessages = 0
+}
+
+/// Pushes the dashboard to browsers as Server-Sent Events (`GET /events`) and serves its page
+/// (`GET /`). A service: every `flushInterval` it takes what the consumer folded into the model
+/// and appends one message to each client's bounded queue (`SSEClientQueue`); each client's
+/// response writes its queue out at its own pace. At graceful shutdown every stream ends.
+public final class DashboardHub: Service, Sendable {
+    let dashboard: Dashboard
+    let clientLimitBytes: Int
+    let flushInterval: Duration
+    let logger: Logger
+    private let state = Mutex(HubState())
+    /// The figures `/metrics` last passed on, so counters grow by the difference.
+    private let reported = Mutex(DashboardServerFigures())
+
+    private struct Client {
+        var queue: SSEClientQueue
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private struct HubState {
+        var clients: [Int: Client] = [:]
+        var nextID = 0
+        var closed = false
+        /// The last `PipelineHealth`, as JSON.
+        var pipeline: String?
+        /// Resyncs and drops of clients gone.
+        var retired = DashboardServerFigures()
+
+        var figures: DashboardServerFigures {
+            var figures = retired
+            figures.clients = clients.count
+            for client in clients.values {
+                figures.resyncs += client.queue.resyncs
+                figures.droppedMessages += client.queue.droppedMessages
+            }
+            return figures
+        }
+    }
+
+    public init(dashboard: Dashboard, clientLimitBytes: Int = 1 << 20, flushInterval: Duration = .milliseconds(50), logger: Logger) {
+        self.dashboard = dashboard
+        self.clientLimitBytes = clientLimitBytes
+        self.flushInterval = flushInterval
+        self.logger = logger
+    }
+
+    public var figures: DashboardServerFigures { state.withLock { $0.figures } }
+
+    /// Serves the figures in `/metrics`: open streams, and counters of connections, resyncs and
+    /// dropped messages.
+    public func reportFigures(to metrics: DaemonMetrics) {
+        let clients = Gauge(label: "timeline_dashboard_clients", factory: metrics.factory)
+        let connections = Counter(label: "timeline_dashboard_connections_total", factory: metrics.factory)
+        let resyncs = Counter(label: "timeline_dashboard_resyncs_total", factory: metrics.factory)
+        let dropped = Counter(label: "timeline_dashboard_dropped_messages_total", factory: metrics.factory)
+        metrics.onScrape { [self] in
+            let now = figures
+            reported.withLock { before in
+                clients.record(now.clients)
+                connections.increment(by: Int64(max(0, now.connections - before.connections)))
+                resyncs.increment(by: Int64(max(0, now.resyncs - before.resyncs)))
+                dropped.increment(by: Int64(max(0, now.droppedMessages - before.droppedMessages)))
+                before = now
+            }
+        }
+    }
+
+    /// `/` (the page), `/events` (the stream); 404 for anything else.
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                     body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html)))
+        }
+        router.get("events") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
+                     body: ResponseBody { [self] writer in
+                         guard let id = connect() else { return }
+                         defer { disconnect(id) }
+                         while let next = await next(id) {
+                             switch next {
+                             case .resync:
+                                 try await writer.write(ByteBuffer(bytes: stateMessage()))
+                             case .messages(let messages):
+                                 var buffer = ByteBuffer()
+                                 buffer.reserveCapacity(messages.reduce(0) { $0 + $1.count })
+                                 for message in messages { buffer.writeBytes(message) }
+                                 try await writer.write(buffer)
+                             }
+                         }
+                         try await writer.finish(nil)
+                     })
+        }
+        return router
+    }
+
+    /// Hands a health reading to every client (`health`) and to the states sent from now on.
+    public func publish(_ health: PipelineHealth) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let pipeline = (try? encoder.encode(health)).map { String(decoding: $0, as: UTF8.self) }
+        let message = state.withLock { state -> [UInt8] in
+            state.pipeline = pipeline
+            return serverSentEvent("health", data: Self.healthJSON(pipeline: pipeline, figures: state.figures))
+        }
+        broadcast(message)
+    }
+
+    /// The flusher: every `flushInterval`, what the model gathered goes to every client.
+    public func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                var lastLogged = (at: ContinuousClock.now, resyncs: 0, dropped: 0)
+                while true {
+                    try await Task.sleep(for: self.flushInterval)
+                    self.flush()
+                    let figures = self.figures
+                    // Slow clients, logged at most every 5 s with what happened since.
+                    if figures.resyncs > lastLogged.resyncs, lastLogged.at.duration(to: .now) >= .seconds(5) {
+                        self.logger.warning("Dropped the queues of slow dashboard clients; they get the whole state again", metadata: [
+                            "dashboard.resyncs": "\(figures.resyncs - lastLogged.resyncs)",
+                            "dashboard.droppedMessages": "\(figures.droppedMessages - lastLogged.dropped)",
+                            "dashboard.clients": "\(figures.clients)",
+                        ])
+                        lastLogged = (.now, figures.resyncs, figures.droppedMessages)
+                    }
+                }
+            }
+        } catch is CancellationError {}
+        close()
+    }
+
+    /// Takes the model's update and queues it for every client: one append per client.
+    func flush() {
+        guard let update = dashboard.model.withLock({ $0.takeUpdate() }) else { return }
+        var message: [UInt8] = []
+        for event in update.events { message += serverSentEvent("event", data: event) }
+        message += serverSentEvent("stats", data: update.stats)
+        broadcast(message)
+    }
+
+    /// Ends every stream; new ones are refused.
+    func close() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.closed = true
+            return state.clients.values.compactMap(\.waiter)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func broadcast(_ message: [UInt8]) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            var waiters: [CheckedContinuation<Void, Never>] = []
+            for id in state.clients.keys {
+                state.clients[id]!.queue.push(message)
+                if let waiter = state.clients[id]!.waiter {
+                    waiters.append(waiter)
+                    state.clients[id]!.waiter = nil
+                }
+            }
+            return waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func connect() -> Int? {
+        state.withLock { state -> Int? in
+            guard !state.closed else { return nil }
+            state.nextID += 1
+            state.retired.connections += 1
+            state.clients[state.nextID] = Client(queue: SSEClientQueue(limitBytes: clientLimitBytes))
+            return state.nextID
+        }
+    }
+
+    private func disconnect(_ id: Int) {
+        state.withLock { state in
+            guard let client = state.clients.removeValue(forKey: id) else { return }
+            state.retired.resyncs += client.queue.resyncs
+            state.retired.droppedMessages += client.queue.droppedMessages
+        }
+    }
+
+    /// What client `id` sends next, waiting until something is due; nil once the hub is closed.
+    private func next(_ id: Int) async -> SSEClientQueue.Next? {
+        while true {
+            let taken = state.withLock { state -> SSEClientQueue.Next?? in
+                guard !state.closed, state.clients[id] != nil else { return .some(nil) }
+                return state.clients[id]!.queue.take().map { .some($0) }
+            }
+            if let taken { return taken }
+            await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+                let ready = state.withLock { state -> Bool in
+                    guard !state.closed, state.clients[id] != nil, state.clients[id]!.queue.isEmpty else { return true }
+                    state.clients[id]!.waiter = waiter
+                    return false
+                }
+                if ready { waiter.resume() }
+            }
+        }
+    }
+
+    /// The `state` message, made now: the model's state and the last health.
+    private func stateMessage() -> [UInt8] {
+        let health = state.withLock { Self.healthJSON(pipeline: $0.pipeline, figures: $0.figures) }
+        let json = dashboard.model.withLock { $0.stateJSON(health: health) }
+        return serverSentEvent("state", data: json)
+    }
+
+    private static func healthJSON(pipeline: String?, figures: DashboardServerFigures) -> String {
+        "{\"pipeline\":\(pipeline ?? "null"),\"server\":{\"clients\":\(figures.clients),\"connections\":\(figures.connections),"
+            + "\"resyncs\":\(figures.resyncs),\"droppedMessages\":\(figures.droppedMessages)}}"
+    }
+}
