@@ -147,10 +147,12 @@ enum LoggingBootstrap {
 /// Runs daemons as a service group that shuts down gracefully on SIGTERM and SIGINT; maps errors
 /// to a message on standard error and an exit code.
 enum DaemonRunner {
-    /// With `metrics`, its HTTP endpoint listens before any of `services` starts; a port that
-    /// is taken stops the daemon there (exit 78).
-    static func run(_ services: [any Service], metrics: MetricsSetup? = nil, logger: Logger) async throws {
-        let services = (metrics?.services ?? []) + services.map { HTTPEndpoint.startingAfter(metrics.map { [$0.endpoint] } ?? [], $0) }
+    /// With `metrics`, its HTTP endpoint listens before any of `services` starts, and so do the
+    /// endpoints of `http`; a port that is taken stops the daemon there (exit 78). At shutdown the
+    /// services stop in the reverse order, the endpoints last.
+    static func run(_ services: [any Service], metrics: MetricsSetup? = nil, http: [HTTPServing] = [], logger: Logger) async throws {
+        let serving = (metrics.map { [$0.serving] } ?? []) + http
+        let services = serving.flatMap(\.services) + services.map { HTTPEndpoint.startingAfter(serving.map(\.endpoint), $0) }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -100,6 +100,7 @@ public struct PipelineConfiguration: Sendable {
         ("security.peerPublicKey", .string, .string("")),
         ("security.peerSecretKey", .string, .string("")),
         ("metrics.listen", .string, .string("")),
+        ("dashboard.listen", .string, .string(PipelineDefaults.dashboardListen)),
     ]
 
     public let reader: ConfigReader
