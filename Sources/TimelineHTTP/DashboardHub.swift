@@ -100,7 +100,7 @@ public final class DashboardHub: Service, Sendable {
                          while let next = await next(id) {
                              switch next {
                              case .resync:
-                                 try await writer.write(ByteBuffer(bytes: stateMessage()))
+                                 try await writer.write(ByteBuffer(bytes: stateMessage(for: id)))
                              case .messages(let messages):
                                  var buffer = ByteBuffer()
                                  buffer.reserveCapacity(messages.reduce(0) { $0 + $1.count })
@@ -152,11 +152,18 @@ public final class DashboardHub: Service, Sendable {
 
     /// Takes the model's update and queues it for every client: one append per client.
     func flush() {
-        guard let update = dashboard.model.withLock({ $0.takeUpdate() }) else { return }
+        let waiters = state.withLock { state in flush(&state) }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Locks are taken in one order, the hub's then the model's, so that an update is taken and
+    /// queued, or a state made, with nothing between.
+    private func flush(_ state: inout HubState) -> [CheckedContinuation<Void, Never>] {
+        guard let update = dashboard.model.withLock({ $0.takeUpdate() }) else { return [] }
         var message: [UInt8] = []
         for event in update.events { message += serverSentEvent("event", data: event) }
         message += serverSentEvent("stats", data: update.stats)
-        broadcast(message)
+        return Self.push(message, to: &state)
     }
 
     /// Ends every stream; new ones are refused.
@@ -169,18 +176,21 @@ public final class DashboardHub: Service, Sendable {
     }
 
     private func broadcast(_ message: [UInt8]) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            var waiters: [CheckedContinuation<Void, Never>] = []
-            for id in state.clients.keys {
-                state.clients[id]!.queue.push(message)
-                if let waiter = state.clients[id]!.waiter {
-                    waiters.append(waiter)
-                    state.clients[id]!.waiter = nil
-                }
-            }
-            return waiters
-        }
+        let waiters = state.withLock { state in Self.push(message, to: &state) }
         for waiter in waiters { waiter.resume() }
+    }
+
+    /// Queues `message` for every client; returns the writers to wake.
+    private static func push(_ message: [UInt8], to state: inout HubState) -> [CheckedContinuation<Void, Never>] {
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        for id in state.clients.keys {
+            state.clients[id]!.queue.push(message)
+            if let waiter = state.clients[id]!.waiter {
+                waiters.append(waiter)
+                state.clients[id]!.waiter = nil
+            }
+        }
+        return waiters
     }
 
     private func connect() -> Int? {
@@ -220,10 +230,17 @@ public final class DashboardHub: Service, Sendable {
         }
     }
 
-    /// The `state` message, made now: the model's state and the last health.
-    private func stateMessage() -> [UInt8] {
-        let health = state.withLock { Self.healthJSON(pipeline: $0.pipeline, figures: $0.figures) }
-        let json = dashboard.model.withLock { $0.stateJSON(health: health) }
+    /// The `state` message for client `id`, made now: the model's state and the last health.
+    /// What the model gathered goes to the other clients first, and nothing queued before it is
+    /// sent to this one after it, so no event comes twice.
+    private func stateMessage(for id: Int) -> [UInt8] {
+        let (json, waiters) = state.withLock { state in
+            let waiters = flush(&state)
+            state.clients[id]?.queue.supersede()
+            let health = Self.healthJSON(pipeline: state.pipeline, figures: state.figures)
+            return (dashboard.model.withLock { $0.stateJSON(health: health) }, waiters)
+        }
+        for waiter in waiters { waiter.resume() }
         return serverSentEvent("state", data: json)
     }
 

@@ -25,9 +25,12 @@ h2 { font-size: 1.1rem; margin: 0 0 .5rem; }
 .totals dt { color: var(--muted); font-size: .9rem; }
 .totals dd { margin: 0; font-size: 1.5rem; font-weight: 600; font-variant-numeric: tabular-nums; }
 ul.plain, ol.plain { list-style: none; padding: 0; margin: 0; }
+#directions { max-height: 14rem; overflow-y: auto; }
 #directions li { display: flex; gap: .5rem; align-items: center; padding: .15rem 0; }
 .swatch { display: inline-block; width: .9rem; height: .9rem; border-radius: .15rem; flex: none; border: 1px solid #0006; }
 .count { margin-left: auto; font-weight: 600; font-variant-numeric: tabular-nums; }
+#legend { display: flex; flex-wrap: wrap; gap: .25rem 1rem; font-size: .9rem; margin-bottom: .4rem; }
+#legend li { display: flex; gap: .35rem; align-items: center; }
 #chart { width: 100%; height: auto; display: block; }
 #chart text { font-size: 11px; fill: var(--ink); }
 #chart rect { transition: height .3s ease, y .3s ease; }
@@ -64,10 +67,11 @@ td.n, th.n { text-align: right; }
       <div><dt>Behind the broker</dt><dd id="own-lag">0</dd></div>
     </dl>
     <h3 class="visually-hidden">Visits per direction</h3>
-    <ul id="directions" class="plain" aria-label="Visits per direction"></ul>
+    <ul id="directions" class="plain" aria-label="Visits per direction" tabindex="0"></ul>
   </section>
   <section aria-labelledby="chart-title">
     <h2 id="chart-title">Visits per decade and direction</h2>
+    <ul id="legend" class="plain" aria-hidden="true"></ul>
     <svg id="chart" viewBox="0 0 400 220" role="img" aria-labelledby="chart-title chart-desc">
       <desc id="chart-desc">No visits yet.</desc>
     </svg>
@@ -96,6 +100,7 @@ td.n, th.n { text-align: right; }
 <script>
 "use strict";
 const palette = ["#1f5fa8", "#b3471d", "#2e7d32", "#6a3d9a", "#8a6d00", "#00727a"];
+const other = "#6b7078";
 const svgNS = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
 let feedCapacity = 200, lastSequence = 0, feed = [];
@@ -141,59 +146,71 @@ function renderStats(s) {
   $("total-visits").textContent = number(s.totalVisits);
   $("own-lag").textContent = number(s.lag);
   const directions = s.visitsByDirection;
+  // The chart draws the directions with the most visits, one colour each, and the rest together.
+  const charted = [...directions].sort((a, b) => b.count - a.count).slice(0, palette.length);
   const colour = {};
-  directions.forEach((d, i) => { colour[directionKey(d)] = palette[i % palette.length]; });
+  charted.forEach((d, i) => { colour[directionKey(d)] = palette[i]; });
   const list = $("directions");
   list.replaceChildren(...directions.map((d) => {
     const li = el("li");
     li.dataset.from = d.from; li.dataset.to = d.to; li.dataset.count = d.count;
-    const swatch = el("span", undefined, "swatch"); swatch.style.background = colour[directionKey(d)]; swatch.setAttribute("aria-hidden", "true");
+    const swatch = el("span", undefined, "swatch"); swatch.style.background = colour[directionKey(d)] || other; swatch.setAttribute("aria-hidden", "true");
     li.append(swatch, el("span", `${d.fromName} → ${d.toName}`), el("span", number(d.count), "count"));
     return li;
   }));
   if (directions.length === 0) list.append(el("li", "No visits yet.", "meta"));
-  drawChart(s, directions, colour);
+  const series = charted.map((d) => ({ key: directionKey(d), from: d.from, to: d.to, name: `${d.fromName} → ${d.toName}`, colour: colour[directionKey(d)] }));
+  if (directions.length > charted.length) series.push({ key: "*", from: "*", to: "*", name: "Other directions", colour: other });
+  $("legend").replaceChildren(...series.map((d) => {
+    const li = el("li"); const swatch = el("span", undefined, "swatch"); swatch.style.background = d.colour;
+    li.append(swatch, el("span", d.name)); return li;
+  }));
+  drawChart(s, series);
   updateCount();
 }
-function drawChart(s, directions, colour) {
+function drawChart(s, series) {
   const svg = $("chart");
   const decades = [...new Set(s.visitsByDecade.map((c) => c.decade))].sort((a, b) => a - b);
-  const names = {};
-  directions.forEach((d) => { names[directionKey(d)] = `${d.fromName} → ${d.toName}`; });
+  const keys = new Set(series.map((d) => d.key));
   const counts = {};
-  s.visitsByDecade.forEach((c) => { counts[c.decade + ":" + directionKey(c)] = c.count; });
-  const max = Math.max(1, ...s.visitsByDecade.map((c) => c.count));
+  s.visitsByDecade.forEach((c) => {
+    const key = c.decade + ":" + (keys.has(directionKey(c)) ? directionKey(c) : "*");
+    counts[key] = (counts[key] || 0) + c.count;
+  });
+  const max = Math.max(1, ...Object.values(counts));
   const left = 8, right = 392, top = 16, bottom = 190, groups = Math.max(1, decades.length);
-  const groupWidth = (right - left) / groups, barWidth = Math.max(2, (groupWidth - 6) / Math.max(1, directions.length));
-  const desc = el("desc"); desc.id = "chart-desc";
+  const groupWidth = (right - left) / groups, barWidth = Math.max(2, (groupWidth - 6) / Math.max(1, series.length));
+  const desc = document.createElementNS(svgNS, "desc"); desc.id = "chart-desc";
   const nodes = [desc];
   const summary = [];
   decades.forEach((decade, g) => {
     const parts = [];
-    directions.forEach((d, i) => {
-      const count = counts[decade + ":" + directionKey(d)] || 0;
+    series.forEach((d, i) => {
+      const count = counts[decade + ":" + d.key] || 0;
       const h = Math.round((bottom - top) * count / max);
       const x = left + g * groupWidth + 3 + i * barWidth;
       const rect = document.createElementNS(svgNS, "rect");
       rect.setAttribute("x", x.toFixed(1)); rect.setAttribute("y", bottom - h); rect.setAttribute("width", Math.max(1, barWidth - 1).toFixed(1));
-      rect.setAttribute("height", h); rect.setAttribute("fill", colour[directionKey(d)]);
+      rect.setAttribute("height", h); rect.setAttribute("fill", d.colour);
       rect.dataset.decade = decade; rect.dataset.from = d.from; rect.dataset.to = d.to; rect.dataset.count = count;
-      const title = document.createElementNS(svgNS, "title"); title.textContent = `${decade}s, ${names[directionKey(d)]}: ${count}`;
+      const title = document.createElementNS(svgNS, "title"); title.textContent = `${decade}s, ${d.name}: ${count}`;
       rect.append(title);
       nodes.push(rect);
-      if (count > 0) {
+      if (count > 0 && barWidth >= 9) {
         const label = document.createElementNS(svgNS, "text");
         label.setAttribute("x", (x + barWidth / 2).toFixed(1)); label.setAttribute("y", bottom - h - 3); label.setAttribute("text-anchor", "middle");
         label.textContent = count;
         nodes.push(label);
       }
-      parts.push(`${names[directionKey(d)]} ${count}`);
+      if (count > 0) parts.push(`${d.name} ${count}`);
     });
-    const axis = document.createElementNS(svgNS, "text");
-    axis.setAttribute("x", (left + g * groupWidth + groupWidth / 2).toFixed(1)); axis.setAttribute("y", bottom + 16); axis.setAttribute("text-anchor", "middle");
-    axis.textContent = decade + "s";
-    nodes.push(axis);
-    summary.push(`${decade}s: ${parts.join(", ")}`);
+    if (groupWidth >= 28 || g % Math.ceil(28 / groupWidth) === 0) {
+      const axis = document.createElementNS(svgNS, "text");
+      axis.setAttribute("x", (left + g * groupWidth + groupWidth / 2).toFixed(1)); axis.setAttribute("y", bottom + 16); axis.setAttribute("text-anchor", "middle");
+      axis.textContent = decade + "s";
+      nodes.push(axis);
+    }
+    summary.push(`${decade}s: ${parts.join(", ") || "none"}`);
   });
   const base = document.createElementNS(svgNS, "line");
   base.setAttribute("x1", left); base.setAttribute("x2", right); base.setAttribute("y1", bottom); base.setAttribute("y2", bottom); base.setAttribute("stroke", "#4a4a4a");

@@ -52,6 +52,12 @@ public struct SSEClientQueue: Sendable {
         return true
     }
 
+    /// Forgets the queued messages: a state just sent holds what they say.
+    public mutating func supersede() {
+        messages.removeAll()
+        queuedBytes = 0
+    }
+
     /// Takes what is due: the resync first, else every queued message; nil when nothing is.
     public mutating func take() -> Next? {
         if needsResync {
