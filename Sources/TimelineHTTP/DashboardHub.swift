@@ -35,6 +35,8 @@ public final class DashboardHub: Service, Sendable {
     private struct Client {
         var queue: SSEClientQueue
         var waiter: CheckedContinuation<Void, Never>?
+        /// Closed at shutdown: a client that stopped reading leaves its writer waiting for room.
+        let channel: any Channel
     }
 
     private struct HubState {
@@ -86,16 +88,16 @@ public final class DashboardHub: Service, Sendable {
     }
 
     /// `/` (the page), `/events` (the stream); 404 for anything else.
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    public func router() -> Router<DashboardRequestContext> {
+        let router = Router(context: DashboardRequestContext.self)
         router.get("/") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                      body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html)))
         }
-        router.get("events") { _, _ -> Response in
+        router.get("events") { _, context -> Response in
             Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
                      body: ResponseBody { [self] writer in
-                         guard let id = connect() else { return }
+                         guard let id = connect(channel: context.channel) else { return }
                          defer { disconnect(id) }
                          while let next = await next(id) {
                              switch next {
@@ -166,13 +168,18 @@ public final class DashboardHub: Service, Sendable {
         return Self.push(message, to: &state)
     }
 
-    /// Ends every stream; new ones are refused.
+    /// Ends every stream; new ones are refused. A waiting writer ends at once; one blocked on a
+    /// client that does not read ends when its connection is closed here.
     func close() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let clients = state.withLock { state in
             state.closed = true
-            return state.clients.values.compactMap(\.waiter)
+            defer { for id in state.clients.keys { state.clients[id]!.waiter = nil } }
+            return Array(state.clients.values)
         }
-        for waiter in waiters { waiter.resume() }
+        for client in clients {
+            client.waiter?.resume()
+            client.channel.close(promise: nil)
+        }
     }
 
     private func broadcast(_ message: [UInt8]) {
@@ -183,6 +190,7 @@ public final class DashboardHub: Service, Sendable {
     /// Queues `message` for every client; returns the writers to wake.
     private static func push(_ message: [UInt8], to state: inout HubState) -> [CheckedContinuation<Void, Never>] {
         var waiters: [CheckedContinuation<Void, Never>] = []
+        guard !state.closed else { return waiters }
         for id in state.clients.keys {
             state.clients[id]!.queue.push(message)
             if let waiter = state.clients[id]!.waiter {
@@ -193,12 +201,12 @@ public final class DashboardHub: Service, Sendable {
         return waiters
     }
 
-    private func connect() -> Int? {
+    private func connect(channel: any Channel) -> Int? {
         state.withLock { state -> Int? in
             guard !state.closed else { return nil }
             state.nextID += 1
             state.retired.connections += 1
-            state.clients[state.nextID] = Client(queue: SSEClientQueue(limitBytes: clientLimitBytes))
+            state.clients[state.nextID] = Client(queue: SSEClientQueue(limitBytes: clientLimitBytes), channel: channel)
             return state.nextID
         }
     }
@@ -244,8 +252,20 @@ public final class DashboardHub: Service, Sendable {
         return serverSentEvent("state", data: json)
     }
 
-    private static func healthJSON(pipeline: String?, figures: DashboardServerFigures) -> String {
+    static func healthJSON(pipeline: String?, figures: DashboardServerFigures) -> String {
         "{\"pipeline\":\(pipeline ?? "null"),\"server\":{\"clients\":\(figures.clients),\"connections\":\(figures.connections),"
             + "\"resyncs\":\(figures.resyncs),\"droppedMessages\":\(figures.droppedMessages)}}"
+    }
+}
+
+/// A request's context that keeps its connection, so the hub can close a stream whose client
+/// stopped reading.
+public struct DashboardRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
     }
 }

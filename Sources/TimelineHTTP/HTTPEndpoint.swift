@@ -13,10 +13,12 @@ public final class HTTPEndpoint: Service, Sendable {
     /// The configuration key of the address, for messages (`metrics.listen`).
     public let key: String
     public let listen: HTTPListen
-    private let application: Application<RouterResponder<BasicRequestContext>>
+    private let application: any Service
     private let readiness: Readiness
 
-    public init(key: String, listen: HTTPListen, router: Router<BasicRequestContext>, logger: Logger) {
+    public init<Context: RequestContext & InitializableFromSource<ApplicationRequestContextSource>>(
+        key: String, listen: HTTPListen, router: Router<Context>, logger: Logger
+    ) {
         self.key = key
         self.listen = listen
         let readiness = Readiness()
