@@ -58,9 +58,10 @@ struct StatusCommand: AsyncParsableCommand {
             let (first, second) = try await runOnDedicatedThread(name: "timeline.status") {
                 let context = try ZMQContext()
                 defer { context.terminate() }
+                let logger = Logger(label: "timeline.status")
                 let read = {
-                    (brokers: endpoints.map { StatusCommand.ask($0, context: context, security: security, timeout: timeout) },
-                     aggregator: StatusCommand.askAggregator(query, context: context, security: security, timeout: timeout))
+                    (brokers: endpoints.map { BrokerReading.read($0, context: context, security: security, timeout: timeout, logger: logger) },
+                     aggregator: AggregatorReading.read(query, context: context, security: security, timeout: timeout, logger: logger))
                 }
                 let first = read()
                 guard sample > 0 else { return (first, nil as (brokers: [BrokerReading], aggregator: AggregatorReading)?) }
@@ -79,31 +80,6 @@ struct StatusCommand: AsyncParsableCommand {
             }
             if health.brokers.allSatisfy({ !$0.answered }) { throw ExitCode(2) }
             if !health.healthy { throw ExitCode(1) }
-        }
-    }
-
-    static func ask(_ endpoint: String, context: ZMQContext, security: Security?, timeout: Duration) -> BrokerReading {
-        do {
-            let client = try ControlClient(context: context, endpoints: [endpoint], role: "endpoints.replay", security: security,
-                                           retry: .once(timeout: timeout), logger: Logger(label: "timeline.status"))
-            defer { client.close() }
-            guard case .stats(let json)? = try client.call(Timeline.BrokerCommand.stats, answer: BrokerAnswer.self) else {
-                return BrokerReading(endpoint: endpoint, answered: true, error: "an unexpected answer to STATS")
-            }
-            return BrokerReading(endpoint: endpoint, answered: true, statistics: try JSONDecoder().decode(BrokerStatistics.self, from: Data(json)))
-        } catch {
-            return BrokerReading(endpoint: endpoint, answered: false, error: "\(error)")
-        }
-    }
-
-    static func askAggregator(_ endpoint: String, context: ZMQContext, security: Security?, timeout: Duration) -> AggregatorReading {
-        do {
-            let client = try AggregatorClient(context: context, endpoint: endpoint, security: security, timeout: timeout,
-                                              logger: Logger(label: "timeline.status"))
-            defer { client.close() }
-            return AggregatorReading(endpoint: endpoint, status: try client.status())
-        } catch {
-            return AggregatorReading(endpoint: endpoint, error: "\(error)")
         }
     }
 

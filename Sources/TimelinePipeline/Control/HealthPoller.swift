@@ -34,7 +34,8 @@ public final class HealthPoller: SocketLoop {
         var previous: (reading: (brokers: [BrokerReading], aggregator: AggregatorReading), at: ContinuousClock.Instant)?
         while !stopper.isStopped {
             let started = ContinuousClock.now
-            let reading = (brokers: replays.map(askBroker), aggregator: askAggregator())
+            let reading = (brokers: replays.map { BrokerReading.read($0, context: context, security: security, timeout: timeout, logger: logger) },
+                           aggregator: AggregatorReading.read(query, context: context, security: security, timeout: timeout, logger: logger))
             let health = PipelineHealth.assess(first: previous?.reading ?? reading, second: previous == nil ? nil : reading,
                                                interval: previous.map { $0.at.duration(to: started).inSeconds } ?? 0, limits: .init())
             publish(health)
@@ -44,30 +45,6 @@ public final class HealthPoller: SocketLoop {
             _ = poller.add(stopper.receiver)
             let left = interval - started.duration(to: .now)
             if left > .zero { _ = try poller.poll(timeoutMilliseconds: left.pollMilliseconds) }
-        }
-    }
-
-    private func askBroker(_ endpoint: String) -> BrokerReading {
-        do {
-            let client = try ControlClient(context: context, endpoints: [endpoint], role: "endpoints.replay", security: security,
-                                           retry: .once(timeout: timeout), logger: logger)
-            defer { client.close() }
-            guard case .stats(let json)? = try client.call(BrokerCommand.stats, answer: BrokerAnswer.self) else {
-                return BrokerReading(endpoint: endpoint, answered: true, error: "an unexpected answer to STATS")
-            }
-            return BrokerReading(endpoint: endpoint, answered: true, statistics: try JSONCoding.decode(BrokerStatistics.self, from: json))
-        } catch {
-            return BrokerReading(endpoint: endpoint, answered: false, error: "\(error)")
-        }
-    }
-
-    private func askAggregator() -> AggregatorReading {
-        do {
-            let client = try AggregatorClient(context: context, endpoint: query, security: security, timeout: timeout, logger: logger)
-            defer { client.close() }
-            return AggregatorReading(endpoint: query, status: try client.status())
-        } catch {
-            return AggregatorReading(endpoint: query, error: "\(error)")
         }
     }
 }

@@ -1,4 +1,7 @@
 import Foundation
+import Logging
+import Timeline
+import ZeroMQ
 
 /// What one broker answered to `STATS` (or why it did not).
 public struct BrokerReading: Codable, Sendable, Equatable {
@@ -12,6 +15,37 @@ public struct BrokerReading: Codable, Sendable, Equatable {
         self.answered = answered
         self.error = error
         self.statistics = statistics
+    }
+}
+
+extension BrokerReading {
+    /// Asks the broker at `endpoint` for `STATS`, once, waiting at most `timeout`. Blocking: from
+    /// a thread of its own.
+    public static func read(_ endpoint: String, context: ZMQContext, security: Security?, timeout: Duration, logger: Logger) -> BrokerReading {
+        do {
+            let client = try ControlClient(context: context, endpoints: [endpoint], role: "endpoints.replay", security: security,
+                                           retry: .once(timeout: timeout), logger: logger)
+            defer { client.close() }
+            guard case .stats(let json)? = try client.call(BrokerCommand.stats, answer: BrokerAnswer.self) else {
+                return BrokerReading(endpoint: endpoint, answered: true, error: "an unexpected answer to STATS")
+            }
+            return BrokerReading(endpoint: endpoint, answered: true, statistics: try JSONCoding.decode(BrokerStatistics.self, from: json))
+        } catch {
+            return BrokerReading(endpoint: endpoint, answered: false, error: "\(error)")
+        }
+    }
+}
+
+extension AggregatorReading {
+    /// Asks the aggregator at `endpoint` for `STATUS`, once, waiting at most `timeout`.
+    public static func read(_ endpoint: String, context: ZMQContext, security: Security?, timeout: Duration, logger: Logger) -> AggregatorReading {
+        do {
+            let client = try AggregatorClient(context: context, endpoint: endpoint, security: security, timeout: timeout, logger: logger)
+            defer { client.close() }
+            return AggregatorReading(endpoint: endpoint, status: try client.status())
+        } catch {
+            return AggregatorReading(endpoint: endpoint, error: "\(error)")
+        }
     }
 }
 
