@@ -176,6 +176,8 @@ struct ProduceCommand: AsyncParsableCommand {
             settings.security = try options.security(config, server: false, client: true)
             let workerCount = try follow ? 1 : (workers ?? config.int("producer.workers"))
             let metrics = try MetricsSetup.make(config, dataDirectory: options.dataDirectory(for: "producer"), logger: logger)
+            // The acknowledged figure moves only when the broker is asked while sending.
+            if metrics != nil { settings.tracksAcknowledgements = true }
             let context = try ZMQContext.forDaemon()
             let group = ProducerGroup.split(supply, count: workerCount, settings: settings, context: context, logger: logger,
                                             progress: progress.display(logger: logger))

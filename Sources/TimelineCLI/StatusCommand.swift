@@ -70,7 +70,8 @@ struct StatusCommand: AsyncParsableCommand {
                 return (first, read())
             }
             let health = PipelineHealth.assess(first: first, second: second, interval: sample,
-                                               limits: .init(maxLag: maxLag, minDiskFree: minDiskFree / 100))
+                                               limits: .init(maxLag: maxLag, minDiskFree: minDiskFree / 100,
+                                                             aggregatorName: try config.consumerName("aggregator.consumerName")))
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]

@@ -15,12 +15,14 @@ public final class HTTPEndpoint: Service, Sendable {
     public let listen: HTTPListen
     private let application: any Service
     private let readiness: Readiness
+    private let logger: Logger
 
     public init<Context: RequestContext & InitializableFromSource<ApplicationRequestContextSource>>(
         key: String, listen: HTTPListen, router: Router<Context>, logger: Logger
     ) {
         self.key = key
         self.listen = listen
+        self.logger = logger
         let readiness = Readiness()
         self.readiness = readiness
         application = Application(
@@ -35,6 +37,14 @@ public final class HTTPEndpoint: Service, Sendable {
         do {
             try await application.run()
         } catch {
+            if readiness.listened {
+                // After it listened, the daemon's work matters more than its HTTP side: it goes on.
+                logger.error("The HTTP endpoint stopped; the daemon goes on without it", metadata: [
+                    "http.key": "\(key)", "http.listen": "\(listen)", "error": "\(error)",
+                ])
+                try? await gracefulShutdown()
+                return
+            }
             let failure = HTTPEndpointError(key: key, listen: listen, reason: Self.describe(error))
             // Before it listened, the failure is the daemon's: it must not start without it.
             readiness.resolve(.failure(failure))
@@ -128,6 +138,14 @@ final class Readiness: Sendable {
             return state.waiting
         }
         for continuation in waiting { continuation.resume(with: result.mapError { $0 as any Error }) }
+    }
+
+    /// Whether it listened (a port was resolved).
+    var listened: Bool {
+        state.withLock { state in
+            if case .success(let port)? = state.result { return port != nil }
+            return false
+        }
     }
 
     func wait() async throws -> Int? {

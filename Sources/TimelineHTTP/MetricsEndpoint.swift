@@ -26,6 +26,12 @@ public final class DaemonMetrics: Sendable {
             .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
             .seconds(1), .microseconds(2_500_000), .seconds(5), .seconds(10),
         ]
+        // A round from the socket to the log takes microseconds.
+        factory.durationHistogramBuckets["timeline_broker_receive_to_logged_seconds"] = [
+            .microseconds(5), .microseconds(10), .microseconds(25), .microseconds(50), .microseconds(100), .microseconds(250),
+            .microseconds(500), .milliseconds(1), .microseconds(2_500), .milliseconds(5), .milliseconds(10), .milliseconds(50),
+            .milliseconds(250), .seconds(1),
+        ]
         self.registry = registry
         self.factory = factory
     }

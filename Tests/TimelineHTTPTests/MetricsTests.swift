@@ -33,15 +33,18 @@ struct MetricsTests {
         statistics.reported = ["aggregator": 150]
         broker.update(statistics)
         counters.accepted = 10
-        broker.update(BrokerStatistics(lastSequence: 150, producers: 2, subscriptions: 0, counters: counters))
+        var smaller = BrokerStatistics(lastSequence: 150, producers: 2, subscriptions: 0, counters: counters)
+        smaller.reported = ["aggregator": 150]
+        broker.update(smaller)
         let found = samples(metrics)
         #expect(found["timeline_broker_events_accepted_total"] == 150)
         #expect(found["timeline_broker_malformed_dropped_total"] == 3)
         #expect(found["timeline_broker_log_last_sequence"] == 150)
         #expect(found["timeline_broker_log_bytes"] == 40_960)
         // A consumer no longer reported shows zero, not its last figure.
-        #expect(found[#"timeline_broker_consumer_lag_events{consumer="aggregator"}"#] == 0)
+        #expect(found[#"timeline_broker_consumer_position{consumer="aggregator"}"#] == 150)
         #expect(found[#"timeline_broker_consumer_position{consumer="monitor"}"#] == 0)
+        #expect(found[#"timeline_broker_consumer_lag_events{consumer="monitor"}"#] == 0)
         #expect(!found.keys.contains { $0.hasPrefix("timeline_broker_pair_") })
     }
 
@@ -77,21 +80,23 @@ struct MetricsTests {
     func consumerFigures() {
         let metrics = DaemonMetrics()
         let consumer = ConsumerMetrics(consumer: "aggregator", saveHistogram: "timeline_aggregator_checkpoint_seconds", factory: metrics.factory)
-        metrics.onScrape { consumer.refresh() }
         var counters = StreamCounters()
         counters.live = 70
         counters.replayed = 30
         counters.gapsRepaired = 1
         counters.head = 140
-        consumer.observe(position: 100, counters: counters)
+        let observed = ContinuousClock.now
+        consumer.observe(position: 100, counters: counters, now: observed)
         consumer.recordSave(.milliseconds(3))
         consumer.recordSave(.milliseconds(300))
+        // Refreshed as a scrape would, 2.5 s later: record 101 was first heard of with the head 140.
+        consumer.refresh(now: observed + .milliseconds(2_500))
         let found = samples(metrics)
         let label = #"{consumer="aggregator"}"#
         #expect(found["timeline_consumer_position" + label] == 100)
         #expect(found["timeline_consumer_head" + label] == 140)
         #expect(found["timeline_consumer_lag_events" + label] == 40)
-        #expect((found["timeline_consumer_lag_seconds" + label] ?? -1) >= 0)
+        #expect(found["timeline_consumer_lag_seconds" + label] == 2.5)
         #expect(found[#"timeline_consumer_events_applied_total{consumer="aggregator",mode="live"}"#] == 70)
         #expect(found[#"timeline_consumer_events_applied_total{consumer="aggregator",mode="replayed"}"#] == 30)
         #expect(found["timeline_consumer_gaps_repaired_total" + label] == 1)
@@ -118,18 +123,27 @@ struct MetricsTests {
         #expect(times.lag(position: 45, now: start + .seconds(7)) == .seconds(1))
     }
 
-    @Test("Past its capacity the marks are thinned, and the lag is never under-reported")
+    @Test("Past its capacity the marks are merged, and the lag is never under-reported nor over by more than the resolution")
     func lagThinning() {
         let start = ContinuousClock.now
-        var times = HeadTimes(resolution: .zero, capacity: 8)
-        for second in 1...100 { times.heard(head: UInt64(second * 10), at: start + .seconds(second)) }
-        #expect(times.count <= 8)
-        for position in stride(from: UInt64(0), to: 1_000, by: 37) {
-            // Record position + 1 was first heard at second (position / 10 + 1).
-            let truth = Duration.seconds(101) - .seconds(Int(position / 10) + 1)
-            #expect(times.lag(position: position, now: start + .seconds(101)) >= truth)
+        var times = HeadTimes(resolution: .milliseconds(10), capacity: 64)
+        // A head every 10 ms for 10 minutes, the consumer 60 s behind all along, asked every 15 s.
+        var position: UInt64 = 0
+        for step in 1...60_000 {
+            let now = start + .milliseconds(10 * step)
+            times.heard(head: UInt64(step), at: now)
+            guard step % 1_500 == 0, step > 6_000 else { continue }
+            position = UInt64(step - 6_000)
+            let truth = Duration.milliseconds(59_990)  // record position + 1 came 5,999 heads ago
+            let lag = times.lag(position: position, now: now)
+            #expect(lag >= truth)
+            #expect(lag <= truth + times.resolution, "lag \(lag) at step \(step), resolution \(times.resolution)")
+            #expect(times.resolution <= .seconds(3))
         }
-        #expect(times.lag(position: 1_000, now: start + .seconds(101)) == .zero)
+        #expect(times.count <= 64)
+        // Caught up: no lag, and the resolution back to its start.
+        #expect(times.lag(position: 60_000, now: start + .seconds(601)) == .zero)
+        #expect(times.resolution == .milliseconds(10))
     }
 
     @Test("Metrics addresses: host:port, [v6]:port, a wildcard port; anything else says why")

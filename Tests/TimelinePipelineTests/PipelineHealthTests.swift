@@ -73,4 +73,35 @@ struct PipelineHealthTests {
             second: nil, interval: 0, limits: .init())
         #expect(heard.problems == ["the aggregator at tcp://q does not answer: no answer"])
     }
+
+    @Test("Rates divide by the time between a daemon's two answers, not by the time meant between the readings")
+    func ratesByAnswerTimes() {
+        let first = [BrokerReading(endpoint: "tcp://b", answered: true, statistics: broker(last: 0, accepted: 0), readAt: 100)]
+        // Asking a silent aggregator in between made the answers 3 s apart, not the 1 s meant.
+        let second = [BrokerReading(endpoint: "tcp://b", answered: true, statistics: broker(last: 3_000, accepted: 3_000), readAt: 103)]
+        let health = PipelineHealth.assess(first: (first, silentAggregator), second: (second, silentAggregator), interval: 1, limits: .init())
+        #expect(health.brokers[0].acceptedPerSecond == 1_000)
+    }
+
+    @Test("Two active brokers are a split pair; a lagging aggregator is named once; its name comes from the configuration")
+    func splitAndNames() {
+        let split = PipelineHealth.assess(
+            first: ([BrokerReading(endpoint: "tcp://p", answered: true, statistics: broker(last: 10, accepted: 10, pair: pair("active", peerHeard: true))),
+                     BrokerReading(endpoint: "tcp://b", answered: true, statistics: broker(last: 10, accepted: 10, pair: pair("active", peerHeard: true)))],
+                    silentAggregator),
+            second: nil, interval: 0, limits: .init())
+        #expect(split.problems.contains { $0.hasPrefix("more than one broker is active") })
+        var status = AggregatorStatus(sequence: 0, head: 500, lag: 500, events: 0, visits: 0, live: 0, replayed: 0, duplicateSequences: 0,
+                                      duplicateEvents: 0, rejected: 0, malformed: 0, gapsRepaired: 0, producers: [:])
+        status.residentBytes = nil
+        let lagging = PipelineHealth.assess(
+            first: ([BrokerReading(endpoint: "tcp://b", answered: true, statistics: broker(last: 500, accepted: 500, consumers: ["stats": 0]))],
+                    AggregatorReading(endpoint: "tcp://q", status: status)),
+            second: nil, interval: 0, limits: .init(maxLag: 100, aggregatorName: "stats"))
+        #expect(lagging.problems == ["consumer stats is falling behind: 500 events behind the broker (over 100)"])
+        let gone = PipelineHealth.assess(
+            first: ([BrokerReading(endpoint: "tcp://b", answered: true, statistics: broker(last: 5, accepted: 5, consumers: ["stats": 5]))], silentAggregator),
+            second: nil, interval: 0, limits: .init(aggregatorName: "stats"))
+        #expect(gone.problems == ["the aggregator at tcp://q does not answer: no answer"])
+    }
 }

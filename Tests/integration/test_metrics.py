@@ -99,6 +99,7 @@ def test_every_daemon_serves_its_figures_at_metrics(pipeline):
     # The broker learns each consumer's checkpointed position (CONSUMED).
     wait_for(lambda: sample(scrape(addresses["broker"]), "timeline_broker_consumer_lag_events", consumer="aggregator") == 0, 30,
              "the broker to hear the aggregator's checkpoint")
+    assert sample(scrape(addresses["broker"]), "timeline_broker_consumer_position", consumer="aggregator") == 2000
 
     status, _, _ = get(f"http://{addresses['broker']}/nothing-here")
     assert status == 404

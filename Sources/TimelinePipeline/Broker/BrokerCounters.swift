@@ -53,8 +53,8 @@ public struct BrokerStatistics: Codable, Sendable, Equatable {
     public var log: LogStatistics?
     /// The last sequence each durable consumer reported as passed (`CONSUMED`).
     public var consumers: [String: UInt64]?
-    /// The last sequence each consumer reported as passed since the broker started (durable or
-    /// not; at most 64 names).
+    /// The last sequence each consumer reported as passed, durable or not, for those heard in the
+    /// last 5 minutes (at most 64 names).
     public var reported: [String: UInt64]?
     /// The broker's resident memory, and the space left where its data folder is.
     public var residentBytes: UInt64?

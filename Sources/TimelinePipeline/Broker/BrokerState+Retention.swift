@@ -72,10 +72,14 @@ extension BrokerState {
 
     /// A durable consumer's report: it passed `sequence` for good.
     mutating func noteConsumed(_ consumer: String, through sequence: UInt64) {
-        // Every name is shown (STATS, metrics) while the broker runs, up to a bound: any client
-        // may send one.
-        if consumer.utf8.count <= 100, reportedPositions[consumer] != nil || reportedPositions.count < 64 {
-            reportedPositions[consumer] = sequence
+        // Every name is shown (STATS, metrics) while it is heard, up to a bound (any client may
+        // send one): the name heard longest ago makes room for a new one.
+        if consumer.utf8.count <= 100 {
+            if reportedPositions[consumer] == nil, reportedPositions.count >= 64,
+               let stalest = reportedPositions.min(by: { $0.value.heard < $1.value.heard })?.key {
+                reportedPositions.removeValue(forKey: stalest)
+            }
+            reportedPositions[consumer] = (sequence, .now)
         }
         // Only the consumers retention waits for are kept on disk.
         guard settings.retention.consumers.contains(consumer), consumerPositions[consumer] != sequence else { return }

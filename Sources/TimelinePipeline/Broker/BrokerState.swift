@@ -43,7 +43,7 @@ struct BrokerState {
     var consumerPositionsDirty = false
     /// The last sequence every consumer that reported one (`CONSUMED`) passed, since the broker
     /// started: at most 64 names, in memory only.
-    var reportedPositions: [String: UInt64] = [:]
+    var reportedPositions: [String: (sequence: UInt64, heard: ContinuousClock.Instant)] = [:]
     /// The consumer retention last waited for, to log each change once.
     var retentionHeldBy: String?
     /// `FOLLOW` requests waiting for records (`BrokerState+Follow`).
@@ -71,7 +71,9 @@ struct BrokerState {
         statistics.log = LogStatistics(firstSequence: log.firstSequence, segments: log.segmentCount, bytes: log.recordBytes,
                                        segmentsDeleted: counters.segmentsDeleted)
         statistics.consumers = consumerPositions.isEmpty ? nil : consumerPositions
-        statistics.reported = reportedPositions.isEmpty ? nil : reportedPositions
+        // Consumers repeat their report every 30 s: one not heard for 5 minutes is gone.
+        let recent = reportedPositions.filter { $0.value.heard.duration(to: .now) < .seconds(300) }.mapValues(\.sequence)
+        statistics.reported = recent.isEmpty ? nil : recent
         statistics.residentBytes = ProcessFigures.residentBytes()
         statistics.disk = DiskSpace.of(settings.dataDirectory)
         return statistics

@@ -103,6 +103,10 @@ public final class ConsumerStream {
     private var producerIDs = ProducerIDCache()
     /// The broker whose log was found to end before this stream's position, once warned about.
     private var warnedBehind: String?
+    /// The last position reported with `CONSUMED`, said again every `reportRepeat` while nothing
+    /// new is saved, so the broker knows an idle consumer is still there.
+    private var lastReport: (consumer: String, sequence: UInt64, at: ContinuousClock.Instant)?
+    static let reportRepeat: Duration = .seconds(30)
 
     public init(context: ZMQContext, endpoints: ConsumerEndpoints, topics: [String], position: StreamPosition,
                 receiveHighWaterMark: Int32 = 10_000, maxMessageBytes: Int64 = 1 << 20, security: Security? = nil,
@@ -162,6 +166,7 @@ public final class ConsumerStream {
     /// Tells the broker that `consumer` passed `sequence` for good (it is checkpointed), without
     /// waiting for the answer: with `broker.retention.keepUnread` the broker keeps what comes after.
     public func reportConsumed(_ consumer: String, through sequence: UInt64) {
+        lastReport = (consumer, sequence, .now)
         do {
             try broker.notify(BrokerCommand.consumed(consumer: consumer, sequence: sequence))
         } catch {
@@ -201,7 +206,12 @@ public final class ConsumerStream {
     /// feed, when the socket stayed quiet, checks the broker's head. Returns false when the
     /// stopper fired.
     public func step(stopper: LoopStopper, timeout: Duration? = nil, deliver: (StreamMessage) throws -> Void) throws -> Bool {
-        defer { noteFigures() }
+        defer {
+            noteFigures()
+            if let report = lastReport, report.at.duration(to: .now) >= Self.reportRepeat {
+                reportConsumed(report.consumer, through: report.sequence)
+            }
+        }
         guard let subscriber else { return try follow(stopper: stopper, timeout: timeout, deliver: deliver) }
         var poller = Poller()
         let liveIndex = poller.add(subscriber)

@@ -9,12 +9,16 @@ public struct BrokerReading: Codable, Sendable, Equatable {
     public var answered: Bool
     public var error: String?
     public var statistics: BrokerStatistics?
+    /// When the answer came (`monotonicSeconds()`): rates divide by the time between two answers,
+    /// not by the time meant between the readings (asking others in between takes time too).
+    public var readAt: Double?
 
-    public init(endpoint: String, answered: Bool, error: String? = nil, statistics: BrokerStatistics? = nil) {
+    public init(endpoint: String, answered: Bool, error: String? = nil, statistics: BrokerStatistics? = nil, readAt: Double? = nil) {
         self.endpoint = endpoint
         self.answered = answered
         self.error = error
         self.statistics = statistics
+        self.readAt = readAt
     }
 }
 
@@ -29,7 +33,8 @@ extension BrokerReading {
             guard case .stats(let json)? = try client.call(BrokerCommand.stats, answer: BrokerAnswer.self) else {
                 return BrokerReading(endpoint: endpoint, answered: true, error: "an unexpected answer to STATS")
             }
-            return BrokerReading(endpoint: endpoint, answered: true, statistics: try JSONCoding.decode(BrokerStatistics.self, from: json))
+            return BrokerReading(endpoint: endpoint, answered: true, statistics: try JSONCoding.decode(BrokerStatistics.self, from: json),
+                                 readAt: monotonicSeconds())
         } catch {
             return BrokerReading(endpoint: endpoint, answered: false, error: "\(error)")
         }
@@ -42,7 +47,7 @@ extension AggregatorReading {
         do {
             let client = try AggregatorClient(context: context, endpoint: endpoint, security: security, timeout: timeout, logger: logger)
             defer { client.close() }
-            return AggregatorReading(endpoint: endpoint, status: try client.status())
+            return AggregatorReading(endpoint: endpoint, status: try client.status(), readAt: monotonicSeconds())
         } catch {
             return AggregatorReading(endpoint: endpoint, error: "\(error)")
         }
@@ -54,11 +59,13 @@ public struct AggregatorReading: Codable, Sendable, Equatable {
     public var endpoint: String
     public var error: String?
     public var status: AggregatorStatus?
+    public var readAt: Double?
 
-    public init(endpoint: String, error: String? = nil, status: AggregatorStatus? = nil) {
+    public init(endpoint: String, error: String? = nil, status: AggregatorStatus? = nil, readAt: Double? = nil) {
         self.endpoint = endpoint
         self.error = error
         self.status = status
+        self.readAt = readAt
     }
 }
 
@@ -72,10 +79,13 @@ public struct PipelineHealth: Codable, Sendable, Equatable {
         public var maxLag: UInt64 = 100_000
         /// A data folder's disk with less than this share free is filling.
         public var minDiskFree: Double = 0.10
+        /// The name the aggregator reports its position under (`aggregator.consumerName`).
+        public var aggregatorName = "aggregator"
 
-        public init(maxLag: UInt64 = 100_000, minDiskFree: Double = 0.10) {
+        public init(maxLag: UInt64 = 100_000, minDiskFree: Double = 0.10, aggregatorName: String = "aggregator") {
             self.maxLag = maxLag
             self.minDiskFree = minDiskFree
+            self.aggregatorName = aggregatorName
         }
     }
 
@@ -118,17 +128,20 @@ public struct PipelineHealth: Codable, Sendable, Equatable {
                               limits: Limits) -> PipelineHealth {
         let now = second ?? first
         var problems: [String] = []
-        func rate(_ before: UInt64?, _ after: UInt64?) -> Double? {
-            guard second != nil, interval > 0, let before, let after, after >= before else { return nil }
-            return Double(after - before) / interval
+        /// Per second between two answers: timed by when each came when known, else `interval`.
+        func rate(_ before: UInt64?, _ after: UInt64?, from: Double?, to: Double?) -> Double? {
+            guard second != nil, let before, let after, after >= before else { return nil }
+            let seconds = from.flatMap { from in to.map { $0 - from } } ?? interval
+            return seconds > 0 ? Double(after - before) / seconds : nil
         }
         var brokers: [Broker] = []
         for (index, reading) in now.brokers.enumerated() {
-            let earlier = second == nil ? nil : first.brokers[safe: index]?.statistics
+            let earlier = second == nil ? nil : first.brokers[safe: index]
             let statistics = reading.statistics
             brokers.append(Broker(endpoint: reading.endpoint, answered: statistics != nil, error: reading.error,
                                   state: statistics.map { $0.pair?.state ?? "single" },
-                                  acceptedPerSecond: rate(earlier?.accepted, statistics?.accepted), statistics: statistics))
+                                  acceptedPerSecond: rate(earlier?.statistics?.accepted, statistics?.accepted, from: earlier?.readAt, to: reading.readAt),
+                                  statistics: statistics))
             guard let statistics else {
                 if now.brokers.count > 1 { problems.append("broker \(reading.endpoint) does not answer: \(reading.error ?? "no answer")") }
                 continue
@@ -149,19 +162,21 @@ public struct PipelineHealth: Codable, Sendable, Equatable {
             problems.append("no broker answered (endpoints.replay: \(now.brokers.map(\.endpoint).joined(separator: ",")))")
         } else if !answered.contains(where: { $0.pair == nil || $0.pair?.state == "active" }) {
             problems.append("no broker of the pair is active")
+        } else if answered.filter({ $0.pair?.state == "active" }).count > 1 {
+            problems.append("more than one broker is active: the pair is split, each logging on its own")
         }
         // Consumers, as the broker that serves them (the active or single one) last heard.
         var consumers: [Consumer] = []
         let serving = now.brokers.firstIndex { $0.statistics.map { $0.pair == nil || $0.pair?.state == "active" } ?? false }
         if let serving, let statistics = now.brokers[serving].statistics {
             let positions = (statistics.consumers ?? [:]).merging(statistics.reported ?? [:]) { max($0, $1) }
-            let before = second == nil ? [:] : first.brokers[safe: serving]?.statistics.map {
-                ($0.consumers ?? [:]).merging($0.reported ?? [:]) { max($0, $1) }
-            } ?? [:]
+            let earlier = second == nil ? nil : first.brokers[safe: serving]
+            let before = earlier?.statistics.map { ($0.consumers ?? [:]).merging($0.reported ?? [:]) { max($0, $1) } } ?? [:]
             for name in positions.keys.sorted() {
                 let position = positions[name]!
                 let lag = statistics.lastSequence > position ? statistics.lastSequence - position : 0
-                consumers.append(Consumer(name: name, position: position, lag: lag, perSecond: rate(before[name], position)))
+                consumers.append(Consumer(name: name, position: position, lag: lag,
+                                          perSecond: rate(before[name], position, from: earlier?.readAt, to: now.brokers[serving].readAt)))
                 if lag > limits.maxLag {
                     problems.append("consumer \(name) is falling behind: \(lag) events behind the broker (over \(limits.maxLag))")
                 }
@@ -169,12 +184,15 @@ public struct PipelineHealth: Codable, Sendable, Equatable {
         }
         let reading = now.aggregator
         let aggregator = Aggregator(endpoint: reading.endpoint, answered: reading.status != nil, error: reading.error,
-                                    eventsPerSecond: rate(first.aggregator.status?.sequence, reading.status?.sequence), status: reading.status)
+                                    eventsPerSecond: rate(first.aggregator.status?.sequence, reading.status?.sequence,
+                                                          from: first.aggregator.readAt, to: reading.readAt),
+                                    status: reading.status)
         if let status = reading.status {
-            if status.lag > limits.maxLag {
+            // Said once: the consumer line above already says so when the broker heard from it.
+            if status.lag > limits.maxLag, !consumers.contains(where: { $0.name == limits.aggregatorName && $0.lag > limits.maxLag }) {
                 problems.append("the aggregator is falling behind: \(status.lag) events behind the broker (over \(limits.maxLag))")
             }
-        } else if consumers.contains(where: { $0.name == "aggregator" }) {
+        } else if consumers.contains(where: { $0.name == limits.aggregatorName }) {
             // The broker heard from an aggregator since it started: one ran, and no longer answers.
             problems.append("the aggregator at \(reading.endpoint) does not answer: \(reading.error ?? "no answer")")
         }

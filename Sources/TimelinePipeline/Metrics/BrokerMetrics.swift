@@ -103,7 +103,7 @@ public final class BrokerMetrics: Sendable {
                 metrics.diskTotal.record(Double(disk.totalBytes))
             }
             let consumers = (statistics.consumers ?? [:]).merging(statistics.reported ?? [:]) { max($0, $1) }
-            metrics.consumerPosition.update(consumers.mapValues(Double.init))
+            metrics.consumerPosition.update(consumers.mapValues { Double($0) })
             metrics.consumerLag.update(consumers.mapValues { Double(statistics.lastSequence.subtractingClamped($0)) })
             if let pair = statistics.pair {
                 var figures = metrics.pair ?? PairMetrics(factory: metrics.factory)

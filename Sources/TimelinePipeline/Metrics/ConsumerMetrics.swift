@@ -81,19 +81,24 @@ public final class ConsumerMetrics: Sendable {
 /// oldest record it has not applied has been waiting for it: the lag in seconds.
 ///
 /// Each mark `(head, time)` says the records after the mark before it, through `head`, were first
-/// known (in a reply's head) at `time`. Marks closer than `resolution` are merged into one; past
-/// `capacity` marks, neighbours are merged two by two keeping the earlier time, so the lag is
-/// never under-reported. A consumer that starts far behind knows its backlog only from its
-/// start: the lag of records older than that counts from then.
+/// known (in a reply's head) at `time`. Heads heard within `resolution` of a mark join it. Past
+/// `capacity` marks the resolution doubles and the marks are merged into buckets of it, each
+/// keeping its earliest time: the lag is never under-reported, and over-reported by at most the
+/// resolution, which grows with the span of time the marks cover (a lag of an hour with 1,024
+/// marks: about 7 s). Caught up, the resolution goes back to its start. A consumer that starts
+/// far behind knows its backlog only from its start: the lag of records older than that counts
+/// from then.
 struct HeadTimes {
     private var marks: [(head: UInt64, time: ContinuousClock.Instant)] = []
     private var start = 0
-    let resolution: Duration
+    let initialResolution: Duration
+    private(set) var resolution: Duration
     let capacity: Int
 
     init(resolution: Duration = .milliseconds(10), capacity: Int = 1_024) {
-        self.resolution = resolution
-        self.capacity = max(2, capacity)
+        initialResolution = max(resolution, .nanoseconds(1))
+        self.resolution = initialResolution
+        self.capacity = max(4, capacity)
     }
 
     var count: Int { marks.count - start }
@@ -105,12 +110,13 @@ struct HeadTimes {
             return
         }
         marks.append((head, time))
-        if count > capacity { thin() }
+        while count > capacity { coarsen() }
     }
 
     /// How long the first record after `position` has been known; zero when there is none.
     mutating func lag(position: UInt64, now: ContinuousClock.Instant) -> Duration {
         while start < marks.count, marks[start].head <= position { start += 1 }
+        if start == marks.count { resolution = initialResolution }
         if start > 64, start * 2 > marks.count {
             marks.removeFirst(start)
             start = 0
@@ -119,17 +125,19 @@ struct HeadTimes {
         return max(.zero, marks[start].time.duration(to: now))
     }
 
-    /// Halves the marks: each pair becomes one with the later head and the earlier time.
-    private mutating func thin() {
-        var thinned: [(head: UInt64, time: ContinuousClock.Instant)] = []
-        thinned.reserveCapacity(count / 2 + 1)
-        var index = start
-        while index < marks.count {
-            let last = min(index + 1, marks.count - 1)
-            thinned.append((marks[last].head, marks[index].time))
-            index += 2
+    /// Doubles the resolution and merges the marks into buckets of it.
+    private mutating func coarsen() {
+        resolution = resolution * 2
+        var merged: [(head: UInt64, time: ContinuousClock.Instant)] = []
+        merged.reserveCapacity(count)
+        for mark in marks[start...] {
+            if let first = merged.last, first.time.duration(to: mark.time) < resolution {
+                merged[merged.count - 1].head = mark.head
+            } else {
+                merged.append(mark)
+            }
         }
-        marks = thinned
+        marks = merged
         start = 0
     }
 }

@@ -18,7 +18,7 @@ public final class ProducerMetrics: Sendable {
             resent: TotalCounter("timeline_producer_events_resent_total", factory: factory),
             reconnects: TotalCounter("timeline_producer_reconnects_total", factory: factory),
             acknowledged: Gauge(label: "timeline_producer_events_acknowledged", factory: factory),
-            supplied: Gauge(label: "timeline_producer_events", factory: factory)
+            supplied: Gauge(label: "timeline_producer_events_to_send", factory: factory)
         ))
     }
 
