@@ -139,7 +139,7 @@ struct ProduceCommand: AsyncParsableCommand {
                     do {
                         for reading in try loader.load(path: path) { merged.add(reading) }
                     } catch let error as SourceError {
-                        throw CLIError(error.description, code: error.exitCode)
+                        throw error.reported(after: merged.diagnostics)
                     }
                 }
                 for diagnostic in merged.diagnostics { Output.error(diagnostic.description) }

@@ -19,6 +19,13 @@ extension SourceError {
         if case .unreadable = reason { return ExitStatus.noInput }
         return ExitStatus.dataError
     }
+
+    /// Prints the diagnostics of the sources read before this one (`earlier`) and this source's
+    /// own, then makes the error that ends the command naming the file.
+    func reported(after earlier: [Diagnostic]) -> CLIError {
+        for diagnostic in earlier + diagnostics { Output.error(diagnostic.description) }
+        return CLIError(description, code: exitCode)
+    }
 }
 
 /// Options every command that reads sources shares.
@@ -147,12 +154,7 @@ struct Ingest: AsyncParsableCommand {
                 do {
                     for reading in try loader.load(path: path) { merged.add(reading) }
                 } catch {
-                    switch error.reason {
-                    case .unreadable: throw CLIError(error.description, code: ExitStatus.noInput)
-                    case .empty, .noEvents:
-                        for diagnostic in merged.diagnostics { Output.error(diagnostic.description) }
-                        throw CLIError(error.description, code: ExitStatus.dataError)
-                    }
+                    throw error.reported(after: merged.diagnostics)
                 }
             }
             reporter.update(done: UInt64(sourcePaths.count))

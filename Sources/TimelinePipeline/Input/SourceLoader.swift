@@ -32,12 +32,23 @@ public struct SourceError: Error, CustomStringConvertible, Sendable {
 
     public let path: String
     public let reason: Reason
+    /// What reading the source found wrong (for `noEvents`, why nothing in it was kept), to be
+    /// shown before the error itself.
+    public let diagnostics: [Diagnostic]
+
+    public init(path: String, reason: Reason, diagnostics: [Diagnostic] = []) {
+        self.path = path
+        self.reason = reason
+        self.diagnostics = diagnostics
+    }
 
     public var description: String {
         switch reason {
         case .unreadable(let why): return "\(path): cannot read the source: \(why)"
         case .empty: return "\(path): the source is empty"
-        case .noEvents: return "\(path): the source holds no events"
+        case .noEvents:
+            let rejected = diagnostics.filter { $0.severity == .error }.count
+            return "\(path): the source holds no events" + (rejected > 0 ? " (\(rejected) rejected, see above)" : "")
         }
     }
 }
@@ -74,7 +85,8 @@ public struct SourceLoader: Sendable {
         return [try loadFile(path, format: format)]
     }
 
-    /// Reads one file. Throws when the file cannot be read, is empty, or yields no event at all.
+    /// Reads one file. Throws when the file cannot be read, is empty, or yields no event at all
+    /// (every row rejected, or nothing in it that the reader recognises).
     public func loadFile(_ path: String, format: SourceFormat? = nil) throws(SourceError) -> SourceReading {
         let data: Data
         do {
@@ -87,7 +99,7 @@ public struct SourceLoader: Sendable {
         }
         if text.allSatisfy(\.isWhitespace) { throw SourceError(path: path, reason: .empty) }
         let reading = read(text: text, document: path, format: format ?? SourceFormat.detect(path: path, text: text))
-        if reading.events.isEmpty && reading.errors.isEmpty { throw SourceError(path: path, reason: .noEvents) }
+        if reading.events.isEmpty { throw SourceError(path: path, reason: .noEvents, diagnostics: reading.diagnostics) }
         return reading
     }
 
