@@ -7,18 +7,26 @@ public enum SourceFormat: String, Sendable, CaseIterable {
     case article
     /// JSON Lines of events, the `ingest --format jsonl` contract.
     case jsonl
+    /// A GDELT 1.0 or 2.0 event export (tab-separated, 57, 58 or 61 columns).
+    case gdelt
 
-    /// `.jsonl`/`.ndjson`/`.json` are JSON Lines; anything else is sniffed: a first non-blank,
-    /// non-comment line starting with `{` means JSON Lines, otherwise an article.
+    /// `.jsonl`/`.ndjson`/`.json` are JSON Lines. Otherwise the first non-blank, non-comment line
+    /// decides: a row of a GDELT event export (tab-separated, with GDELT's number of columns, an
+    /// event id and a date) means GDELT, whatever the file's name; `{` means JSON Lines. Failing
+    /// those, a `.csv` name (GDELT's `.export.CSV`) means GDELT, anything else an article.
     public static func detect(path: String, text: String) -> SourceFormat {
         let ext = (path as NSString).pathExtension.lowercased()
         if ["jsonl", "ndjson", "json"].contains(ext) { return .jsonl }
-        for line in text.split(separator: "\n") {
+        // "\r\n" is one Character: split on it too, or a CRLF file would be one line.
+        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+            if line.allSatisfy(\.isWhitespace) { continue }
+            if GDELTReader.looksLikeExport(line: line) { return .gdelt }
             let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
-            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
-            return trimmed.hasPrefix("{") ? .jsonl : .article
+            if trimmed.hasPrefix("#") { continue }
+            if trimmed.hasPrefix("{") { return .jsonl }
+            break
         }
-        return .article
+        return ext == "csv" ? .gdelt : .article
     }
 }
 
@@ -61,7 +69,8 @@ public struct SourceLoader: Sendable {
         self.gazetteer = gazetteer
     }
 
-    /// Reads every source at `path`; a folder contributes its `.txt`, `.jsonl` and `.ndjson` files in name order.
+    /// Reads every source at `path`; a folder contributes its `.txt`, `.jsonl`, `.ndjson` and `.csv`
+    /// files in name order.
     public func load(path: String, format: SourceFormat? = nil) throws(SourceError) -> [SourceReading] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -74,7 +83,7 @@ public struct SourceLoader: Sendable {
             } catch {
                 throw SourceError(path: path, reason: .unreadable(error.localizedDescription))
             }
-            let files = names.filter { ["txt", "jsonl", "ndjson"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
+            let files = names.filter { ["txt", "jsonl", "ndjson", "csv"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
             if files.isEmpty { throw SourceError(path: path, reason: .empty) }
             var readings: [SourceReading] = []
             for file in files {
@@ -107,6 +116,7 @@ public struct SourceLoader: Sendable {
         switch format {
         case .article: return ArticleReader(gazetteer: gazetteer).read(text, document: document)
         case .jsonl: return EventJSON.read(text, document: document)
+        case .gdelt: return GDELTReader(gazetteer: gazetteer).read(text, document: document)
         }
     }
 
