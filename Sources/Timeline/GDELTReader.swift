@@ -10,8 +10,8 @@
 /// one visit from the guest's country to the host's. Codes with a kind of their own here become
 /// that kind (054 relations established, 057 agreement signed, 070–074 aid); every other code
 /// becomes `other` with its code kept. An actor's country is its CAMEO country code, or failing
-/// that (the code empty) the FIPS 10-4 code of where GDELT placed the actor, both resolved through
-/// the gazetteer.
+/// that (the code empty, and the actor no organisation, people or faith) the FIPS 10-4 code of where
+/// GDELT placed the actor, both resolved through the gazetteer.
 ///
 /// GDELT reports one event many times (one row per article cluster), so rows of the same kind, code,
 /// day and direction are one event: it keeps the first row's names (a visit's guest and host; other
@@ -49,6 +49,8 @@ public struct GDELTReader: Sendable {
         // have 8 columns in 2.0 (with ADM2Code) and 7 in 1.0.
         static let globalEventID = 0, sqlDate = 1
         static let actor1Name = 6, actor1Country = 7, actor2Name = 16, actor2Country = 17
+        /// KnownGroupCode, EthnicCode, Religion1Code and Type1Code follow an actor's CountryCode.
+        static let knownGroupOffset = 1, ethnicOffset = 2, religionOffset = 3, type1Offset = 5
         static let eventCode = 26
         private var geoBlock: Int { self == .v2 ? 8 : 7 }
         /// `<block>Geo_CountryCode`: the third column of a geographic block (Type, FullName, CountryCode…).
@@ -175,8 +177,8 @@ public struct GDELTReader: Sendable {
         guard GDELTReader.isCAMEOEventCode(code) else {
             throw RowError("EventCode '\(code)' is not a CAMEO event code (3 or 4 digits, root 01 to 20)")
         }
-        let actor1 = try country(actor: 1, cameo: text(Layout.actor1Country), fips: text(layout.actor1GeoCountry))
-        let actor2 = try country(actor: 2, cameo: text(Layout.actor2Country), fips: text(layout.actor2GeoCountry))
+        let actor1 = try country(actor: 1, columns, countryColumn: Layout.actor1Country, geoColumn: layout.actor1GeoCountry)
+        let actor2 = try country(actor: 2, columns, countryColumn: Layout.actor2Country, geoColumn: layout.actor2GeoCountry)
         guard actor1 != actor2 else {
             throw RowError("Actor1 and Actor2 are both \(actor1); an event between two countries needs two")
         }
@@ -191,15 +193,30 @@ public struct GDELTReader: Sendable {
                    place: text(layout.actionGeoName).map(place), url: layout.sourceURL.flatMap(text))
     }
 
-    /// An actor's country: its CAMEO country code when it has one, else the FIPS code of its place.
-    private func country(actor: Int, cameo: String?, fips: String?) throws(RowError) -> CountryCode {
-        if let cameo {
+    /// An actor's country: its CAMEO country code when it has one, else the FIPS code of where GDELT
+    /// placed it. The place stands for the actor only when the actor is not a group: an
+    /// organisation (the UN at its seat), a people or a faith is not the country it was seen in.
+    private func country(actor: Int, _ columns: [Substring], countryColumn: Int, geoColumn: Int) throws(RowError) -> CountryCode {
+        func text(_ index: Int) -> String? {
+            let value = columns[index].trimmed("")
+            return value.isEmpty ? nil : value
+        }
+        if let cameo = text(countryColumn) {
             guard let code = gazetteer.country(cameo: cameo) else {
                 throw RowError("Actor\(actor)CountryCode '\(cameo)' is not a country the gazetteer knows")
             }
             return code
         }
-        if let fips {
+        let groups = [("KnownGroupCode", Layout.knownGroupOffset), ("EthnicCode", Layout.ethnicOffset), ("Religion1Code", Layout.religionOffset)]
+        for (name, offset) in groups {
+            if let group = text(countryColumn + offset) {
+                throw RowError("Actor\(actor) is a group (Actor\(actor)\(name) '\(group)') with no country")
+            }
+        }
+        if let type = text(countryColumn + Layout.type1Offset), GDELTReader.nonStateTypes.contains(type) {
+            throw RowError("Actor\(actor) is a group (Actor\(actor)Type1Code '\(type)') with no country")
+        }
+        if let fips = text(geoColumn) {
             guard let code = gazetteer.country(fips: fips) else {
                 throw RowError("Actor\(actor)Geo_CountryCode '\(fips)' is not a FIPS 10-4 country code the gazetteer knows")
             }
@@ -207,6 +224,10 @@ public struct GDELTReader: Sendable {
         }
         throw RowError("Actor\(actor) has no country (Actor\(actor)CountryCode and Actor\(actor)Geo_CountryCode are empty)")
     }
+
+    /// CAMEO actor types that are no state's: international and non-governmental organisations,
+    /// movements, multinational companies.
+    static let nonStateTypes: Set<String> = ["IGO", "NGO", "NGM", "MNC"]
 
     /// `Pyongyang, P'yongyang-si, North Korea` -> `Pyongyang` when the gazetteer lists the first
     /// part as a place; any other text (a country, a place it does not list) is kept whole.

@@ -150,6 +150,29 @@ struct GDELTReaderTests {
         #expect((event.from, event.to) == (Fixtures.code("MN"), Fixtures.code("KP")))
     }
 
+    @Test("An organisation, people or faith without a country is no country, wherever GDELT placed it")
+    func groupsAreNoCountry() throws {
+        func row(_ id: String, _ columns: [Int: String]) -> String {
+            var row = GDELTRow(id: id)
+            row.actor1 = .init(name: "UNITED NATIONS", country: "", geo: "US")
+            var cells = row.line().split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            for (index, value) in columns { cells[index] = value }
+            return cells.joined(separator: "\t")
+        }
+        // Actor1's KnownGroupCode, EthnicCode, Religion1Code and Type1Code are columns 8, 9, 10 and 12.
+        let reading = read([row("71", [8: "UNO"]), row("72", [9: "KUR"]), row("73", [10: "CHR"]), row("74", [12: "IGO"]), row("75", [12: "GOV"])])
+        #expect(reading.errors.map(\.message) == [
+            "Actor1 is a group (Actor1KnownGroupCode 'UNO') with no country",
+            "Actor1 is a group (Actor1EthnicCode 'KUR') with no country",
+            "Actor1 is a group (Actor1Religion1Code 'CHR') with no country",
+            "Actor1 is a group (Actor1Type1Code 'IGO') with no country",
+        ])
+        // A government of no stated country is taken to be that of where it was placed.
+        #expect(reading.events.map(\.source.line) == [5])
+        let event = try #require(reading.events.first)
+        #expect((event.from, event.to) == (Fixtures.code("US"), Fixtures.code("KP")))
+    }
+
     @Test("CAMEO codes become the project's kinds where one fits, otherwise other with the code kept",
           arguments: [("054", EventKind.relationsEstablished, "054"), ("057", .agreementSigned, "057"), ("071", .aid, "071"),
                       ("0874", .other, "0874"), ("161", .other, "161"), ("036", .other, "036"), ("044", .other, "044")])
