@@ -82,7 +82,7 @@ struct Ingest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Read sources and print their events.",
         discussion: """
-        Reads articles and JSON Lines files (or folders of them), or the bundled dataset when no \
+        Reads articles, JSON Lines files and GDELT event exports (or folders of them), or the bundled dataset when no \
         path is given, and prints the distinct events. Diagnostics go to standard error. \
         Exit status: 0 when every source was read (rejected rows are reported, not fatal), \
         65 when a source holds no event (or, with --strict, has a bad row), 66 when a source cannot \
@@ -94,7 +94,7 @@ struct Ingest: AsyncParsableCommand {
         case jsonl, table
     }
 
-    @Argument(help: "Articles, JSON Lines files or folders. Default: the bundled dataset.")
+    @Argument(help: "Articles, JSON Lines files, GDELT exports or folders. Default: the bundled dataset.")
     var paths: [String] = []
 
     @Option(help: "jsonl (one JSON object per event, the public contract) or table.")
