@@ -265,6 +265,12 @@ struct GDELTDetectionTests {
         #expect(SourceFormat.detect(path: name, text: "\n" + GDELTRow(id: "1").line(.v1Historical) + "\r\n") == .gdelt)
     }
 
+    @Test("A torn first row does not hide the GDELT rows after it")
+    func tornFirstRow() {
+        let torn = String(GDELTRow(id: "1").line().prefix(40))
+        #expect(SourceFormat.detect(path: "drop.dat", text: torn + "\n" + GDELTRow(id: "2").line() + "\n") == .gdelt)
+    }
+
     @Test("GDELT's .export.CSV and .csv names are GDELT even when the content is not")
     func nameFallback() {
         #expect(SourceFormat.detect(path: "20240105.export.CSV", text: "junk\n") == .gdelt)

@@ -10,17 +10,20 @@ public enum SourceFormat: String, Sendable, CaseIterable {
     /// A GDELT 1.0 or 2.0 event export (tab-separated, 57, 58 or 61 columns).
     case gdelt
 
-    /// `.jsonl`/`.ndjson`/`.json` are JSON Lines. Otherwise the first non-blank, non-comment line
-    /// decides: a row of a GDELT event export (tab-separated, with GDELT's number of columns, an
-    /// event id and a date) means GDELT, whatever the file's name; `{` means JSON Lines. Failing
+    /// `.jsonl`/`.ndjson`/`.json` are JSON Lines. Otherwise the content decides: a row of a GDELT
+    /// event export among the first ten non-blank lines (tab-separated, GDELT's number of columns,
+    /// an event id and a date; one torn row does not hide the rest) means GDELT, whatever the
+    /// file's name; then a first non-comment line starting with `{` means JSON Lines. Failing
     /// those, a `.csv` name (GDELT's `.export.CSV`) means GDELT, anything else an article.
     public static func detect(path: String, text: String) -> SourceFormat {
         let ext = (path as NSString).pathExtension.lowercased()
         if ["jsonl", "ndjson", "json"].contains(ext) { return .jsonl }
-        // "\r\n" is one Character: split on it too, or a CRLF file would be one line.
-        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
-            if line.allSatisfy(\.isWhitespace) { continue }
-            if GDELTReader.looksLikeExport(line: line) { return .gdelt }
+        // Only the head of the file is looked at. "\r\n" is one Character: split on it too, or a
+        // CRLF file would be one line.
+        let lines = text.prefix(1 << 16).split(whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+            .filter { !$0.allSatisfy(\.isWhitespace) }
+        if lines.prefix(10).contains(where: { GDELTReader.looksLikeExport(line: $0) }) { return .gdelt }
+        for line in lines {
             let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
             if trimmed.hasPrefix("#") { continue }
             if trimmed.hasPrefix("{") { return .jsonl }
