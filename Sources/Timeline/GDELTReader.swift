@@ -75,7 +75,9 @@ public struct GDELTReader: Sendable {
         var event: TimelineEvent
         var line: Int
         var eventIDs: [String]
+        /// Distinct, in the order first seen.
         var urls: [String]
+        var seenURLs: Set<String>
     }
 
     private struct Key: Hashable {
@@ -104,7 +106,7 @@ public struct GDELTReader: Sendable {
             }
             if let layout, layout != rowLayout {
                 reading.diagnostics.append(Diagnostic(.error, file: document, line: lineNumber,
-                                                      "the row has \(columns.count) columns (\(rowLayout.name)) but the file's first row has \(layout.columnCount) (\(layout.name))"))
+                                                      "the row has \(columns.count) columns (\(rowLayout.name)) but the rows before it have \(layout.columnCount) (\(layout.name))"))
                 continue
             }
             layout = rowLayout
@@ -119,7 +121,7 @@ public struct GDELTReader: Sendable {
             let key = Key(kind: row.kind, cameo: row.cameo, date: row.date, from: row.from, to: row.to)
             if let index = indexOfKey[key] {
                 gathered[index].eventIDs.append(row.globalEventID)
-                if let url = row.url, !gathered[index].urls.contains(url) { gathered[index].urls.append(url) }
+                if let url = row.url, gathered[index].seenURLs.insert(url).inserted { gathered[index].urls.append(url) }
                 reading.diagnostics.append(Diagnostic(.note, file: document, line: lineNumber,
                                                       "repeats the event of line \(gathered[index].line) (GDELT event \(row.globalEventID)); counted once"))
                 continue
@@ -130,7 +132,8 @@ public struct GDELTReader: Sendable {
                 place: row.place, description: nil, cameo: row.cameo,
                 source: Provenance(document: document, section: rowLayout.name, line: lineNumber))
             indexOfKey[key] = gathered.count
-            gathered.append(Gathered(event: event, line: lineNumber, eventIDs: [row.globalEventID], urls: row.url.map { [$0] } ?? []))
+            let urls = row.url.map { [$0] } ?? []
+            gathered.append(Gathered(event: event, line: lineNumber, eventIDs: [row.globalEventID], urls: urls, seenURLs: Set(urls)))
         }
         reading.events = gathered.map { item in
             var event = item.event

@@ -219,7 +219,7 @@ struct GDELTReaderTests {
             "6: SQLDATE '20230229' is not a date written YYYYMMDD",
             "7: EventCode 'X42' is not a CAMEO event code (3 or 4 digits, root 01 to 20)",
             "8: EventCode '250' is not a CAMEO event code (3 or 4 digits, root 01 to 20)",
-            "9: the row has 58 columns (GDELT 1.0 daily) but the file's first row has 61 (GDELT 2.0)",
+            "9: the row has 58 columns (GDELT 1.0 daily) but the rows before it have 61 (GDELT 2.0)",
             "10: GLOBALEVENTID 'abc' is not a number",
         ])
         #expect(reading.errors.allSatisfy { $0.file == "events.export.CSV" })
