@@ -92,7 +92,7 @@ def test_a_gdelt_export_of_only_bad_rows_exits_65(pipeline, tmp_path):
     result = pipeline.run("ingest", str(export))
     assert result.returncode == 65 and result.stdout == ""
     assert f"{export}:1: error: Actor2CountryCode 'EUR' is not a country the gazetteer knows" in result.stderr
-    assert f"{export}: the source holds no events (1 rejected, see above)" in result.stderr
+    assert f"{export}: the source holds no events (1 error above)" in result.stderr
 
 
 def test_produce_publishes_a_gdelt_export_and_the_aggregator_counts_exactly_its_events(pipeline, tmp_path):

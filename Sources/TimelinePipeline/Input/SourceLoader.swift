@@ -13,7 +13,8 @@ public enum SourceFormat: String, Sendable, CaseIterable {
     /// `.jsonl`/`.ndjson`/`.json` are JSON Lines. Otherwise the content decides: a row of a GDELT
     /// event export among the first ten non-blank lines (tab-separated, GDELT's number of columns,
     /// an event id and a date; one torn row does not hide the rest) means GDELT, whatever the
-    /// file's name; then a first non-comment line starting with `{` means JSON Lines. Failing
+    /// file's name; then a first non-comment line starting with `{` (not wikitext's `{{` or `{|`)
+    /// means JSON Lines. Failing
     /// those, a `.csv` name (GDELT's `.export.CSV`) means GDELT, anything else an article.
     public static func detect(path: String, text: String) -> SourceFormat {
         let ext = (path as NSString).pathExtension.lowercased()
@@ -26,7 +27,8 @@ public enum SourceFormat: String, Sendable, CaseIterable {
         for line in lines {
             let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
             if trimmed.hasPrefix("#") { continue }
-            if trimmed.hasPrefix("{") { return .jsonl }
+            // A JSON object, not wikitext's `{{template}}` or `{| table`.
+            if trimmed.hasPrefix("{"), !trimmed.hasPrefix("{{"), !trimmed.hasPrefix("{|") { return .jsonl }
             break
         }
         return ext == "csv" ? .gdelt : .article
@@ -58,8 +60,8 @@ public struct SourceError: Error, CustomStringConvertible, Sendable {
         case .unreadable(let why): return "\(path): cannot read the source: \(why)"
         case .empty: return "\(path): the source is empty"
         case .noEvents:
-            let rejected = diagnostics.filter { $0.severity == .error }.count
-            return "\(path): the source holds no events" + (rejected > 0 ? " (\(rejected) rejected, see above)" : "")
+            let errors = diagnostics.filter { $0.severity == .error }.count
+            return "\(path): the source holds no events" + (errors == 0 ? "" : errors == 1 ? " (1 error above)" : " (\(errors) errors above)")
         }
     }
 }
