@@ -86,6 +86,21 @@ def test_gdelt_1_0_daily_and_2_0_files_of_the_same_visits_are_the_same_events(pi
     assert f"{v1}:1: note: the same event as {v2}:1" in result.stderr
 
 
+def test_a_gdelt_export_with_an_invalid_byte_is_read_with_a_warning_but_an_article_is_not(pipeline, tmp_path):
+    export = tmp_path / "20240105.export.CSV"
+    row = gdelt_row(1, "20240105", "042", MONGOLIA, NORTH_KOREA, "Pyongyang, North Korea", "KN", "https://news.example/caf\u00e9")
+    export.write_bytes(row.encode("latin-1") + b"\n")
+    result = pipeline.run("ingest", str(export))
+    assert result.returncode == 0, result.stderr
+    assert f"{export}: warning: not valid UTF-8: invalid bytes were read as U+FFFD" in result.stderr
+    [event] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert event["description"] == "GDELT event 1; source: https://news.example/caf\ufffd"
+    article = tmp_path / "article.txt"
+    article.write_bytes("= Mongolia–North Korea relations =\n".encode() + b"caf\xe9\n")
+    result = pipeline.run("ingest", str(article))
+    assert result.returncode == 66 and f"{article}: cannot read the source: not UTF-8 text" in result.stderr
+
+
 def test_a_gdelt_export_of_only_bad_rows_exits_65(pipeline, tmp_path):
     export = tmp_path / "20240105.export.CSV"
     export.write_text(gdelt_row(1, "20240105", "042", MONGOLIA, ("EUROPE", "EUR", "")) + "\n")

@@ -108,11 +108,17 @@ public struct SourceLoader: Sendable {
         } catch {
             throw SourceError(path: path, reason: .unreadable(SourceLoader.reason(error)))
         }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw SourceError(path: path, reason: .unreadable("not UTF-8 text"))
-        }
+        // A GDELT export is read even with a stray invalid byte (in a URL, say): one bad byte in a
+        // day of events should not cost the day. Other sources must be UTF-8.
+        let valid = String(data: data, encoding: .utf8)
+        let text = valid ?? String(decoding: data, as: UTF8.self)
         if text.allSatisfy(\.isWhitespace) { throw SourceError(path: path, reason: .empty) }
-        let reading = read(text: text, document: path, format: format ?? SourceFormat.detect(path: path, text: text))
+        let format = format ?? SourceFormat.detect(path: path, text: text)
+        if valid == nil, format != .gdelt { throw SourceError(path: path, reason: .unreadable("not UTF-8 text")) }
+        var reading = read(text: text, document: path, format: format)
+        if valid == nil {
+            reading.diagnostics.insert(Diagnostic(.warning, file: path, line: nil, "not valid UTF-8: invalid bytes were read as U+FFFD"), at: 0)
+        }
         if reading.events.isEmpty { throw SourceError(path: path, reason: .noEvents, diagnostics: reading.diagnostics) }
         return reading
     }
