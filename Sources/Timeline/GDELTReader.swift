@@ -15,8 +15,8 @@
 ///
 /// GDELT reports one event many times (one row per article cluster), so rows of the same kind, code,
 /// day and direction are one event: it keeps the first row's names (a visit's guest and host; other
-/// kinds name none) and place, and lists every row's
-/// GLOBALEVENTID and distinct SOURCEURL in its description. Its id is derived from kind, date,
+/// kinds name none) and place, and lists every row's GLOBALEVENTID and distinct SOURCEURL in its
+/// description. Its id is derived from kind, date,
 /// direction and code alone (`EventID.derive(kind:date:from:to:cameo:)`), so the same day read from
 /// another export file is the same event.
 ///
@@ -163,11 +163,14 @@ public struct GDELTReader: Sendable {
         init(_ reason: String) { self.reason = reason }
     }
 
+    /// A column's text without surrounding spaces; nil when that leaves nothing.
+    private static func field(_ columns: [Substring], _ index: Int) -> String? {
+        let value = columns[index].trimmed("")
+        return value.isEmpty ? nil : value
+    }
+
     private func row(_ columns: [Substring], layout: Layout) throws(RowError) -> Row {
-        func text(_ index: Int) -> String? {
-            let value = columns[index].trimmed("")
-            return value.isEmpty ? nil : value
-        }
+        func text(_ index: Int) -> String? { GDELTReader.field(columns, index) }
         let id = columns[Layout.globalEventID]
         guard !id.isEmpty, id.count <= 20, id.allSatisfy(\.isASCIIDigit) else {
             throw RowError("GLOBALEVENTID '\(id)' is not a number")
@@ -200,10 +203,7 @@ public struct GDELTReader: Sendable {
     /// placed it. The place stands for the actor only when the actor is not a group: an
     /// organisation (the UN at its seat), a people or a faith is not the country it was seen in.
     private func country(actor: Int, _ columns: [Substring], countryColumn: Int, geoColumn: Int) throws(RowError) -> CountryCode {
-        func text(_ index: Int) -> String? {
-            let value = columns[index].trimmed("")
-            return value.isEmpty ? nil : value
-        }
+        func text(_ index: Int) -> String? { GDELTReader.field(columns, index) }
         if let cameo = text(countryColumn) {
             guard let code = gazetteer.country(cameo: cameo) else {
                 throw RowError("Actor\(actor)CountryCode '\(cameo)' is not a country the gazetteer knows")
