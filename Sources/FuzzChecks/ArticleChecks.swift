@@ -1,10 +1,11 @@
 import Timeline
 
-/// The readers of prose sources: `ArticleReader.read` over a whole article (the input as UTF-8,
-/// invalid bytes replaced) and `DateText.parse` over each short line, checking what they produce,
-/// not only that they return.
+/// The readers of text sources: `ArticleReader.read` and `GDELTReader.read` over the whole input
+/// (as UTF-8, invalid bytes replaced) and `DateText.parse` over each short line, checking what they
+/// produce, not only that they return.
 public struct ArticleChecks: FuzzCheck {
     public let reader: ArticleReader
+    public let gdelt: GDELTReader
 
     /// Lines longer than this are not tried as dates: dates in tables are short, and long lines only
     /// slow the fuzzer down.
@@ -12,6 +13,7 @@ public struct ArticleChecks: FuzzCheck {
 
     public init(reader: ArticleReader) {
         self.reader = reader
+        self.gdelt = GDELTReader(gazetteer: reader.gazetteer)
     }
 
     public func violations(in input: [UInt8]) -> [String] {
@@ -27,6 +29,18 @@ public struct ArticleChecks: FuzzCheck {
         }
         broken += Invariants.lineEndViolations(input, reading, document: "article") {
             reader.read($0, document: "fuzz.txt")
+        }
+        let export = gdelt.read(text, document: "fuzz.tsv")
+        broken += Invariants.readingViolations(export, lineCount: lineCount, document: "GDELT export")
+        for event in export.events {
+            // Through the JSON Lines contract and back: a description within its bounds, a valid code.
+            broken += Invariants.eventViolations(event, from: "a GDELT event")
+            if let line = event.source.line, !(1...lineCount).contains(line) {
+                broken.append("a GDELT event comes from line \(line) of a \(lineCount)-line export")
+            }
+        }
+        broken += Invariants.lineEndViolations(input, export, document: "GDELT export") {
+            gdelt.read($0, document: "fuzz.tsv")
         }
         for line in text.split(separator: "\n", maxSplits: 64) where line.utf8.count <= Self.longestDateLine {
             if let date = try? DateText.parse(String(line)) {

@@ -16,6 +16,12 @@ public struct Gazetteer: Sendable {
         /// A state that no longer exists (the Soviet Union, Yugoslavia…). Its names resolve to it,
         /// but its places resolve to the present-day state that holds them.
         public var historical: Bool?
+        /// The three-letter codes CAMEO (and so GDELT's actor fields) gives the country: ISO 3166-1
+        /// alpha-3, and CAMEO's own where it differs (ROM for Romania, TMP for East Timor).
+        public var cameo: [String]?
+        /// The FIPS 10-4 codes of the country (GDELT's geographic fields): MG for Mongolia, KN for
+        /// North Korea.
+        public var fips: [String]?
     }
 
     public struct LoadError: Error, CustomStringConvertible {
@@ -32,6 +38,8 @@ public struct Gazetteer: Sendable {
     private var byName: [String: CountryCode] = [:]
     private var byAdjective: [String: CountryCode] = [:]
     private var byPlace: [String: CountryCode] = [:]
+    private var byCAMEO: [String: CountryCode] = [:]
+    private var byFIPS: [String: CountryCode] = [:]
 
     /// Reads the gazetteer's JSON form (see `Config/gazetteer.json`). Rejects a file where one name
     /// or place would resolve to two countries.
@@ -57,6 +65,8 @@ public struct Gazetteer: Sendable {
             if country.historical != true {
                 try Gazetteer.insert(country.places + [country.capital], code, into: &byPlace, what: "place")
             }
+            try Gazetteer.insertCodes(country.cameo ?? [], code, into: &byCAMEO, what: "CAMEO code")
+            try Gazetteer.insertCodes(country.fips ?? [], code, into: &byFIPS, what: "FIPS code")
         }
     }
 
@@ -67,6 +77,17 @@ public struct Gazetteer: Sendable {
                 throw LoadError(reason: "\(what) '\(key)' belongs to both \(existing) and \(code)")
             }
             table[folded] = code
+        }
+    }
+
+    /// Codes are matched in upper case, without folding.
+    private static func insertCodes(_ keys: [String], _ code: CountryCode, into table: inout [String: CountryCode], what: String) throws {
+        for key in keys {
+            let upper = key.uppercased()
+            if let existing = table[upper], existing != code {
+                throw LoadError(reason: "\(what) '\(key)' belongs to both \(existing) and \(code)")
+            }
+            table[upper] = code
         }
     }
 
@@ -93,6 +114,22 @@ public struct Gazetteer: Sendable {
             return code
         }
         return country(named: place)
+    }
+
+    /// The country of a place the gazetteer lists by itself ("Pyongyang", "Ulan Bator"), without
+    /// reading "City, Country" forms or country names as `country(ofPlace:)` does.
+    public func country(ofListedPlace place: String) -> CountryCode? {
+        byPlace[Gazetteer.fold(place)]
+    }
+
+    /// The country of a CAMEO three-letter country code such as `MNG` or `PRK` (case ignored).
+    public func country(cameo code: String) -> CountryCode? {
+        byCAMEO[code.uppercased()]
+    }
+
+    /// The country of a FIPS 10-4 country code such as `MG` or `KN` (case ignored).
+    public func country(fips code: String) -> CountryCode? {
+        byFIPS[code.uppercased()]
     }
 
     /// The usual English name of a country.

@@ -128,6 +128,25 @@ public enum EventID {
         return SHA256.hash(data: bytes).withUnsafeBytes { hex($0.prefix(16)) }
     }
 
+    /// The id of an event read from an event dataset such as GDELT, which reports one fact many
+    /// times with varying actors' names and places: kind, date, direction and CAMEO code only (the
+    /// fields of `derive` with guest, host and place empty, then the code). The same day, kind and
+    /// direction read from another export file is the same event.
+    public static func derive(kind: EventKind, date: EDTFDate, from: CountryCode, to: CountryCode, cameo: String) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64)
+        bytes.append(contentsOf: kind.rawValue.utf8)
+        bytes.append(0x1F)
+        date.appendText(to: &bytes)
+        bytes.append(0x1F)
+        bytes.append(contentsOf: from.rawValue.utf8)
+        bytes.append(0x1F)
+        bytes.append(contentsOf: to.rawValue.utf8)
+        bytes += [0x1F, 0x1F, 0x1F, 0x1F]
+        bytes.append(contentsOf: "cameo:\(cameo)".utf8)
+        return SHA256.hash(data: bytes).withUnsafeBytes { hex($0.prefix(16)) }
+    }
+
     /// The SHA-256 of a string's UTF-8 bytes.
     public static func digest(_ text: String) -> [UInt8] {
         var text = text

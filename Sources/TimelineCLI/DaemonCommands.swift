@@ -63,7 +63,7 @@ struct ProduceCommand: AsyncParsableCommand {
         commandName: "produce",
         abstract: "Publish events from sources to the broker.",
         discussion: """
-        Reads articles and JSON Lines files (the bundled dataset when no path is given), or makes \
+        Reads articles, JSON Lines files and GDELT event exports (the bundled dataset when no path is given), or makes \
         synthetic visits, and publishes every distinct event. Finishes when the broker has logged \
         all of them. A producer restarted with the same sources (and so the same producer id) \
         continues where the broker's log ends instead of publishing again. Bad rows and lines are \
@@ -74,7 +74,7 @@ struct ProduceCommand: AsyncParsableCommand {
         """
     )
 
-    @Argument(help: "Articles, JSON Lines files or folders. Default: the bundled dataset.")
+    @Argument(help: "Articles, JSON Lines files, GDELT exports or folders. Default: the bundled dataset.")
     var paths: [String] = []
 
     @Option(help: "Parallel workers, each with its own socket and producer id (producer.workers).")
@@ -139,7 +139,7 @@ struct ProduceCommand: AsyncParsableCommand {
                     do {
                         for reading in try loader.load(path: path) { merged.add(reading) }
                     } catch let error as SourceError {
-                        throw CLIError(error.description, code: error.exitCode)
+                        throw error.reported(after: merged.diagnostics)
                     }
                 }
                 for diagnostic in merged.diagnostics { Output.error(diagnostic.description) }

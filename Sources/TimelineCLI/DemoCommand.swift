@@ -60,7 +60,7 @@ struct DemoCommand: AsyncParsableCommand {
                 do {
                     for reading in try loader.load(path: path) { merged.add(reading) }
                 } catch let error as SourceError {
-                    throw CLIError(error.description, code: error.exitCode)
+                    throw error.reported(after: merged.diagnostics.filter { $0.severity != .note })
                 }
             }
             for diagnostic in merged.diagnostics where diagnostic.severity != .note { Output.error(diagnostic.description) }

@@ -19,6 +19,13 @@ extension SourceError {
         if case .unreadable = reason { return ExitStatus.noInput }
         return ExitStatus.dataError
     }
+
+    /// Prints the diagnostics of the sources read before this one (`earlier`) and this source's
+    /// own, then makes the error that ends the command naming the file.
+    func reported(after earlier: [Diagnostic]) -> CLIError {
+        for diagnostic in earlier + diagnostics { Output.error(diagnostic.description) }
+        return CLIError(description, code: exitCode)
+    }
 }
 
 /// Options every command that reads sources shares.
@@ -75,7 +82,7 @@ struct Ingest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Read sources and print their events.",
         discussion: """
-        Reads articles and JSON Lines files (or folders of them), or the bundled dataset when no \
+        Reads articles, JSON Lines files and GDELT event exports (or folders of them), or the bundled dataset when no \
         path is given, and prints the distinct events. Diagnostics go to standard error. \
         Exit status: 0 when every source was read (rejected rows are reported, not fatal), \
         65 when a source holds no event (or, with --strict, has a bad row), 66 when a source cannot \
@@ -87,7 +94,7 @@ struct Ingest: AsyncParsableCommand {
         case jsonl, table
     }
 
-    @Argument(help: "Articles, JSON Lines files or folders. Default: the bundled dataset.")
+    @Argument(help: "Articles, JSON Lines files, GDELT exports or folders. Default: the bundled dataset.")
     var paths: [String] = []
 
     @Option(help: "jsonl (one JSON object per event, the public contract) or table.")
@@ -147,12 +154,7 @@ struct Ingest: AsyncParsableCommand {
                 do {
                     for reading in try loader.load(path: path) { merged.add(reading) }
                 } catch {
-                    switch error.reason {
-                    case .unreadable: throw CLIError(error.description, code: ExitStatus.noInput)
-                    case .empty, .noEvents:
-                        for diagnostic in merged.diagnostics { Output.error(diagnostic.description) }
-                        throw CLIError(error.description, code: ExitStatus.dataError)
-                    }
+                    throw error.reported(after: merged.diagnostics)
                 }
             }
             reporter.update(done: UInt64(sourcePaths.count))

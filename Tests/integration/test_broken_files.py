@@ -102,3 +102,43 @@ def test_a_full_data_folder_is_reported_and_the_last_good_snapshot_and_state_sta
         for process in (writer, aggregator):
             process.kill()
             process.wait()
+
+
+def test_a_source_that_yields_no_event_exits_65_naming_the_file_for_ingest_and_produce(pipeline, tmp_path):
+    # Raw wikitext (no "= A–B relations =" title line), a file GDELT-like but wrong for every
+    # reader, and a JSON Lines file whose every line is bad: each only errors, no event.
+    wikitext = tmp_path / "article.wiki"
+    wikitext.write_text("{{Short description|Bilateral relations}}\n'''Ruritania–Mongolia relations'''\n"
+                        "{| class=\"wikitable\"\n! Guest !! Place\n|-\n| A || Pyongyang\n|}\n")
+    tabbed = tmp_path / "export.tsv"
+    tabbed.write_text("1\t20240101\tfoo\n2\t20240102\tbar\n")
+    bad_lines = tmp_path / "bad.jsonl"
+    bad_lines.write_text("{broken\n" + json.dumps({"kind": "visit", "date": "1960", "from": "MN"}) + "\n")
+    _, endpoints = pipeline.broker()
+    reasons = {
+        wikitext: f"{wikitext}:5: error: a table before the title names the two countries",
+        tabbed: f"{tabbed}:1: error: no '= A–B relations =' title line names the two countries",
+        bad_lines: f"{bad_lines}:1: error: not valid JSON",
+    }
+    for source, reason in reasons.items():
+        ingest = pipeline.run("ingest", str(source))
+        assert ingest.returncode == 65, (source, ingest.stderr)
+        assert ingest.stdout == ""
+        assert f"timeline: {source}: the source holds no events" in ingest.stderr
+        assert reason in ingest.stderr
+        produce = pipeline.produce(endpoints, str(source), check=False)
+        assert produce.returncode == 65, (source, produce.stderr)
+        assert f"{source}: the source holds no events" in produce.stderr
+        assert reason in produce.stderr
+    assert broker_stats(endpoints["replay"])["accepted"] == 0
+
+
+def test_a_source_with_no_event_stops_ingest_even_after_a_good_one(pipeline, tmp_path):
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"kind": "visit", "date": "1960", "from": "MN", "to": "KP"}) + "\n")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{broken\n")
+    result = pipeline.run("ingest", str(good), str(bad))
+    assert result.returncode == 65 and result.stdout == ""
+    assert f"{bad}:1: error: not valid JSON" in result.stderr
+    assert f"{bad}: the source holds no events (1 error above)" in result.stderr

@@ -7,18 +7,31 @@ public enum SourceFormat: String, Sendable, CaseIterable {
     case article
     /// JSON Lines of events, the `ingest --format jsonl` contract.
     case jsonl
+    /// A GDELT 1.0 or 2.0 event export (tab-separated, 57, 58 or 61 columns).
+    case gdelt
 
-    /// `.jsonl`/`.ndjson`/`.json` are JSON Lines; anything else is sniffed: a first non-blank,
-    /// non-comment line starting with `{` means JSON Lines, otherwise an article.
+    /// `.jsonl`/`.ndjson`/`.json` are JSON Lines. Otherwise the content decides: a row of a GDELT
+    /// event export among the first ten non-blank lines (tab-separated, GDELT's number of columns,
+    /// an event id and a date; one torn row does not hide the rest) means GDELT, whatever the
+    /// file's name; then a first non-comment line starting with `{` (not wikitext's `{{` or `{|`)
+    /// means JSON Lines. Failing
+    /// those, a `.csv` name (GDELT's `.export.CSV`) means GDELT, anything else an article.
     public static func detect(path: String, text: String) -> SourceFormat {
         let ext = (path as NSString).pathExtension.lowercased()
         if ["jsonl", "ndjson", "json"].contains(ext) { return .jsonl }
-        for line in text.split(separator: "\n") {
+        // Only the head of the file is looked at. "\r\n" is one Character: split on it too, or a
+        // CRLF file would be one line.
+        let lines = text.prefix(1 << 16).split(whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+            .filter { !$0.allSatisfy(\.isWhitespace) }
+        if lines.prefix(10).contains(where: { GDELTReader.looksLikeExport(line: $0) }) { return .gdelt }
+        for line in lines {
             let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
-            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
-            return trimmed.hasPrefix("{") ? .jsonl : .article
+            if trimmed.hasPrefix("#") { continue }
+            // A JSON object, not wikitext's `{{template}}` or `{| table`.
+            if trimmed.hasPrefix("{"), !trimmed.hasPrefix("{{"), !trimmed.hasPrefix("{|") { return .jsonl }
+            break
         }
-        return .article
+        return ext == "csv" ? .gdelt : .article
     }
 }
 
@@ -32,12 +45,23 @@ public struct SourceError: Error, CustomStringConvertible, Sendable {
 
     public let path: String
     public let reason: Reason
+    /// What reading the source found wrong (for `noEvents`, why nothing in it was kept), to be
+    /// shown before the error itself.
+    public let diagnostics: [Diagnostic]
+
+    public init(path: String, reason: Reason, diagnostics: [Diagnostic] = []) {
+        self.path = path
+        self.reason = reason
+        self.diagnostics = diagnostics
+    }
 
     public var description: String {
         switch reason {
         case .unreadable(let why): return "\(path): cannot read the source: \(why)"
         case .empty: return "\(path): the source is empty"
-        case .noEvents: return "\(path): the source holds no events"
+        case .noEvents:
+            let errors = diagnostics.filter { $0.severity == .error }.count
+            return "\(path): the source holds no events" + (errors == 0 ? "" : errors == 1 ? " (1 error above)" : " (\(errors) errors above)")
         }
     }
 }
@@ -50,7 +74,8 @@ public struct SourceLoader: Sendable {
         self.gazetteer = gazetteer
     }
 
-    /// Reads every source at `path`; a folder contributes its `.txt`, `.jsonl` and `.ndjson` files in name order.
+    /// Reads every source at `path`; a folder contributes its `.txt`, `.jsonl`, `.ndjson` and `.csv`
+    /// files in name order.
     public func load(path: String, format: SourceFormat? = nil) throws(SourceError) -> [SourceReading] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -63,7 +88,7 @@ public struct SourceLoader: Sendable {
             } catch {
                 throw SourceError(path: path, reason: .unreadable(error.localizedDescription))
             }
-            let files = names.filter { ["txt", "jsonl", "ndjson"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
+            let files = names.filter { ["txt", "jsonl", "ndjson", "csv"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
             if files.isEmpty { throw SourceError(path: path, reason: .empty) }
             var readings: [SourceReading] = []
             for file in files {
@@ -74,7 +99,8 @@ public struct SourceLoader: Sendable {
         return [try loadFile(path, format: format)]
     }
 
-    /// Reads one file. Throws when the file cannot be read, is empty, or yields no event at all.
+    /// Reads one file. Throws when the file cannot be read, is empty, or yields no event at all
+    /// (every row rejected, or nothing in it that the reader recognises).
     public func loadFile(_ path: String, format: SourceFormat? = nil) throws(SourceError) -> SourceReading {
         let data: Data
         do {
@@ -82,12 +108,18 @@ public struct SourceLoader: Sendable {
         } catch {
             throw SourceError(path: path, reason: .unreadable(SourceLoader.reason(error)))
         }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw SourceError(path: path, reason: .unreadable("not UTF-8 text"))
-        }
+        // A GDELT export is read even with a stray invalid byte (in a URL, say): one bad byte in a
+        // day of events should not cost the day. Other sources must be UTF-8.
+        let valid = String(data: data, encoding: .utf8)
+        let text = valid ?? String(decoding: data, as: UTF8.self)
         if text.allSatisfy(\.isWhitespace) { throw SourceError(path: path, reason: .empty) }
-        let reading = read(text: text, document: path, format: format ?? SourceFormat.detect(path: path, text: text))
-        if reading.events.isEmpty && reading.errors.isEmpty { throw SourceError(path: path, reason: .noEvents) }
+        let format = format ?? SourceFormat.detect(path: path, text: text)
+        if valid == nil, format != .gdelt { throw SourceError(path: path, reason: .unreadable("not UTF-8 text")) }
+        var reading = read(text: text, document: path, format: format)
+        if valid == nil {
+            reading.diagnostics.insert(Diagnostic(.warning, file: path, line: nil, "not valid UTF-8: invalid bytes were read as U+FFFD"), at: 0)
+        }
+        if reading.events.isEmpty { throw SourceError(path: path, reason: .noEvents, diagnostics: reading.diagnostics) }
         return reading
     }
 
@@ -95,6 +127,7 @@ public struct SourceLoader: Sendable {
         switch format {
         case .article: return ArticleReader(gazetteer: gazetteer).read(text, document: document)
         case .jsonl: return EventJSON.read(text, document: document)
+        case .gdelt: return GDELTReader(gazetteer: gazetteer).read(text, document: document)
         }
     }
 
