@@ -146,10 +146,12 @@ function renderStats(s) {
   $("total-visits").textContent = number(s.totalVisits);
   $("own-lag").textContent = number(s.lag);
   const directions = s.visitsByDirection;
-  // The chart draws the directions with the most visits, one colour each, and the rest together.
-  const charted = [...directions].sort((a, b) => b.count - a.count).slice(0, palette.length);
+  // The chart's series come with the stats: the directions with the most visits, one colour each,
+  // and "*" for the rest together.
+  const names = {};
+  directions.forEach((d) => { names[directionKey(d)] = `${d.fromName} → ${d.toName}`; });
   const colour = {};
-  charted.forEach((d, i) => { colour[directionKey(d)] = palette[i]; });
+  s.chart.series.forEach((d, i) => { if (d.from !== "*") colour[directionKey(d)] = palette[i]; });
   const list = $("directions");
   list.replaceChildren(...directions.map((d) => {
     const li = el("li");
@@ -159,8 +161,8 @@ function renderStats(s) {
     return li;
   }));
   if (directions.length === 0) list.append(el("li", "No visits yet.", "meta"));
-  const series = charted.map((d) => ({ key: directionKey(d), from: d.from, to: d.to, name: `${d.fromName} → ${d.toName}`, colour: colour[directionKey(d)] }));
-  if (directions.length > charted.length) series.push({ key: "*", from: "*", to: "*", name: "Other directions", colour: other });
+  const series = s.chart.series.map((d) => d.from === "*" ? { from: "*", to: "*", name: "Other directions", colour: other }
+    : { from: d.from, to: d.to, name: names[directionKey(d)] || directionKey(d), colour: colour[directionKey(d)] });
   $("legend").replaceChildren(...series.map((d) => {
     const li = el("li"); const swatch = el("span", undefined, "swatch"); swatch.style.background = d.colour;
     li.append(swatch, el("span", d.name)); return li;
@@ -170,14 +172,9 @@ function renderStats(s) {
 }
 function drawChart(s, series) {
   const svg = $("chart");
-  const decades = [...new Set(s.visitsByDecade.map((c) => c.decade))].sort((a, b) => a - b);
-  const keys = new Set(series.map((d) => d.key));
-  const counts = {};
-  s.visitsByDecade.forEach((c) => {
-    const key = c.decade + ":" + (keys.has(directionKey(c)) ? directionKey(c) : "*");
-    counts[key] = (counts[key] || 0) + c.count;
-  });
-  const max = Math.max(1, ...Object.values(counts));
+  const decades = s.chart.decades.map((row) => row.decade);
+  const counts = s.chart.decades.map((row) => row.counts);
+  const max = Math.max(1, ...counts.flat());
   const left = 8, right = 392, top = 16, bottom = 190, groups = Math.max(1, decades.length);
   const groupWidth = (right - left) / groups, barWidth = Math.max(2, (groupWidth - 6) / Math.max(1, series.length));
   const desc = document.createElementNS(svgNS, "desc"); desc.id = "chart-desc";
@@ -186,7 +183,7 @@ function drawChart(s, series) {
   decades.forEach((decade, g) => {
     const parts = [];
     series.forEach((d, i) => {
-      const count = counts[decade + ":" + d.key] || 0;
+      const count = counts[g][i] || 0;
       const h = Math.round((bottom - top) * count / max);
       const x = left + g * groupWidth + 3 + i * barWidth;
       const rect = document.createElementNS(svgNS, "rect");
