@@ -30,6 +30,10 @@ public final class DashboardHub: Service, Sendable {
     let clientLimitBytes: Int
     let flushInterval: Duration
     let statsInterval: Duration
+    /// Streams open at once; `/events` answers 503 beyond.
+    let maxClients: Int
+    /// How long a client's queue may stay dropped (it does not read) before its connection is closed.
+    let stalledClientTimeout: Duration
     let logger: Logger
     private let state: Mutex<HubState>
     private let stateBodies = StateBodyCache()
@@ -41,6 +45,8 @@ public final class DashboardHub: Service, Sendable {
         var waiter: CheckedContinuation<Void, Never>?
         /// Closed at shutdown: a client that stopped reading leaves its writer waiting for room.
         let channel: (any Channel)?
+        /// Since when its queue has been dropped with the resync not yet taken.
+        var stalledSince: ContinuousClock.Instant?
     }
 
     private struct HubState {
@@ -67,11 +73,14 @@ public final class DashboardHub: Service, Sendable {
     }
 
     public init(dashboard: Dashboard, clientLimitBytes: Int = 1 << 20, flushInterval: Duration = .milliseconds(50),
-                statsInterval: Duration = .milliseconds(500), logger: Logger) {
+                statsInterval: Duration = .milliseconds(500), maxClients: Int = 64, stalledClientTimeout: Duration = .seconds(30),
+                logger: Logger) {
         self.dashboard = dashboard
         self.clientLimitBytes = clientLimitBytes
         self.flushInterval = flushInterval
         self.statsInterval = statsInterval
+        self.maxClients = maxClients
+        self.stalledClientTimeout = stalledClientTimeout
         self.logger = logger
         let model = dashboard.model.withLock { model -> DashboardModel in
             _ = model.takeUnsent()
@@ -108,10 +117,17 @@ public final class DashboardHub: Service, Sendable {
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                      body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html)))
         }
-        router.get("events") { _, context -> Response in
-            Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
+        router.get("events") { [self] _, context -> Response in
+            guard admitsClient else {
+                return Response(status: .serviceUnavailable, headers: [.cacheControl: "no-store", .retryAfter: "5"])
+            }
+            return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
                      body: ResponseBody { [self] writer in
-                         guard let id = connect(channel: context.channel) else { return }
+                         // Full or closing since the check: the stream ends at once (the browser retries).
+                         guard let id = connect(channel: context.channel) else {
+                             try await writer.finish(nil)
+                             return
+                         }
                          defer { disconnect(id) }
                          while let next = await next(id) {
                              switch next {
@@ -151,6 +167,7 @@ public final class DashboardHub: Service, Sendable {
                 while true {
                     try await Task.sleep(for: self.flushInterval)
                     self.flush(&pacing)
+                    self.closeStalledClients()
                     let figures = self.figures
                     // Slow clients, logged at most every 5 s with what happened since.
                     if figures.resyncs > lastLogged.resyncs, lastLogged.at.duration(to: .now) >= .seconds(5) {
@@ -216,6 +233,27 @@ public final class DashboardHub: Service, Sendable {
         }
     }
 
+    /// Closes the connections of clients whose queue stayed dropped for `stalledClientTimeout`: a
+    /// client that never reads holds its queue and what the kernel buffers for nothing.
+    func closeStalledClients(now: ContinuousClock.Instant = .now) {
+        let stalled = state.withLock { state -> [(any Channel)?] in
+            var stalled: [(any Channel)?] = []
+            for id in state.clients.keys {
+                guard state.clients[id]!.queue.needsResync else {
+                    state.clients[id]!.stalledSince = nil
+                    continue
+                }
+                let since = state.clients[id]!.stalledSince ?? now
+                state.clients[id]!.stalledSince = since
+                if since.duration(to: now) >= stalledClientTimeout { stalled.append(state.clients[id]!.channel) }
+            }
+            return stalled
+        }
+        guard !stalled.isEmpty else { return }
+        logger.info("Closed dashboard clients that stopped reading", metadata: ["dashboard.clients": "\(stalled.count)"])
+        for channel in stalled { channel?.close(promise: nil) }
+    }
+
     private func broadcast(_ message: [UInt8]) {
         let waiters = state.withLock { state in Self.push(message, to: &state) }
         for waiter in waiters { waiter.resume() }
@@ -240,9 +278,15 @@ public final class DashboardHub: Service, Sendable {
         return waiters
     }
 
+    /// Whether a stream can be opened now: the hub is not closing and has room.
+    var admitsClient: Bool {
+        state.withLock { !$0.closed && $0.clients.count < maxClients }
+    }
+
+    /// Registers a client; nil when the hub is closing or full.
     func connect(channel: (any Channel)?) -> Int? {
         state.withLock { state -> Int? in
-            guard !state.closed else { return nil }
+            guard !state.closed, state.clients.count < maxClients else { return nil }
             state.nextID += 1
             state.retired.connections += 1
             state.clients[state.nextID] = Client(queue: SSEClientQueue(limitBytes: clientLimitBytes), channel: channel)
@@ -250,7 +294,7 @@ public final class DashboardHub: Service, Sendable {
         }
     }
 
-    private func disconnect(_ id: Int) {
+    func disconnect(_ id: Int) {
         state.withLock { state in
             guard let client = state.clients.removeValue(forKey: id) else { return }
             state.retired.resyncs += client.queue.resyncs

@@ -63,6 +63,33 @@ struct DashboardHubTests {
         #expect(secondAfter.contains { $0.0 == "stats" })
     }
 
+    static func hub(maxClients: Int = 64) throws -> DashboardHub {
+        let dashboard = Dashboard(settings: DashboardSettings(endpoints: ConsumerEndpoints(backend: "tcp://127.0.0.1:1", replay: "tcp://127.0.0.1:1")),
+                                  context: try ZMQContext(), logger: Logger(label: "test"))
+        return DashboardHub(dashboard: dashboard, maxClients: maxClients, logger: Logger(label: "test"))
+    }
+
+    @Test("No more than maxClients streams are admitted; one leaving makes room")
+    func clientsAreCapped() throws {
+        let hub = try Self.hub(maxClients: 2)
+        let first = try #require(hub.connect(channel: nil))
+        #expect(hub.connect(channel: nil) != nil)
+        #expect(!hub.admitsClient)
+        #expect(hub.connect(channel: nil) == nil)
+        hub.disconnect(first)
+        #expect(hub.admitsClient)
+        #expect(hub.connect(channel: nil) != nil)
+        #expect(hub.figures.clients == 2)
+    }
+
+    @Test("A closing hub admits no stream")
+    func closingHubAdmitsNone() throws {
+        let hub = try Self.hub()
+        hub.close()
+        #expect(!hub.admitsClient)
+        #expect(hub.connect(channel: nil) == nil)
+    }
+
     @Test("Clients asking for the same version's state together share one build")
     func stateBodiesAreSharedPerVersion() async {
         let cache = StateBodyCache()

@@ -182,6 +182,27 @@ def test_slow_and_vanishing_clients_leave_the_dashboard_alive_and_bounded(pipeli
         stalled.close()
 
 
+def test_streams_beyond_the_cap_are_answered_503(pipeline):
+    _, endpoints = pipeline.broker()
+    _, address = start_dashboard(pipeline, endpoints)
+    # 64 streams, each counted once it has its state.
+    streams = []
+    try:
+        for _ in range(64):
+            stream = EventStream(address)
+            streams.append(stream)
+            assert stream.next()[0] == "state"
+        host, port = address.rsplit(":", 1)
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        connection.request("GET", "/events")
+        response = connection.getresponse()
+        assert response.status == 503
+        connection.close()
+    finally:
+        for stream in streams:
+            stream.close()
+
+
 def test_an_unknown_path_is_404_and_the_page_needs_nothing_from_elsewhere(pipeline):
     _, endpoints = pipeline.broker()
     _, address = start_dashboard(pipeline, endpoints)
