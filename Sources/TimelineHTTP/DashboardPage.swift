@@ -93,7 +93,7 @@ td.n, th.n { text-align: right; }
     <h2 id="feed-title">Live feed</h2>
     <label for="topic-filter">Filter by topic prefix</label>
     <input id="topic-filter" type="search" autocomplete="off" spellcheck="false" placeholder="e.g. visit.MN or visit.KP.MN" aria-describedby="feed-count">
-    <p class="hint" id="feed-count" aria-live="polite">No events yet.</p>
+    <p class="hint" id="feed-count">No events yet.</p>
     <ol id="feed" class="plain" aria-labelledby="feed-title" tabindex="0"></ol>
   </section>
 </main>
@@ -110,11 +110,15 @@ function directionKey(d) { return d.from + "-" + d.to; }
 
 function filterText() { return $("topic-filter").value.trim(); }
 function matches(topic) { const f = filterText(); return f === "" || topic.startsWith(f); }
+// Text is written only when it changes: the DOM (and whatever reads it out) is left alone otherwise.
+function setText(node, text) { if (node.textContent !== text) node.textContent = text; }
 function updateCount() {
   const shown = feed.filter((item) => matches(item.topic)).length;
-  $("feed-count").textContent = feed.length === 0 ? "No events yet."
-    : (filterText() === "" ? `Showing the ${feed.length} most recent events.` : `Showing ${shown} of the ${feed.length} most recent events.`);
+  setText($("feed-count"), feed.length === 0 ? "No events yet."
+    : (filterText() === "" ? `Showing the ${feed.length} most recent events.` : `Showing ${shown} of the ${feed.length} most recent events.`));
 }
+// The x of a centred label `text` long, moved so that it stays within the chart.
+function inside(x, text, left, right) { const half = String(text).length * 3.4; return Math.min(right - half, Math.max(left + half, x)); }
 function feedNode(item) {
   const e = item.event, li = el("li");
   li.dataset.topic = item.topic;
@@ -142,9 +146,9 @@ function renderFeed() {
   updateCount();
 }
 function renderStats(s) {
-  $("total-events").textContent = number(s.totalEvents);
-  $("total-visits").textContent = number(s.totalVisits);
-  $("own-lag").textContent = number(s.lag);
+  setText($("total-events"), number(s.totalEvents));
+  setText($("total-visits"), number(s.totalVisits));
+  setText($("own-lag"), number(s.lag));
   const directions = s.visitsByDirection;
   // The chart's series come with the stats: the directions with the most visits, one colour each,
   // and "*" for the rest together.
@@ -195,7 +199,7 @@ function drawChart(s, series) {
       nodes.push(rect);
       if (count > 0 && barWidth >= 9) {
         const label = document.createElementNS(svgNS, "text");
-        label.setAttribute("x", (x + barWidth / 2).toFixed(1)); label.setAttribute("y", bottom - h - 3); label.setAttribute("text-anchor", "middle");
+        label.setAttribute("x", inside(x + barWidth / 2, count, 0, 400).toFixed(1)); label.setAttribute("y", bottom - h - 3); label.setAttribute("text-anchor", "middle");
         label.textContent = count;
         nodes.push(label);
       }
@@ -203,7 +207,7 @@ function drawChart(s, series) {
     });
     if (groupWidth >= 28 || g % Math.ceil(28 / groupWidth) === 0) {
       const axis = document.createElementNS(svgNS, "text");
-      axis.setAttribute("x", (left + g * groupWidth + groupWidth / 2).toFixed(1)); axis.setAttribute("y", bottom + 16); axis.setAttribute("text-anchor", "middle");
+      axis.setAttribute("x", inside(left + g * groupWidth + groupWidth / 2, decade + "s", 0, 400).toFixed(1)); axis.setAttribute("y", bottom + 16); axis.setAttribute("text-anchor", "middle");
       axis.textContent = decade + "s";
       nodes.push(axis);
     }
@@ -219,7 +223,7 @@ function cell(text, numeric) { const td = el("td", text); if (numeric) td.classN
 function rate(value) { return value === null || value === undefined ? "–" : number(Math.round(value)); }
 function renderHealth(h) {
   const server = h.server;
-  $("server").textContent = `This dashboard: ${server.clients} open stream(s), ${server.resyncs} resync(s) of slow clients.`;
+  setText($("server"), `This dashboard: ${server.clients} open stream(s), ${server.resyncs} resync(s) of slow clients.`);
   const p = h.pipeline;
   if (!p) return;
   $("brokers").tBodies[0].replaceChildren(...p.brokers.map((b) => {
@@ -237,7 +241,13 @@ function renderHealth(h) {
     return tr;
   }));
   if (p.consumers.length === 0) { const tr = el("tr"); const td = el("td", "No consumer has reported a position yet.", "meta"); td.colSpan = 4; tr.append(td); consumers.append(tr); }
-  $("problems").replaceChildren(...(p.problems.length ? p.problems.map((t) => el("li", t)) : [el("li", "Healthy: nothing wrong.", "ok")]));
+  // A live region: rebuilt only when what it says changes, so an unchanged reading is not announced again.
+  const problems = p.problems.length ? p.problems : ["Healthy: nothing wrong."];
+  const list = $("problems");
+  if (list.dataset.said !== JSON.stringify(problems)) {
+    list.dataset.said = JSON.stringify(problems);
+    list.replaceChildren(...(p.problems.length ? p.problems.map((t) => el("li", t)) : [el("li", problems[0], "ok")]));
+  }
 }
 function applyState(s) {
   feedCapacity = s.feedCapacity;

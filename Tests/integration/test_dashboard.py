@@ -321,6 +321,13 @@ def test_events_published_after_the_page_loaded_appear_in_the_feed_and_chart(pip
     wanted = expected_statistics(history)
     assert chart_counts(before) == expected_chart(wanted)
 
+    # Every label of the chart (decades, figures) lies within it, the first and the last too.
+    spans = browser.execute_script("""
+        return [...document.querySelectorAll('#chart text')].map(t => { const b = t.getBBox(); return [t.textContent, b.x, b.x + b.width]; });""")
+    assert spans and all(start >= 0 and end <= 400 for _, start, end in spans), [s for s in spans if s[1] < 0 or s[2] > 400]
+    # The filter's count describes the field and is not a live region (it changes with every event).
+    assert browser.find_element(By.ID, "feed-count").get_attribute("aria-live") is None
+
     # Published after the page loaded: 300 synthetic events.
     synthetic = pipeline.ingest("--synthetic", "300", "--seed", "73")
     pipeline.produce(endpoints, "--synthetic", "300", "--seed", "73")
