@@ -235,7 +235,9 @@ public final class DashboardHub: Service, Sendable {
 
     /// Closes the connections of clients whose queue stayed dropped for `stalledClientTimeout`: a
     /// client that never reads holds its queue and what the kernel buffers for nothing.
-    func closeStalledClients(now: ContinuousClock.Instant = .now) {
+    /// Returns how many it closed.
+    @discardableResult
+    func closeStalledClients(now: ContinuousClock.Instant = .now) -> Int {
         let stalled = state.withLock { state -> [(any Channel)?] in
             var stalled: [(any Channel)?] = []
             for id in state.clients.keys {
@@ -249,9 +251,10 @@ public final class DashboardHub: Service, Sendable {
             }
             return stalled
         }
-        guard !stalled.isEmpty else { return }
+        guard !stalled.isEmpty else { return 0 }
         logger.info("Closed dashboard clients that stopped reading", metadata: ["dashboard.clients": "\(stalled.count)"])
         for channel in stalled { channel?.close(promise: nil) }
+        return stalled.count
     }
 
     private func broadcast(_ message: [UInt8]) {

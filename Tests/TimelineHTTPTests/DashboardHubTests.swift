@@ -63,15 +63,30 @@ struct DashboardHubTests {
         #expect(secondAfter.contains { $0.0 == "stats" })
     }
 
-    static func hub(maxClients: Int = 64) throws -> DashboardHub {
+    static func hub(maxClients: Int = 64, clientLimitBytes: Int = 1 << 20) throws -> (DashboardHub, Dashboard) {
         let dashboard = Dashboard(settings: DashboardSettings(endpoints: ConsumerEndpoints(backend: "tcp://127.0.0.1:1", replay: "tcp://127.0.0.1:1")),
                                   context: try ZMQContext(), logger: Logger(label: "test"))
-        return DashboardHub(dashboard: dashboard, maxClients: maxClients, logger: Logger(label: "test"))
+        return (DashboardHub(dashboard: dashboard, clientLimitBytes: clientLimitBytes, maxClients: maxClients, logger: Logger(label: "test")), dashboard)
+    }
+
+    @Test("A client whose queue stays dropped for the timeout is closed; one that reads again is not")
+    func stalledClientsAreClosed() async throws {
+        let (hub, dashboard) = try Self.hub(clientLimitBytes: 64)
+        var pacing = DashboardHub.StatsPacing()
+        let stalled = try #require(hub.connect(channel: nil)), reading = try #require(hub.connect(channel: nil))
+        for id in [stalled, reading] { _ = try await Self.next(hub, id) }
+        Self.add(dashboard, 0..<3)
+        hub.flush(&pacing)                         // more than 64 bytes: both queues dropped
+        let start = ContinuousClock.now
+        #expect(hub.closeStalledClients(now: start) == 0)
+        _ = try await Self.next(hub, reading)      // takes its resync
+        #expect(hub.closeStalledClients(now: start + .seconds(29)) == 0)
+        #expect(hub.closeStalledClients(now: start + .seconds(30)) == 1)
     }
 
     @Test("No more than maxClients streams are admitted; one leaving makes room")
     func clientsAreCapped() throws {
-        let hub = try Self.hub(maxClients: 2)
+        let (hub, _) = try Self.hub(maxClients: 2)
         let first = try #require(hub.connect(channel: nil))
         #expect(hub.connect(channel: nil) != nil)
         #expect(!hub.admitsClient)
@@ -84,7 +99,7 @@ struct DashboardHubTests {
 
     @Test("A closing hub admits no stream")
     func closingHubAdmitsNone() throws {
-        let hub = try Self.hub()
+        let (hub, _) = try Self.hub()
         hub.close()
         #expect(!hub.admitsClient)
         #expect(hub.connect(channel: nil) == nil)
