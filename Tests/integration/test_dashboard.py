@@ -328,6 +328,10 @@ def test_events_published_after_the_page_loaded_appear_in_the_feed_and_chart(pip
     # The filter's count describes the field and is not a live region (it changes with every event).
     assert browser.find_element(By.ID, "feed-count").get_attribute("aria-live") is None
 
+    # The problems' live region, as the first reading left it: later readings saying the same leave it alone.
+    wait_for(lambda: "Waiting" not in browser.find_element(By.ID, "problems").text, 10, "the first health reading")
+    browser.execute_script("window.problems = [document.getElementById('problems').textContent, document.querySelector('#problems li')];")
+
     # Published after the page loaded: 300 synthetic events.
     synthetic = pipeline.ingest("--synthetic", "300", "--seed", "73")
     pipeline.produce(endpoints, "--synthetic", "300", "--seed", "73")
@@ -369,6 +373,9 @@ def test_events_published_after_the_page_loaded_appear_in_the_feed_and_chart(pip
 
     # The health section lists the aggregator's reported position once it checkpoints.
     wait_for(lambda: "aggregator" in page_figures(browser)["consumers"], 15, "the aggregator in the consumers' table")
+    same_text, same_node = browser.execute_script(
+        "return [document.getElementById('problems').textContent === window.problems[0], document.querySelector('#problems li') === window.problems[1]];")
+    assert same_node == same_text, "the problems were rebuilt though they said the same" if same_text else "the problems changed but not their list"
 
     screenshot = artifacts / "dashboard.png"
     browser.save_screenshot(str(screenshot))
