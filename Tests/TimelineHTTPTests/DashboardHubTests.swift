@@ -84,6 +84,24 @@ struct DashboardHubTests {
         #expect(hub.closeStalledClients(now: start + .seconds(30)) == 1)
     }
 
+    @Test("Events go at every flush, the stats only when they changed and at most every statsInterval")
+    func statsArePaced() async throws {
+        let (hub, dashboard) = try Self.hub()
+        var pacing = DashboardHub.StatsPacing()
+        let id = try #require(hub.connect(channel: nil))
+        _ = try await Self.next(hub, id)
+        let start = ContinuousClock.now
+        Self.add(dashboard, 0..<1)
+        hub.flush(&pacing, now: start)
+        #expect(try await Self.next(hub, id).map(\.0) == ["event", "stats"])
+        Self.add(dashboard, 1..<2)
+        hub.flush(&pacing, now: start + .milliseconds(100))
+        #expect(try await Self.next(hub, id).map(\.0) == ["event"])
+        hub.flush(&pacing, now: start + .milliseconds(500))
+        let late = try await Self.next(hub, id)
+        #expect(late.map(\.0) == ["stats"] && late[0].1 == 2)
+    }
+
     @Test("No more than maxClients streams are admitted; one leaving makes room")
     func clientsAreCapped() throws {
         let (hub, _) = try Self.hub(maxClients: 2)
