@@ -93,7 +93,7 @@ td.n, th.n { text-align: right; }
     <h2 id="feed-title">Live feed</h2>
     <label for="topic-filter">Filter by topic prefix</label>
     <input id="topic-filter" type="search" autocomplete="off" spellcheck="false" placeholder="e.g. visit.MN or visit.KP.MN" aria-describedby="feed-count">
-    <p class="hint" id="feed-count" aria-live="polite">No events yet.</p>
+    <p class="hint" id="feed-count">No events yet.</p>
     <ol id="feed" class="plain" aria-labelledby="feed-title" tabindex="0"></ol>
   </section>
 </main>
@@ -110,11 +110,15 @@ function directionKey(d) { return d.from + "-" + d.to; }
 
 function filterText() { return $("topic-filter").value.trim(); }
 function matches(topic) { const f = filterText(); return f === "" || topic.startsWith(f); }
+// Text is written only when it changes: the DOM (and whatever reads it out) is left alone otherwise.
+function setText(node, text) { if (node.textContent !== text) node.textContent = text; }
 function updateCount() {
   const shown = feed.filter((item) => matches(item.topic)).length;
-  $("feed-count").textContent = feed.length === 0 ? "No events yet."
-    : (filterText() === "" ? `Showing the ${feed.length} most recent events.` : `Showing ${shown} of the ${feed.length} most recent events.`);
+  setText($("feed-count"), feed.length === 0 ? "No events yet."
+    : (filterText() === "" ? `Showing the ${feed.length} most recent events.` : `Showing ${shown} of the ${feed.length} most recent events.`));
 }
+// The x of a centred label `text` long, moved so that it stays within the chart.
+function inside(x, text, left, right) { const half = String(text).length * 3.4; return Math.min(right - half, Math.max(left + half, x)); }
 function feedNode(item) {
   const e = item.event, li = el("li");
   li.dataset.topic = item.topic;
@@ -142,14 +146,16 @@ function renderFeed() {
   updateCount();
 }
 function renderStats(s) {
-  $("total-events").textContent = number(s.totalEvents);
-  $("total-visits").textContent = number(s.totalVisits);
-  $("own-lag").textContent = number(s.lag);
+  setText($("total-events"), number(s.totalEvents));
+  setText($("total-visits"), number(s.totalVisits));
+  setText($("own-lag"), number(s.lag));
   const directions = s.visitsByDirection;
-  // The chart draws the directions with the most visits, one colour each, and the rest together.
-  const charted = [...directions].sort((a, b) => b.count - a.count).slice(0, palette.length);
+  // The chart's series come with the stats: the directions with the most visits, one colour each,
+  // and "*" for the rest together.
+  const names = {};
+  directions.forEach((d) => { names[directionKey(d)] = `${d.fromName} → ${d.toName}`; });
   const colour = {};
-  charted.forEach((d, i) => { colour[directionKey(d)] = palette[i]; });
+  s.chart.series.forEach((d, i) => { if (d.from !== "*") colour[directionKey(d)] = palette[i]; });
   const list = $("directions");
   list.replaceChildren(...directions.map((d) => {
     const li = el("li");
@@ -159,8 +165,8 @@ function renderStats(s) {
     return li;
   }));
   if (directions.length === 0) list.append(el("li", "No visits yet.", "meta"));
-  const series = charted.map((d) => ({ key: directionKey(d), from: d.from, to: d.to, name: `${d.fromName} → ${d.toName}`, colour: colour[directionKey(d)] }));
-  if (directions.length > charted.length) series.push({ key: "*", from: "*", to: "*", name: "Other directions", colour: other });
+  const series = s.chart.series.map((d) => d.from === "*" ? { from: "*", to: "*", name: "Other directions", colour: other }
+    : { from: d.from, to: d.to, name: names[directionKey(d)] || directionKey(d), colour: colour[directionKey(d)] });
   $("legend").replaceChildren(...series.map((d) => {
     const li = el("li"); const swatch = el("span", undefined, "swatch"); swatch.style.background = d.colour;
     li.append(swatch, el("span", d.name)); return li;
@@ -170,14 +176,9 @@ function renderStats(s) {
 }
 function drawChart(s, series) {
   const svg = $("chart");
-  const decades = [...new Set(s.visitsByDecade.map((c) => c.decade))].sort((a, b) => a - b);
-  const keys = new Set(series.map((d) => d.key));
-  const counts = {};
-  s.visitsByDecade.forEach((c) => {
-    const key = c.decade + ":" + (keys.has(directionKey(c)) ? directionKey(c) : "*");
-    counts[key] = (counts[key] || 0) + c.count;
-  });
-  const max = Math.max(1, ...Object.values(counts));
+  const decades = s.chart.decades.map((row) => row.decade);
+  const counts = s.chart.decades.map((row) => row.counts);
+  const max = Math.max(1, ...counts.flat());
   const left = 8, right = 392, top = 16, bottom = 190, groups = Math.max(1, decades.length);
   const groupWidth = (right - left) / groups, barWidth = Math.max(2, (groupWidth - 6) / Math.max(1, series.length));
   const desc = document.createElementNS(svgNS, "desc"); desc.id = "chart-desc";
@@ -186,7 +187,7 @@ function drawChart(s, series) {
   decades.forEach((decade, g) => {
     const parts = [];
     series.forEach((d, i) => {
-      const count = counts[decade + ":" + d.key] || 0;
+      const count = counts[g][i] || 0;
       const h = Math.round((bottom - top) * count / max);
       const x = left + g * groupWidth + 3 + i * barWidth;
       const rect = document.createElementNS(svgNS, "rect");
@@ -198,7 +199,7 @@ function drawChart(s, series) {
       nodes.push(rect);
       if (count > 0 && barWidth >= 9) {
         const label = document.createElementNS(svgNS, "text");
-        label.setAttribute("x", (x + barWidth / 2).toFixed(1)); label.setAttribute("y", bottom - h - 3); label.setAttribute("text-anchor", "middle");
+        label.setAttribute("x", inside(x + barWidth / 2, count, 0, 400).toFixed(1)); label.setAttribute("y", bottom - h - 3); label.setAttribute("text-anchor", "middle");
         label.textContent = count;
         nodes.push(label);
       }
@@ -206,7 +207,7 @@ function drawChart(s, series) {
     });
     if (groupWidth >= 28 || g % Math.ceil(28 / groupWidth) === 0) {
       const axis = document.createElementNS(svgNS, "text");
-      axis.setAttribute("x", (left + g * groupWidth + groupWidth / 2).toFixed(1)); axis.setAttribute("y", bottom + 16); axis.setAttribute("text-anchor", "middle");
+      axis.setAttribute("x", inside(left + g * groupWidth + groupWidth / 2, decade + "s", 0, 400).toFixed(1)); axis.setAttribute("y", bottom + 16); axis.setAttribute("text-anchor", "middle");
       axis.textContent = decade + "s";
       nodes.push(axis);
     }
@@ -222,7 +223,7 @@ function cell(text, numeric) { const td = el("td", text); if (numeric) td.classN
 function rate(value) { return value === null || value === undefined ? "–" : number(Math.round(value)); }
 function renderHealth(h) {
   const server = h.server;
-  $("server").textContent = `This dashboard: ${server.clients} open stream(s), ${server.resyncs} resync(s) of slow clients.`;
+  setText($("server"), `This dashboard: ${server.clients} open stream(s), ${server.resyncs} resync(s) of slow clients.`);
   const p = h.pipeline;
   if (!p) return;
   $("brokers").tBodies[0].replaceChildren(...p.brokers.map((b) => {
@@ -240,7 +241,13 @@ function renderHealth(h) {
     return tr;
   }));
   if (p.consumers.length === 0) { const tr = el("tr"); const td = el("td", "No consumer has reported a position yet.", "meta"); td.colSpan = 4; tr.append(td); consumers.append(tr); }
-  $("problems").replaceChildren(...(p.problems.length ? p.problems.map((t) => el("li", t)) : [el("li", "Healthy: nothing wrong.", "ok")]));
+  // A live region: rebuilt only when what it says changes, so an unchanged reading is not announced again.
+  const problems = p.problems.length ? p.problems : ["Healthy: nothing wrong."];
+  const list = $("problems");
+  if (list.dataset.said !== JSON.stringify(problems)) {
+    list.dataset.said = JSON.stringify(problems);
+    list.replaceChildren(...(p.problems.length ? p.problems.map((t) => el("li", t)) : [el("li", problems[0], "ok")]));
+  }
 }
 function applyState(s) {
   feedCapacity = s.feedCapacity;

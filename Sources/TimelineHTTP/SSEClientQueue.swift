@@ -58,6 +58,13 @@ public struct SSEClientQueue: Sendable {
         queuedBytes = 0
     }
 
+    /// Drops what is queued and sends the state next: what it was to follow was never queued.
+    public mutating func requireResync() {
+        droppedMessages += messages.count
+        supersede()
+        needsResync = true
+    }
+
     /// Takes what is due: the resync first, else every queued message; nil when nothing is.
     public mutating func take() -> Next? {
         if needsResync {
@@ -77,7 +84,15 @@ public struct SSEClientQueue: Sendable {
 /// `data:` line (so a newline in the data cannot end the message), and a blank line.
 public func serverSentEvent(_ name: String, data: String) -> [UInt8] {
     var text = "event: \(name)\n"
-    // CR, LF and CRLF all end a line in an event stream.
+    // CR, LF and CRLF all end a line in an event stream; data with none (JSON, mostly) is one line.
+    guard data.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) else {
+        var bytes = Array(text.utf8)
+        bytes.reserveCapacity(bytes.count + data.utf8.count + 8)
+        bytes += "data: ".utf8
+        bytes += data.utf8
+        bytes += "\n\n".utf8
+        return bytes
+    }
     let lines = data.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
     for line in lines.split(separator: "\n", omittingEmptySubsequences: false) {
         text += "data: \(line)\n"

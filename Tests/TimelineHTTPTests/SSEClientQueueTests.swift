@@ -52,4 +52,9 @@ struct SSEClientQueueTests {
         let framed = String(decoding: serverSentEvent("event", data: "{\"a\":\n1,\r\n\"b\":\r2}"), as: UTF8.self)
         #expect(framed == "event: event\ndata: {\"a\":\ndata: 1,\ndata: \"b\":\ndata: 2}\n\n")
     }
+
+    @Test("Data without a line break is one data line, as written")
+    func dataWithoutBreaksIsOneLine() {
+        #expect(String(decoding: serverSentEvent("stats", data: "{\"a\":1}"), as: UTF8.self) == "event: stats\ndata: {\"a\":1}\n\n")
+    }
 }

@@ -24,15 +24,12 @@ public struct DashboardFeedItem: Sendable, Equatable {
     }
 }
 
-/// What changed since the last `takeUpdate`: the newest events (at most the feed's capacity),
-/// and the statistics.
+/// What changed since the last `takeUpdate`: the newest events (at most the feed's capacity).
 public struct DashboardUpdate: Sendable, Equatable {
     /// `event` messages, oldest first.
     public var events: [String]
     /// Events added that are not among `events`: more came than the feed holds.
     public var skipped: Int
-    /// The `stats` message.
-    public var stats: String
 }
 
 /// What the dashboard shows, folded one event at a time: the statistics (the domain's own
@@ -54,8 +51,10 @@ public struct DashboardModel: Sendable {
     /// The newest `feedCapacity` events; `feedStart` is the oldest's index once the ring is full.
     private var feed: [DashboardFeedItem] = []
     private var feedStart = 0
-    /// Events added since the last `takeUpdate`; the newest of them are at the top of the feed.
+    /// Events added since the last `takeUnsent`; the newest of them are at the top of the feed.
     private var unsent = 0
+    /// Grows with every change (an event, a newer head): two copies of the same version are alike.
+    public private(set) var version: UInt64 = 0
 
     public init(feedCapacity: Int = 200, countryNames: [CountryCode: String] = [:]) {
         precondition(feedCapacity > 0, "the feed holds at least one event")
@@ -76,10 +75,13 @@ public struct DashboardModel: Sendable {
             feedStart = (feedStart + 1) % feedCapacity
         }
         unsent += 1
+        version += 1
     }
 
     public mutating func noteHead(_ sequence: UInt64) {
-        head = max(head, sequence)
+        guard sequence > head else { return }
+        head = sequence
+        version += 1
     }
 
     /// The feed, newest first.
@@ -87,13 +89,24 @@ public struct DashboardModel: Sendable {
         (0..<feed.count).map { feed[(feedStart + feed.count - 1 - $0) % feed.count] }
     }
 
-    /// What to push since the last call; nil when nothing was added. Whatever came, the update
-    /// holds no more events than the feed: a page shows no more.
-    public mutating func takeUpdate() -> DashboardUpdate? {
-        guard unsent > 0 else { return nil }
+    /// How many events were added since the last call, which starts the count again. The hub takes
+    /// it with a copy of the model under the lock and makes the messages from the copy outside it.
+    public mutating func takeUnsent() -> Int {
         defer { unsent = 0 }
+        return unsent
+    }
+
+    /// The `event` messages of the newest `unsent` events; nil when there are none. Whatever came,
+    /// no more events than the feed: a page shows no more.
+    public func update(unsent: Int) -> DashboardUpdate? {
+        guard unsent > 0 else { return nil }
         let sent = min(unsent, feed.count)
-        return DashboardUpdate(events: recent.prefix(sent).reversed().map(eventJSON), skipped: unsent - sent, stats: statsJSON())
+        return DashboardUpdate(events: recent.prefix(sent).reversed().map(eventJSON), skipped: unsent - sent)
+    }
+
+    /// What to push since the last call; nil when nothing was added.
+    public mutating func takeUpdate() -> DashboardUpdate? {
+        update(unsent: takeUnsent())
     }
 
     // MARK: JSON
@@ -101,8 +114,14 @@ public struct DashboardModel: Sendable {
     /// The `state` message: everything a page needs to draw itself. `health` is a JSON object
     /// kept elsewhere (the pipeline's health and the HTTP side's own figures).
     public func stateJSON(health: String) -> String {
+        stateBody() + ",\"health\":\(health)}"
+    }
+
+    /// The state without its health and closing brace: what depends on the model alone, so
+    /// clients given the same version can share it.
+    public func stateBody() -> String {
         "{\"sequence\":\(lastSequence),\"feedCapacity\":\(feedCapacity),\"stats\":\(statsJSON()),"
-            + "\"feed\":[\(recent.map(eventJSON).joined(separator: ","))],\"health\":\(health)}"
+            + "\"feed\":[\(recent.map(eventJSON).joined(separator: ","))]"
     }
 
     /// An `event` message: the broker's sequence, the topic, the decade and direction the event
@@ -113,19 +132,33 @@ public struct DashboardModel: Sendable {
             + "\"fromName\":\(Self.quoted(name(item.from))),\"toName\":\(Self.quoted(name(item.to))),\"event\":\(item.body)}"
     }
 
-    /// The `stats` message: totals, visits per direction and per decade and direction, events per kind.
+    /// How many directions the chart draws in colours of their own; the rest are one series.
+    public static let chartedDirections = 6
+
+    /// The `stats` message, what the page draws: totals, visits per direction, and the chart's
+    /// series (the directions with the most visits, ties in the order of their codes, then "*" for
+    /// the others together when there are more) with their counts per decade.
     public func statsJSON() -> String {
-        let directions = statistics.visitsByDirection.sorted { $0.key < $1.key }.map { direction, count in
+        let byDirection = statistics.visitsByDirection
+        let directions = byDirection.sorted { $0.key < $1.key }.map { direction, count in
             "{\"from\":\(Self.quoted(direction.from.rawValue)),\"to\":\(Self.quoted(direction.to.rawValue)),"
                 + "\"fromName\":\(Self.quoted(name(direction.from))),\"toName\":\(Self.quoted(name(direction.to))),\"count\":\(count)}"
         }
-        let decades = statistics.visitsByDecade.map {
-            "{\"decade\":\($0.decade),\"from\":\(Self.quoted($0.from.rawValue)),\"to\":\(Self.quoted($0.to.rawValue)),\"count\":\($0.count)}"
+        let charted = byDirection.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            .prefix(Self.chartedDirections).map(\.key)
+        let hasOther = byDirection.count > charted.count
+        var series = charted.map { "{\"from\":\(Self.quoted($0.from.rawValue)),\"to\":\(Self.quoted($0.to.rawValue))}" }
+        if hasOther { series.append("{\"from\":\"*\",\"to\":\"*\"}") }
+        let decades = statistics.visitsByDecadeAndDirection.sorted { $0.key < $1.key }.map { decade, counts in
+            var row = charted.map { counts[$0] ?? 0 }
+            if hasOther { row.append(counts.values.reduce(0, +) - row.reduce(0, +)) }
+            return "{\"decade\":\(decade),\"counts\":[\(row.map(String.init).joined(separator: ","))]}"
         }
         let kinds = statistics.eventsByKind.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\(Self.quoted($0.key.rawValue)):\($0.value)" }
         return "{\"totalEvents\":\(statistics.totalEvents),\"totalVisits\":\(statistics.totalVisits),\"sequence\":\(lastSequence),"
             + "\"head\":\(head),\"lag\":\(head > lastSequence ? head - lastSequence : 0),"
-            + "\"visitsByDirection\":[\(directions.joined(separator: ","))],\"visitsByDecade\":[\(decades.joined(separator: ","))],"
+            + "\"visitsByDirection\":[\(directions.joined(separator: ","))],"
+            + "\"chart\":{\"series\":[\(series.joined(separator: ","))],\"decades\":[\(decades.joined(separator: ","))]},"
             + "\"eventsByKind\":{\(kinds.joined(separator: ","))}}"
     }
 
