@@ -134,12 +134,12 @@ def test_slow_and_vanishing_clients_leave_the_dashboard_alive_and_bounded(pipeli
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stalled.sendall(request)
     try:
-        producer = pipeline.start_producer(endpoints, "--synthetic", "50000", "--seed", "72", "--rate", "10000")
+        producer = pipeline.start_producer(endpoints, "--synthetic", "100000", "--seed", "72", "--rate", "10000")
         # Browsers that leave mid-stream, while the events flow.
         left, resident_at_half = 0, None
         while producer.alive():
             # Memory once the first half has flowed (past the start's growth: buffers, the allocator's arenas).
-            if resident_at_half is None and broker_stats(endpoints["replay"])["lastSequence"] >= 25000:
+            if resident_at_half is None and broker_stats(endpoints["replay"])["lastSequence"] >= 50000:
                 resident_at_half = resident_bytes(dashboard.pid)
             leaving = socket.create_connection((host, int(port)))
             leaving.sendall(request)
@@ -149,8 +149,8 @@ def test_slow_and_vanishing_clients_leave_the_dashboard_alive_and_bounded(pipeli
             time.sleep(0.1)  # pacing the departures, not waiting for anything
         assert producer.process.wait() == 0, producer.log()[-2000:]
         assert left >= 5 and resident_at_half is not None
-        state = wait_for(lambda: (lambda s: s if s["stats"]["totalEvents"] == 50000 else None)(first_state(address)), 60,
-                         "the dashboard to count 50,000 events")
+        state = wait_for(lambda: (lambda s: s if s["stats"]["totalEvents"] == 100000 else None)(first_state(address)), 60,
+                         "the dashboard to count 100,000 events")
         server = wait_for(lambda: (lambda s: s if s["server"]["resyncs"] >= 1 else None)(first_state(address)["health"]), 30,
                           "the stalled client's queue to be dropped for a resync")
         resident_at_end = resident_bytes(dashboard.pid)
@@ -169,11 +169,12 @@ def test_slow_and_vanishing_clients_leave_the_dashboard_alive_and_bounded(pipeli
         finally:
             watcher.close()
         growth = resident_at_end - resident_at_half
-        print(f"dashboard resident memory {resident_at_half / 2**20:.1f} -> {resident_at_end / 2**20:.1f} MiB over the second 25,000 events "
+        print(f"dashboard resident memory {resident_at_half / 2**20:.1f} -> {resident_at_end / 2**20:.1f} MiB over the second 50,000 events "
               f"with a stalled client ({server['server']['resyncs']} resyncs, {server['server']['droppedMessages']} messages dropped)")
         # A slow client costs at most its queue (1 MiB) and what the kernel holds; keeping the
-        # second half's events would cost 8 MB and more.
-        assert growth < 6 * 2**20, growth
+        # second half's events would cost 16 MB and more. The bound leaves room for the
+        # allocator's own noise (up to 6.4 MiB was seen over 25,000 events).
+        assert growth < 8 * 2**20, growth
         assert state["stats"]["lag"] == 0
         # The stalled client does not hold up a graceful shutdown either.
         assert dashboard.terminate() == 0
