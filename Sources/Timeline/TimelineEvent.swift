@@ -111,16 +111,7 @@ public struct TimelineEvent: Hashable, Sendable {
 public enum EventID {
     public static func derive(kind: EventKind, date: EDTFDate, from: CountryCode, to: CountryCode,
                               guest: String?, host: String?, place: String?) -> String {
-        // The fields joined by U+001F, written as bytes.
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(96)
-        bytes.append(contentsOf: kind.rawValue.utf8)
-        bytes.append(0x1F)
-        date.appendText(to: &bytes)
-        bytes.append(0x1F)
-        bytes.append(contentsOf: from.rawValue.utf8)
-        bytes.append(0x1F)
-        bytes.append(contentsOf: to.rawValue.utf8)
+        var bytes = identifyingFacts(kind: kind, date: date, from: from, to: to)
         for text in [guest, host, place] {
             bytes.append(0x1F)
             appendNormalised(text, to: &bytes)
@@ -133,8 +124,16 @@ public enum EventID {
     /// fields of `derive` with guest, host and place empty, then the code). The same day, kind and
     /// direction read from another export file is the same event.
     public static func derive(kind: EventKind, date: EDTFDate, from: CountryCode, to: CountryCode, cameo: String) -> String {
+        var bytes = identifyingFacts(kind: kind, date: date, from: from, to: to)
+        bytes += [0x1F, 0x1F, 0x1F, 0x1F]
+        bytes.append(contentsOf: "cameo:\(cameo)".utf8)
+        return SHA256.hash(data: bytes).withUnsafeBytes { hex($0.prefix(16)) }
+    }
+
+    /// Kind, EDTF date and direction, joined by U+001F, as bytes: what every id starts with.
+    private static func identifyingFacts(kind: EventKind, date: EDTFDate, from: CountryCode, to: CountryCode) -> [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(64)
+        bytes.reserveCapacity(96)
         bytes.append(contentsOf: kind.rawValue.utf8)
         bytes.append(0x1F)
         date.appendText(to: &bytes)
@@ -142,9 +141,7 @@ public enum EventID {
         bytes.append(contentsOf: from.rawValue.utf8)
         bytes.append(0x1F)
         bytes.append(contentsOf: to.rawValue.utf8)
-        bytes += [0x1F, 0x1F, 0x1F, 0x1F]
-        bytes.append(contentsOf: "cameo:\(cameo)".utf8)
-        return SHA256.hash(data: bytes).withUnsafeBytes { hex($0.prefix(16)) }
+        return bytes
     }
 
     /// The SHA-256 of a string's UTF-8 bytes.
