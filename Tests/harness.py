@@ -4,9 +4,11 @@ processes on loopback ports the system picks, and cleans every process up afterw
 The polling, request and wire helpers serve Benchmarks/pipeline_bench.py too, so this module needs
 neither pytest nor pyzmq to be imported; each helper imports what it uses."""
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import struct
 import subprocess
 import time
@@ -36,6 +38,22 @@ def timeline_binary() -> Path:
 def log_bytes(data_dir: Path) -> bytes:
     """A broker's event log: the records of its segments (`log/<first sequence>.log`), in order."""
     return b"".join(path.read_bytes() for path in sorted((data_dir / "log").glob("*.log")))
+
+
+def free_port() -> int:
+    """A loopback port the system gave out, then closed: nothing listens there (for a moment)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def taken_port():
+    """A loopback port another socket listens on while the block runs."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
 
 
 def wait_for(condition, timeout: float, what: str, interval: float = 0.02):

@@ -91,7 +91,7 @@ struct StatusCommand: AsyncParsableCommand {
         let aggregator = health.aggregator
         if let status = aggregator.status {
             lines.append("aggregator \(aggregator.endpoint)  position \(status.sequence)  lag \(status.lag)  events \(status.events)"
-                + (aggregator.eventsPerSecond.map { "  \(rate($0))/s" } ?? "") + (status.residentBytes.map { "  memory \(mebibytes($0))" } ?? ""))
+                + (aggregator.eventsPerSecond.map { "  \(rate($0))/s" } ?? "") + (status.residentBytes.map { "  memory \(PipelineHealth.mebibytes($0))" } ?? ""))
         } else {
             lines.append("aggregator \(aggregator.endpoint)  not answering")
         }
@@ -108,7 +108,7 @@ struct StatusCommand: AsyncParsableCommand {
         var text = "\(broker.endpoint)  log \(statistics.lastSequence)  accepted \(statistics.accepted)"
             + (broker.acceptedPerSecond.map { " (\(rate($0))/s)" } ?? "")
             + "  subscriptions \(statistics.subscriptions)  following \(statistics.followersWaiting ?? 0)"
-            + (statistics.residentBytes.map { "  memory \(mebibytes($0))" } ?? "")
+            + (statistics.residentBytes.map { "  memory \(PipelineHealth.mebibytes($0))" } ?? "")
             + (statistics.disk.map { "  disk \(String(format: "%.0f%%", $0.freeShare * 100)) free" } ?? "")
         guard let pair = statistics.pair else { return text + "  (single broker)" }
         text += "  \(pair.role) \(pair.state)  epoch \(pair.epoch)  \(pair.replication)"
@@ -123,5 +123,4 @@ struct StatusCommand: AsyncParsableCommand {
 
     private static func rate(_ value: Double) -> String { String(Int(value.rounded())) }
 
-    private static func mebibytes(_ bytes: UInt64) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
 }

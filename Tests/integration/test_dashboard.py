@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import broker_stats, expected_statistics, wait_for
+from harness import broker_stats, expected_statistics, taken_port, wait_for
 
 ANY = "127.0.0.1:*"
 # No aggregator listens there: the health section says so, and no fixed port of the machine is asked.
@@ -221,18 +221,12 @@ def test_an_unknown_path_is_404_and_the_page_needs_nothing_from_elsewhere(pipeli
 
 
 def test_a_taken_dashboard_port_stops_it_at_start_naming_the_key(pipeline, tmp_path):
-    taken = socket.socket()
-    taken.bind(("127.0.0.1", 0))
-    taken.listen()
-    try:
-        port = taken.getsockname()[1]
+    with taken_port() as port:
         data = tmp_path / "refused-dashboard"
         result = pipeline.run("dashboard", "--data-dir", str(data), "--replay", NO_AGGREGATOR, "--listen", f"127.0.0.1:{port}")
         assert result.returncode == 78, result.stderr
         assert "dashboard.listen" in result.stderr and "in use" in result.stderr
         assert not (data / "endpoints.json").exists()
-    finally:
-        taken.close()
 
 
 # The browser.

@@ -2,15 +2,13 @@
 answers; the broker, which binds one endpoint per socket, refuses a list."""
 
 import json
-import socket
+
+from harness import free_port
 
 
 def dead_endpoint() -> str:
     """A loopback TCP endpoint nothing listens on (a port the system gave out, then closed)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"tcp://127.0.0.1:{port}"
+    return f"tcp://127.0.0.1:{free_port()}"
 
 
 def test_the_broker_refuses_a_list_naming_the_key(pipeline, tmp_path):

@@ -4,7 +4,6 @@ Prometheus server (Debian's `prometheus`) scrapes them and computes a rate and a
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import aggregator_status, wait_for
+from harness import aggregator_status, free_port, taken_port, wait_for
 
 ANY = "127.0.0.1:*"
 
@@ -109,11 +108,7 @@ def test_every_daemon_serves_its_figures_at_metrics(pipeline):
 
 
 def test_a_taken_metrics_port_stops_the_daemon_at_start_naming_the_key(pipeline, tmp_path):
-    taken = socket.socket()
-    taken.bind(("127.0.0.1", 0))
-    taken.listen()
-    try:
-        port = taken.getsockname()[1]
+    with taken_port() as port:
         data = tmp_path / "refused-broker"
         result = pipeline.run("broker", "--data-dir", str(data), "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*",
                               "--replay", "tcp://127.0.0.1:*", "--metrics-listen", f"127.0.0.1:{port}")
@@ -121,8 +116,6 @@ def test_a_taken_metrics_port_stops_the_daemon_at_start_naming_the_key(pipeline,
         assert "metrics.listen" in result.stderr and "in use" in result.stderr
         # Refused before it opened anything: no log, no endpoints.
         assert not (data / "log").exists() and not (data / "endpoints.json").exists()
-    finally:
-        taken.close()
 
 
 @pytest.mark.parametrize("address", ["nonsense", "127.0.0.1:99999", ":9101", "::1:9101"])
@@ -130,12 +123,6 @@ def test_a_metrics_address_that_is_not_one_is_a_configuration_error(pipeline, ad
     result = pipeline.run("monitor", "--metrics-listen", address)
     assert result.returncode == 78, result.stderr
     assert "metrics.listen" in result.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Prometheus:

@@ -60,6 +60,12 @@ public struct BrokerStatistics: Codable, Sendable, Equatable {
     public var residentBytes: UInt64?
     public var disk: DiskSpace?
 
+    /// Every consumer's last reported position: the durable ones' and the others heard lately,
+    /// the later of the two where a name has both.
+    public var consumerPositions: [String: UInt64] {
+        (consumers ?? [:]).merging(reported ?? [:]) { max($0, $1) }
+    }
+
     public init(lastSequence: UInt64, producers: Int, subscriptions: Int, counters: BrokerCounters, deadLettersLost: UInt64 = 0) {
         self.lastSequence = lastSequence
         self.producers = producers

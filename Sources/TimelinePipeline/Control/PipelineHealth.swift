@@ -154,7 +154,7 @@ public struct PipelineHealth: Codable, Sendable, Equatable {
             }
             if let disk = statistics.disk, disk.freeShare < limits.minDiskFree {
                 problems.append("broker \(reading.endpoint): the disk of its data folder is filling, "
-                    + "\(percent(disk.freeShare)) free (\(mebibytes(disk.freeBytes)) of \(mebibytes(disk.totalBytes)))")
+                    + "\(percent(disk.freeShare)) free (\(Self.mebibytes(disk.freeBytes)) of \(Self.mebibytes(disk.totalBytes)))")
             }
         }
         let answered = now.brokers.compactMap(\.statistics)
@@ -169,9 +169,9 @@ public struct PipelineHealth: Codable, Sendable, Equatable {
         var consumers: [Consumer] = []
         let serving = now.brokers.firstIndex { $0.statistics.map { $0.pair == nil || $0.pair?.state == "active" } ?? false }
         if let serving, let statistics = now.brokers[serving].statistics {
-            let positions = (statistics.consumers ?? [:]).merging(statistics.reported ?? [:]) { max($0, $1) }
+            let positions = statistics.consumerPositions
             let earlier = second == nil ? nil : first.brokers[safe: serving]
-            let before = earlier?.statistics.map { ($0.consumers ?? [:]).merging($0.reported ?? [:]) { max($0, $1) } } ?? [:]
+            let before = earlier?.statistics?.consumerPositions ?? [:]
             for name in positions.keys.sorted() {
                 let position = positions[name]!
                 let lag = statistics.lastSequence > position ? statistics.lastSequence - position : 0
@@ -202,7 +202,10 @@ public struct PipelineHealth: Codable, Sendable, Equatable {
 
 func percent(_ share: Double) -> String { String(format: "%.0f%%", share * 100) }
 
-func mebibytes(_ bytes: UInt64) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+extension PipelineHealth {
+    /// Bytes as MiB with one decimal, for people.
+    public static func mebibytes(_ bytes: UInt64) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+}
 
 extension Array {
     subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }

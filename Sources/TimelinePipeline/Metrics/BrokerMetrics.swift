@@ -102,7 +102,7 @@ public final class BrokerMetrics: Sendable {
                 metrics.diskFree.record(Double(disk.freeBytes))
                 metrics.diskTotal.record(Double(disk.totalBytes))
             }
-            let consumers = (statistics.consumers ?? [:]).merging(statistics.reported ?? [:]) { max($0, $1) }
+            let consumers = statistics.consumerPositions
             metrics.consumerPosition.update(consumers.mapValues { Double($0) })
             metrics.consumerLag.update(consumers.mapValues { Double(statistics.lastSequence.subtractingClamped($0)) })
             if let pair = statistics.pair {
