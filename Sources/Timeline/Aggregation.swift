@@ -52,29 +52,39 @@ public struct Direction: Hashable, Sendable, Comparable, CustomStringConvertible
 
 /// The statistics the aggregator keeps, as plain values. Built one event at a time with `add`, so
 /// the same code serves a batch of events and a live stream; the caller decides which events are new.
+///
+/// Events are counted per (year, kind, direction), the one table every view is derived from,
+/// restricted or not (`filtered(_:)`): per decade, per year, per direction, per kind, per pair. For
+/// visits the table also keeps which dates they fell on (`VisitDays`), and events that tell a
+/// state (`StandingFact`) are kept whole, so that first and last visits, gaps and "relations on a
+/// date" need no rescan of the events.
 public struct Statistics: Hashable, Sendable {
     public private(set) var totalEvents = 0
     public private(set) var totalVisits = 0
-    /// Visits per (year, from, to), the one table the per-decade, per-year and per-direction views
-    /// are derived from. The key packs the year and both countries into one integer (see `cell`),
-    /// so counting a visit is one multiplication and a probe or two (see `VisitCells`).
-    private var visitCells = VisitCells()
+    /// Counts per (year, kind, from, to) (see `cell`): counting an event is one multiplication and a
+    /// probe or two (see `EventCells`).
+    private var cells = EventCells()
     /// Events per kind, indexed like `EventKind.allCases`.
     private var kindCounts = [Int](repeating: 0, count: EventKind.allCases.count)
+    /// The facts, sorted (`StandingFact`'s order), so that equal statistics have equal arrays.
+    public private(set) var facts: [StandingFact] = []
 
     public init() {}
 
-    /// Rebuilds statistics from their persisted parts: the totals, the kinds, and visits per year and
-    /// direction (from which the per-decade and per-direction counts follow).
+    /// Rebuilds statistics from what an older state file kept: the totals, the kinds, and visits
+    /// per year and direction. Their dates within the year are unknown, so each year with visits
+    /// reads as a visit "during the year"; events of other kinds have no year or direction.
     public init(totalEvents: Int, eventsByKind: [EventKind: Int], visitsByYear: [YearCount]) {
-        self.init()
-        self.totalEvents = totalEvents
-        for (kind, count) in eventsByKind { kindCounts[kind.index] += count }
-        for entry in visitsByYear {
-            totalVisits += entry.count
-            visitCells.add(entry.count, to: Self.cell(year: entry.year, from: entry.from, to: entry.to))
-        }
+        self.init(parts: Parts(totalEvents: totalEvents, eventsByKind: eventsByKind, cells: [],
+                               visitDays: visitsByYear.map { ($0.year, Direction(from: $0.from, to: $0.to), $0.count, Self.yearOnly) },
+                               facts: []))
     }
+
+    private static let yearOnly: VisitDays = {
+        var days = VisitDays()
+        days.insert(VisitDays.yearMark)
+        return days
+    }()
 
     /// Statistics of a batch of distinct events.
     public init<S: Sequence>(events: S) where S.Element == TimelineEvent {
@@ -84,20 +94,29 @@ public struct Statistics: Hashable, Sendable {
 
     /// Counts one event. The caller guarantees it was not counted before.
     public mutating func add(_ event: TimelineEvent) {
-        add(kind: event.kind, year: event.date.year, from: event.from, to: event.to)
+        add(EventSummary(event))
     }
 
     /// Counts one event given by its summary. The caller guarantees it was not counted before.
     public mutating func add(_ summary: EventSummary) {
-        add(kind: summary.kind, year: summary.year, from: summary.from, to: summary.to)
-    }
-
-    private mutating func add(kind: EventKind, year: Int, from: CountryCode, to: CountryCode) {
+        let kind = summary.kind
         totalEvents += 1
         kindCounts[kind.index] += 1
-        guard kind == .visit else { return }
-        totalVisits += 1
-        visitCells.add(1, to: Self.cell(year: year, from: from, to: to))
+        let cell = Self.cell(year: summary.year, kind: kind, from: summary.from, to: summary.to)
+        if kind == .visit {
+            totalVisits += 1
+            cells.add(1, to: cell, mark: summary.mark)
+        } else {
+            cells.add(1, to: cell)
+            if let fact = summary.fact { insert(fact) }
+        }
+    }
+
+    private mutating func insert(_ fact: StandingFact) {
+        // Facts mostly come in date order: search from the end.
+        var index = facts.endIndex
+        while index > facts.startIndex, fact < facts[index - 1] { index -= 1 }
+        facts.insert(fact, at: index)
     }
 
     /// Adds counts kept elsewhere (restored state, another partition).
@@ -105,7 +124,8 @@ public struct Statistics: Hashable, Sendable {
         totalEvents += other.totalEvents
         totalVisits += other.totalVisits
         for index in kindCounts.indices { kindCounts[index] += other.kindCounts[index] }
-        other.visitCells.forEach { cell, count in visitCells.add(count, to: cell) }
+        other.cells.forEach { cell, count, days in cells.add(count, to: cell, days: days) }
+        for fact in other.facts { insert(fact) }
     }
 
     /// Events per kind, for the kinds seen.
@@ -117,19 +137,19 @@ public struct Statistics: Hashable, Sendable {
 
     public var visitsByDirection: [Direction: Int] {
         var counts: [Direction: Int] = [:]
-        forEachCell { _, direction, count in counts[direction, default: 0] += count }
+        forEachVisitCell { _, direction, count, _ in counts[direction, default: 0] += count }
         return counts
     }
 
     public var visitsByYearAndDirection: [Int: [Direction: Int]] {
         var counts: [Int: [Direction: Int]] = [:]
-        forEachCell { year, direction, count in counts[year, default: [:]][direction, default: 0] += count }
+        forEachVisitCell { year, direction, count, _ in counts[year, default: [:]][direction, default: 0] += count }
         return counts
     }
 
     public var visitsByDecadeAndDirection: [Int: [Direction: Int]] {
         var counts: [Int: [Direction: Int]] = [:]
-        forEachCell { year, direction, count in counts[Aggregation.decade(of: year), default: [:]][direction, default: 0] += count }
+        forEachVisitCell { year, direction, count, _ in counts[Aggregation.decade(of: year), default: [:]][direction, default: 0] += count }
         return counts
     }
 
@@ -143,77 +163,222 @@ public struct Statistics: Hashable, Sendable {
     /// Visits per year and direction, sorted by year then direction.
     public var visitsByYear: [YearCount] {
         var counts: [YearCount] = []
-        counts.reserveCapacity(visitCells.count)
-        forEachCell { year, direction, count in counts.append(YearCount(year: year, from: direction.from, to: direction.to, count: count)) }
+        counts.reserveCapacity(cells.count)
+        forEachVisitCell { year, direction, count, _ in counts.append(YearCount(year: year, from: direction.from, to: direction.to, count: count)) }
         return counts.sorted()
     }
 
-    private func forEachCell(_ body: (Int, Direction, Int) -> Void) {
-        visitCells.forEach { cell, count in
-            let year = Int(Int32(bitPattern: UInt32(truncatingIfNeeded: cell >> 32)))
-            let from = CountryCode(index: Int((cell >> 16) & 0xFFFF)), to = CountryCode(index: Int(cell & 0xFFFF))
-            body(year, Direction(from: from, to: to), count)
+    /// The dates visits fell on in each year and direction that had one.
+    public func forEachVisitYear(_ body: (Int, Direction, Int, VisitDays) -> Void) {
+        forEachVisitCell(body)
+    }
+
+    /// Every count kept: year, kind, direction and events.
+    public func forEachCount(_ body: (Int, EventKind, Direction, Int) -> Void) {
+        cells.forEach { cell, count, _ in
+            let (year, kind, direction) = Self.coordinates(of: cell)
+            body(year, kind, direction, count)
         }
     }
 
-    /// `year` (as 32 bits) | from's index (16 bits) | to's index (16 bits).
-    private static func cell(year: Int, from: CountryCode, to: CountryCode) -> UInt64 {
-        UInt64(UInt32(bitPattern: Int32(truncatingIfNeeded: year))) << 32 | UInt64(from.index) << 16 | UInt64(to.index)
+    private func forEachVisitCell(_ body: (Int, Direction, Int, VisitDays) -> Void) {
+        cells.forEach { cell, count, days in
+            let (year, kind, direction) = Self.coordinates(of: cell)
+            if kind == .visit { body(year, direction, count, days ?? VisitDays()) }
+        }
+    }
+
+    // MARK: Restricted views
+
+    /// The statistics of the events `filter` keeps: counts, visit dates and facts.
+    public func filtered(_ filter: StatisticsFilter) -> Statistics {
+        var result = Statistics()
+        cells.forEach { cell, count, days in
+            let (year, kind, direction) = Self.coordinates(of: cell)
+            guard filter.matches(kind: kind, year: year, from: direction.from, to: direction.to) else { return }
+            result.totalEvents += count
+            result.kindCounts[kind.index] += count
+            if kind == .visit { result.totalVisits += count }
+            result.cells.add(count, to: cell, days: days)
+        }
+        result.facts = facts.filter { filter.matches(kind: $0.kind, year: $0.date.year, from: $0.from, to: $0.to) }
+        return result
+    }
+
+    // MARK: Storage
+
+    /// What a state file keeps of the statistics, and gives back to `init(parts:)`.
+    public struct Parts: Sendable, Equatable {
+        public var totalEvents: Int
+        public var eventsByKind: [EventKind: Int]
+        /// Events of every kind but visits per (year, kind, direction).
+        public var cells: [KindCount]
+        /// Visits per year and direction, with their dates.
+        public var visitDays: [(year: Int, direction: Direction, count: Int, days: VisitDays)]
+        public var facts: [StandingFact]
+
+        public init(totalEvents: Int, eventsByKind: [EventKind: Int], cells: [KindCount],
+                    visitDays: [(year: Int, direction: Direction, count: Int, days: VisitDays)], facts: [StandingFact]) {
+            self.totalEvents = totalEvents
+            self.eventsByKind = eventsByKind
+            self.cells = cells
+            self.visitDays = visitDays
+            self.facts = facts
+        }
+
+        public static func == (lhs: Parts, rhs: Parts) -> Bool {
+            lhs.totalEvents == rhs.totalEvents && lhs.eventsByKind == rhs.eventsByKind && lhs.cells == rhs.cells
+                && lhs.facts == rhs.facts && lhs.visitDays.count == rhs.visitDays.count
+                && zip(lhs.visitDays, rhs.visitDays).allSatisfy { $0.year == $1.year && $0.direction == $1.direction && $0.count == $1.count && $0.days == $1.days }
+        }
+    }
+
+    /// The statistics' parts, each list sorted.
+    public var parts: Parts {
+        var kinds: [KindCount] = []
+        var visits: [(year: Int, direction: Direction, count: Int, days: VisitDays)] = []
+        cells.forEach { cell, count, days in
+            let (year, kind, direction) = Self.coordinates(of: cell)
+            if kind == .visit {
+                visits.append((year, direction, count, days ?? VisitDays()))
+            } else {
+                kinds.append(KindCount(year: year, kind: kind, from: direction.from, to: direction.to, count: count))
+            }
+        }
+        visits.sort { ($0.year, $0.direction) < ($1.year, $1.direction) }
+        return Parts(totalEvents: totalEvents, eventsByKind: eventsByKind, cells: kinds.sorted(), visitDays: visits, facts: facts)
+    }
+
+    public init(parts: Parts) {
+        self.init()
+        totalEvents = parts.totalEvents
+        for (kind, count) in parts.eventsByKind { kindCounts[kind.index] += count }
+        for entry in parts.cells {
+            cells.add(entry.count, to: Self.cell(year: entry.year, kind: entry.kind, from: entry.from, to: entry.to))
+        }
+        for entry in parts.visitDays {
+            totalVisits += entry.count
+            cells.add(entry.count, to: Self.cell(year: entry.year, kind: .visit, from: entry.direction.from, to: entry.direction.to),
+                      days: entry.days)
+        }
+        facts = parts.facts.sorted()
+    }
+
+    /// `year` (as 32 bits) | kind (8 bits) | from's index (12 bits) | to's index (12 bits).
+    @inline(__always)
+    private static func cell(year: Int, kind: EventKind, from: CountryCode, to: CountryCode) -> UInt64 {
+        UInt64(UInt32(bitPattern: Int32(truncatingIfNeeded: year))) << 32 | UInt64(kind.index) << 24
+            | UInt64(from.index) << 12 | UInt64(to.index)
+    }
+
+    private static func coordinates(of cell: UInt64) -> (year: Int, kind: EventKind, direction: Direction) {
+        let year = Int(Int32(bitPattern: UInt32(truncatingIfNeeded: cell >> 32)))
+        let kind = EventKind.allCases[Int((cell >> 24) & 0xFF)]
+        let from = CountryCode(index: Int((cell >> 12) & 0xFFF)), to = CountryCode(index: Int(cell & 0xFFF))
+        return (year, kind, Direction(from: from, to: to))
+    }
+}
+
+/// Events of one kind in one year in one direction.
+public struct KindCount: Hashable, Sendable, Comparable {
+    public var year: Int
+    public var kind: EventKind
+    public var from: CountryCode
+    public var to: CountryCode
+    public var count: Int
+
+    public init(year: Int, kind: EventKind, from: CountryCode, to: CountryCode, count: Int) {
+        self.year = year
+        self.kind = kind
+        self.from = from
+        self.to = to
+        self.count = count
+    }
+
+    public static func < (lhs: KindCount, rhs: KindCount) -> Bool {
+        (lhs.year, lhs.kind, lhs.from, lhs.to) < (rhs.year, rhs.kind, rhs.from, rhs.to)
     }
 }
 
 /// Counts per cell (`Statistics.cell`): an open-addressing table with linear probing, at most half
-/// full. A dictionary hashes each key with SipHash, several times the cost of the rest of counting
-/// a visit; cells are already well spread in their low bits and a multiplication mixes the rest.
-/// Two tables are equal when they hold the same cells with the same counts, whatever their order.
-struct VisitCells: Hashable, Sendable {
-    /// A cell and its count side by side, so that a probe touches one cache line.
+/// full, and for cells of visits the dates they fell on. A dictionary hashes each key with SipHash,
+/// several times the cost of the rest of counting a visit; cells are already well spread in their
+/// low bits and a multiplication mixes the rest. Two tables are equal when they hold the same cells
+/// with the same counts and dates, whatever their order.
+struct EventCells: Hashable, Sendable {
+    /// A cell, its count and where its dates are, side by side, so that a probe touches one cache line.
     private struct Slot {
         var cell: UInt64
         var count: Int
+        /// The cell's entry in `days`, or -1.
+        var days: Int32
     }
 
     /// No cell is all ones: a country's index is below 676.
     private static let empty = UInt64.max
     private var slots: [Slot] = []
+    private var days: [VisitDays] = []
     private(set) var count = 0
 
-    /// Adds `amount` to the count of `cell`, inserting it (even with 0) when absent.
+    /// Adds `amount` to the count of `cell` (inserting it, even with 0, when absent) and marks a date.
     @inline(__always)
-    mutating func add(_ amount: Int, to cell: UInt64) {
+    mutating func add(_ amount: Int, to cell: UInt64, mark: VisitDays.Mark) {
+        let index = slot(for: cell)
+        slots[index].count += amount
+        days[daysIndex(index)].insert(mark)
+    }
+
+    /// Adds `amount` to the count of `cell`, and the dates `days` when given.
+    mutating func add(_ amount: Int, to cell: UInt64, days marks: VisitDays? = nil) {
+        let index = slot(for: cell)
+        slots[index].count += amount
+        if let marks { days[daysIndex(index)].formUnion(marks) }
+    }
+
+    /// The slot of `cell`, made when absent.
+    @inline(__always)
+    private mutating func slot(for cell: UInt64) -> Int {
         if (count + 1) * 2 > slots.count { grow() }
         let mask = slots.count - 1
         var index = Self.slot(cell, mask)
         while true {
             let found = slots[index].cell
-            if found == cell {
-                slots[index].count += amount
-                return
-            }
+            if found == cell { return index }
             if found == Self.empty {
-                slots[index] = Slot(cell: cell, count: amount)
+                slots[index] = Slot(cell: cell, count: 0, days: -1)
                 count += 1
-                return
+                return index
             }
             index = (index + 1) & mask
         }
     }
 
-    /// The count of `cell`, nil when absent.
-    func count(of cell: UInt64) -> Int? {
+    @inline(__always)
+    private mutating func daysIndex(_ slot: Int) -> Int {
+        if slots[slot].days < 0 {
+            slots[slot].days = Int32(days.count)
+            days.append(VisitDays())
+        }
+        return Int(slots[slot].days)
+    }
+
+    /// The count and dates of `cell`, nil when absent.
+    func entry(of cell: UInt64) -> (count: Int, days: VisitDays?)? {
         guard !slots.isEmpty else { return nil }
         let mask = slots.count - 1
         var index = Self.slot(cell, mask)
         while slots[index].cell != Self.empty {
-            if slots[index].cell == cell { return slots[index].count }
+            if slots[index].cell == cell { return (slots[index].count, slots[index].days < 0 ? nil : days[Int(slots[index].days)]) }
             index = (index + 1) & mask
         }
         return nil
     }
 
-    /// Calls `body` with every cell and its count, in no particular order.
-    func forEach(_ body: (UInt64, Int) throws -> Void) rethrows {
-        for slot in slots where slot.cell != Self.empty { try body(slot.cell, slot.count) }
+    /// Calls `body` with every cell, its count and its dates, in no particular order.
+    func forEach(_ body: (UInt64, Int, VisitDays?) throws -> Void) rethrows {
+        for slot in slots where slot.cell != Self.empty {
+            try body(slot.cell, slot.count, slot.days < 0 ? nil : days[Int(slot.days)])
+        }
     }
 
     @inline(__always)
@@ -223,26 +388,33 @@ struct VisitCells: Hashable, Sendable {
 
     private mutating func grow() {
         let old = slots
-        slots = [Slot](repeating: Slot(cell: Self.empty, count: 0), count: max(64, old.count * 2))
+        slots = [Slot](repeating: Slot(cell: Self.empty, count: 0, days: -1), count: max(64, old.count * 2))
         count = 0
-        for slot in old where slot.cell != Self.empty { add(slot.count, to: slot.cell) }
+        for slot in old where slot.cell != Self.empty {
+            let index = self.slot(for: slot.cell)
+            slots[index].count = slot.count
+            slots[index].days = slot.days
+        }
     }
 
-    static func == (lhs: VisitCells, rhs: VisitCells) -> Bool {
+    static func == (lhs: EventCells, rhs: EventCells) -> Bool {
         guard lhs.count == rhs.count else { return false }
-        for slot in lhs.slots where slot.cell != empty {
-            guard rhs.count(of: slot.cell) == slot.count else { return false }
+        var equal = true
+        lhs.forEach { cell, count, days in
+            guard equal, let other = rhs.entry(of: cell) else { equal = false; return }
+            equal = other.count == count && (other.days ?? VisitDays()) == (days ?? VisitDays())
         }
-        return true
+        return equal
     }
 
     /// Independent of the order of the cells, as `==` is.
     func hash(into hasher: inout Hasher) {
         var entries = 0
-        forEach { cell, count in
+        forEach { cell, count, days in
             var entry = Hasher()
             entry.combine(cell)
             entry.combine(count)
+            entry.combine(days ?? VisitDays())
             entries ^= entry.finalize()
         }
         hasher.combine(count)

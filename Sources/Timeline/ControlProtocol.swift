@@ -39,6 +39,7 @@
 /// | request | reply |
 /// | --- | --- |
 /// | `REPORT [id] | format` (text, markdown, csv, json, html; json when omitted without an id) | `OK [id] | report` |
+/// | `QUERY [id] | JSON query` (`ReportQuery`: a restricted report, the pairs, relations on a date) | `OK [id] | document` |
 /// | `STATUS [id]` | `OK [id] | JSON object of positions, lag and counters` |
 /// | anything else | `ERROR [id] | message` |
 public enum ControlProtocol {
@@ -310,12 +311,14 @@ public enum BrokerAnswer: ControlAnswer {
 
 public enum AggregatorCommand: ControlMessage {
     case report(format: String)
+    case query(ReportQuery)
     case status
 
     public func encoded(id: UInt64?) -> [[UInt8]] {
         let idFrame = id.map { [[UInt8](bigEndian: $0)] } ?? []
         switch self {
         case .report(let format): return [Frames.report] + idFrame + [Array(format.utf8)]
+        case .query(let query): return [Frames.query] + idFrame + [query.encoded]
         case .status: return [Frames.status] + idFrame
         }
     }
@@ -329,6 +332,18 @@ public enum AggregatorCommand: ControlMessage {
             case 2: return (nil, .report(format: String(decoding: frames[1], as: UTF8.self)))
             case 3: return (try Frames.id(frames[1], in: name), .report(format: String(decoding: frames[2], as: UTF8.self)))
             default: throw ControlProtocolError("REPORT takes a format, after an optional u64 request id", requestID: Frames.possibleID(frames))
+            }
+        case Frames.query:
+            let id: UInt64?
+            switch frames.count {
+            case 2: id = nil
+            case 3: id = try Frames.id(frames[1], in: name)
+            default: throw ControlProtocolError("QUERY takes a JSON query, after an optional u64 request id", requestID: Frames.possibleID(frames))
+            }
+            do {
+                return (id, .query(try ReportQuery(decoding: frames[frames.count - 1])))
+            } catch {
+                throw ControlProtocolError("QUERY: \(error)", requestID: id)
             }
         case Frames.status:
             switch frames.count {
@@ -386,6 +401,7 @@ enum Frames {
     static let trimmed = Array("TRIMMED".utf8)
     static let consumed = Array("CONSUMED".utf8)
     static let report = Array("REPORT".utf8)
+    static let query = Array("QUERY".utf8)
     static let status = Array("STATUS".utf8)
     static let ok = Array("OK".utf8)
 

@@ -61,7 +61,8 @@ enum EventJSONFastPath {
     static func summary(_ bytes: UnsafeBufferPointer<UInt8>, _ fields: Fields) -> EventSummary {
         // Ids are plain ASCII (checked), so they never hold escapes.
         let key = EventKey(idBytes: UnsafeBufferPointer(rebasing: bytes[fields.id.start..<fields.id.end]))
-        return EventSummary(key: key, kind: fields.kind, year: fields.date.year, from: fields.from, to: fields.to)
+        let fact = fields.kind.tellsState ? StandingFact(decode(bytes, fields)) : nil
+        return EventSummary(key: key, kind: fields.kind, date: fields.date, from: fields.from, to: fields.to, fact: fact)
     }
 
     static func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> Fields? {

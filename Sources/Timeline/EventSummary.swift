@@ -52,23 +52,32 @@ public struct EventKey: Hashable, Sendable {
 }
 
 /// What the statistics count of an event: its identity and the coordinates it is counted under.
-/// The aggregator reads this much of each body and no more.
+/// The aggregator reads this much of each body and no more, except for the rare events that tell a
+/// standing state (relations, treaties, embassies, ambassadors), which it keeps whole as a `fact`.
 public struct EventSummary: Hashable, Sendable {
     public var key: EventKey
     public var kind: EventKind
     public var year: Int
+    /// Where in `year` the event's date falls (see `VisitDays`).
+    public var mark: VisitDays.Mark
     public var from: CountryCode
     public var to: CountryCode
+    /// The event itself, reduced to what "relations on a date" needs, when its kind tells a state.
+    public var fact: StandingFact?
 
-    public init(key: EventKey, kind: EventKind, year: Int, from: CountryCode, to: CountryCode) {
+    public init(key: EventKey, kind: EventKind, date: EDTFDate, from: CountryCode, to: CountryCode, fact: StandingFact? = nil) {
+        let (year, mark) = VisitDays.mark(of: date)
         self.key = key
         self.kind = kind
         self.year = year
+        self.mark = mark
         self.from = from
         self.to = to
+        self.fact = fact
     }
 
     public init(_ event: TimelineEvent) {
-        self.init(key: EventKey(id: event.id), kind: event.kind, year: event.date.year, from: event.from, to: event.to)
+        self.init(key: EventKey(id: event.id), kind: event.kind, date: event.date, from: event.from, to: event.to,
+                  fact: StandingFact(event))
     }
 }

@@ -37,14 +37,18 @@ public struct Report: Sendable, Equatable {
     public var position: [String: Int]
     /// Display names for country codes. A code without a name is shown as the code.
     public var countryNames: [CountryCode: String]
+    /// What the statistics were restricted to (empty: everything). `init` applies it.
+    public private(set) var filter: StatisticsFilter
 
+    /// A report of `statistics` restricted by `filter`.
     public init(title: String, statistics: Statistics, generatedAt: String? = nil,
-                position: [String: Int] = [:], countryNames: [CountryCode: String] = [:]) {
+                position: [String: Int] = [:], countryNames: [CountryCode: String] = [:], filter: StatisticsFilter = StatisticsFilter()) {
         self.title = title
-        self.statistics = statistics
+        self.statistics = filter.isEmpty ? statistics : statistics.filtered(filter)
         self.generatedAt = generatedAt
         self.position = position
         self.countryNames = countryNames
+        self.filter = filter
     }
 
     /// The report as a document in the given format, ending with a newline.
@@ -56,6 +60,8 @@ public struct Report: Sendable, Equatable {
     /// ```
     /// {
     ///   "eventsByKind": { "<kind>": count, ... },
+    ///   "filter": { "country": "MN", "from": 1980, "kinds": ["visit"], "pair": ["KP", "MN"], "to": 1999 },
+    ///                                         // only when restricted, with the parts set
     ///   "generatedAt": "...",                 // only when set
     ///   "position": { "<name>": value, ... },
     ///   "title": "...",
@@ -69,11 +75,18 @@ public struct Report: Sendable, Equatable {
     /// Arrays are sorted by decade or year, then `from`, then `to`. Countries are always codes.
     public func render(_ format: ReportFormat) -> String {
         switch format {
-        case .text: return renderText()
-        case .markdown: return renderMarkdown()
         case .csv: return renderCSV()
         case .json: return renderJSON()
-        case .html: return renderHTML()
+        default: return render(format, tables: tables)
+        }
+    }
+
+    /// The human-readable formats of `tables`, under this report's title and context.
+    func render(_ format: ReportFormat, tables: [ReportTable]) -> String {
+        switch format {
+        case .markdown: return renderMarkdown(tables)
+        case .html: return renderHTML(tables)
+        default: return renderText(tables)
         }
     }
 }
@@ -90,7 +103,7 @@ struct ReportTable {
     }
 
     /// Which part of the statistics the table shows, for formats that add something to one of them.
-    enum Topic { case totals, directions, decades, years, kinds }
+    enum Topic { case totals, directions, decades, years, kinds, pairs }
 
     var topic: Topic
     var heading: String
@@ -111,6 +124,9 @@ extension Report {
 
     /// "1950s" for 1950.
     static func decadeLabel(_ decade: Int) -> String { "\(decade)s" }
+
+    /// "Restricted to MN–KP, 1980–1999", nil without a filter.
+    var filterSummary: String? { filter.isEmpty ? nil : "Restricted to \(filter)" }
 
     /// The position as `name value` pairs in key order, e.g. "sequence 1234, offset 7"; nil when empty.
     var positionSummary: String? {

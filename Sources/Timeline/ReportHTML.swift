@@ -1,7 +1,7 @@
 // The HTML form: one page with everything inline, so it can be mailed or opened from disk as it is.
 
 extension Report {
-    func renderHTML() -> String {
+    func renderHTML(_ tables: [ReportTable]) -> String {
         let escape = Report.htmlEscape
         var out = """
         <!DOCTYPE html>
@@ -22,17 +22,31 @@ extension Report {
         var context: [String] = []
         if let generatedAt { context.append("Generated at \(escape(generatedAt))") }
         if let positionSummary { context.append("Position: \(escape(positionSummary))") }
+        if let filterSummary { context.append(escape(filterSummary)) }
         if !context.isEmpty { out += "<p class=\"context\">\(context.joined(separator: " · "))</p>\n" }
 
         for table in tables {
             out += "<section>\n<h2>\(escape(table.heading))</h2>\n"
-            if table.topic == .decades, let chart = DecadeChart(report: self) {
-                out += chart.svg
-            }
+            if table.topic == .decades { out += decadeCharts }
             out += Report.htmlTable(table)
             out += "</section>\n"
         }
         out += "</main>\n</body>\n</html>\n"
+        return out
+    }
+
+    /// The chart of visits per decade: one for the pair when there is one, else one per pair,
+    /// each under its pair's name, so that many pairs do not crowd one chart.
+    var decadeCharts: String {
+        let pairs = Set(directions.map { [min($0.from, $0.to), max($0.from, $0.to)] })
+        guard pairs.count > 1 else { return DecadeChart(report: self)?.svg ?? "" }
+        var out = ""
+        for pair in pairs.sorted(by: { ($0[0], $0[1]) < ($1[0], $1[1]) }) {
+            let one = Report(title: title, statistics: statistics, countryNames: countryNames,
+                             filter: StatisticsFilter(pair: (pair[0], pair[1]), kinds: [.visit]))
+            guard let chart = DecadeChart(report: one) else { continue }
+            out += "<h3>\(Report.htmlEscape("\(name(pair[0])) – \(name(pair[1]))"))</h3>\n" + chart.svg
+        }
         return out
     }
 
@@ -75,6 +89,7 @@ extension Report {
     body { margin: 0; background: #fff; color: #222; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; }
     main { max-width: 60rem; margin: 0 auto; padding: 1.5rem; }
     h1 { font-size: 1.6rem; margin: 0 0 .25rem; }
+    h3 { font-size: 1rem; margin: 1rem 0 .25rem; }
     h2 { font-size: 1.15rem; margin: 1.75rem 0 .5rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
     .context, .empty { color: #555; }
     table { border-collapse: collapse; margin: .5rem 0; }

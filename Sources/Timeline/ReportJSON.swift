@@ -4,6 +4,9 @@
 enum ReportJSONValue {
     case integer(Int)
     case string(String)
+    /// A number with the given digits after the point.
+    case decimal(Double, digits: Int)
+    case null
     /// An array whose elements are made one at a time as they are written: a table of tens of
     /// thousands of rows is never held as values all at once.
     case rows(count: Int, element: (Int) -> ReportJSONValue)
@@ -18,6 +21,10 @@ enum ReportJSONValue {
             out += String(value)
         case .string(let value):
             EventJSON.appendString(value, to: &out)
+        case .decimal(let value, let digits):
+            out += ReportJSONValue.fixed(value, digits: digits)
+        case .null:
+            out += "null"
         case .rows(let count, let element):
             guard count > 0 else { out += "[]"; return }
             out += "[\n"
@@ -41,6 +48,43 @@ enum ReportJSONValue {
             }
             out += String(repeating: " ", count: indent) + "}"
         }
+    }
+}
+
+extension ReportJSONValue {
+    /// `value` with exactly `digits` digits after a dot, whatever the locale: 0.5 as `0.50`.
+    static func fixed(_ value: Double, digits: Int) -> String {
+        guard value.isFinite else { return "0" }
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let scaled = Int((abs(value) * scale).rounded())
+        let whole = scaled / Int(scale), fraction = String(scaled % Int(scale))
+        let sign = value < 0 && scaled != 0 ? "-" : ""
+        guard digits > 0 else { return "\(sign)\(whole)" }
+        return "\(sign)\(whole)." + String(repeating: "0", count: digits - fraction.count) + fraction
+    }
+
+    /// Renders a whole document: pretty-printed, with a final newline.
+    var document: String {
+        var out = ""
+        write(to: &out, flush: { _ in })
+        return out + "\n"
+    }
+}
+
+extension StatisticsFilter {
+    /// The restriction as JSON: only the parts set.
+    var jsonValue: ReportJSONValue {
+        var members: [String: ReportJSONValue] = [:]
+        if let pair { members["pair"] = .rows(count: 2) { .string($0 == 0 ? pair.0.rawValue : pair.1.rawValue) } }
+        if let country { members["country"] = .string(country.rawValue) }
+        if let fromYear { members["from"] = .integer(fromYear) }
+        if let toYear { members["to"] = .integer(toYear) }
+        if !kinds.isEmpty {
+            let names = kinds.sorted().map(\.rawValue)
+            members["kinds"] = .rows(count: names.count) { .string(names[$0]) }
+        }
+        return .object(members)
     }
 }
 
@@ -72,6 +116,7 @@ extension Report {
             "eventsByKind": .object(Dictionary(uniqueKeysWithValues: statistics.eventsByKind.map { ($0.key.rawValue, .integer($0.value)) })),
         ]
         if let generatedAt { members["generatedAt"] = .string(generatedAt) }
+        if !filter.isEmpty { members["filter"] = filter.jsonValue }
         return .object(members)
     }
 

@@ -1,10 +1,11 @@
 // The two formats meant to be read as they are: plain text for a terminal and Markdown.
 
 extension Report {
-    func renderText() -> String {
+    func renderText(_ tables: [ReportTable]) -> String {
         var lines = [title, String(repeating: "=", count: max(title.count, 1))]
         if let generatedAt { lines.append("Generated at: \(generatedAt)") }
         if let positionSummary { lines.append("Position: \(positionSummary)") }
+        if let filterSummary { lines.append(filterSummary) }
         for table in tables {
             lines.append("")
             lines.append(table.heading)
@@ -40,11 +41,12 @@ extension Report {
         return [line(header), line(widths.map { String(repeating: "-", count: $0) })] + table.rows.map(line)
     }
 
-    func renderMarkdown() -> String {
+    func renderMarkdown(_ tables: [ReportTable]) -> String {
         var lines = ["# \(Report.markdownText(title))"]
         var context: [String] = []
         if let generatedAt { context.append("Generated at \(Report.markdownText(generatedAt)).") }
         if let positionSummary { context.append("Position: \(Report.markdownText(positionSummary)).") }
+        if let filterSummary { context.append(Report.markdownText(filterSummary) + ".") }
         if !context.isEmpty {
             lines.append("")
             lines.append(context.joined(separator: " "))

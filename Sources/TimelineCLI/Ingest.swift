@@ -5,6 +5,8 @@ import TimelinePipeline
 
 /// Exit codes shared by the commands (the BSD sysexits values).
 enum ExitStatus {
+    /// A question that cannot be asked (a bad date, pair or format).
+    static let usage: Int32 = 64
     /// A source held no usable event.
     static let dataError: Int32 = 65
     /// A source could not be read.

@@ -183,7 +183,27 @@ struct AggregatorStateTests {
         }
     }
 
-    @Test("A version-1 state file, keys inline, is still read, and the next checkpoint writes version 2")
+    @Test("Dates of visits, events of every kind by pair and the facts survive a checkpoint and a reload")
+    func datesAndFactsPersist() throws {
+        let folder = TemporaryFolder()
+        var state = AggregatorState()
+        for index in 0..<300 { try state.apply(Self.summary(index)) }
+        let facts = [
+            TimelineEvent(kind: .embassyClosed, date: EDTFDate(edtf: "1999")!, from: CountryCode("KP")!, to: CountryCode("MN")!,
+                          description: "Closed, with \"quotes\" and ünïcode", source: Provenance(document: "t")),
+            TimelineEvent(kind: .ambassadorTerm, date: EDTFDate(edtf: "2017/..")!, from: CountryCode("KP")!, to: CountryCode("MN")!,
+                          guest: "An envoy", source: Provenance(document: "t")),
+            TimelineEvent(kind: .aid, date: EDTFDate(edtf: "1952")!, from: CountryCode("MN")!, to: CountryCode("KP")!, source: Provenance(document: "t")),
+        ]
+        for event in facts { try state.apply(event) }
+        try state.save(to: folder.path)
+        let loaded = try AggregatorState.load(from: folder.path)
+        #expect(loaded.statistics == state.statistics)
+        #expect(loaded.statistics.facts.count == 2)
+        #expect(loaded.statistics.filtered(StatisticsFilter(kinds: [.aid])).totalEvents == 1)
+    }
+
+    @Test("A version-1 state file, keys inline, is still read, and the next checkpoint writes version 3")
     func readsVersion1() throws {
         let folder = TemporaryFolder()
         var state = AggregatorState()
@@ -191,14 +211,16 @@ struct AggregatorStateTests {
         state.position = StreamPosition(sequence: 200, producers: [:])
         try Data(state.encodedVersion1()).write(to: URL(fileURLWithPath: folder.file(AggregatorState.fileName)))
         var loaded = try AggregatorState.load(from: folder.path)
-        #expect(loaded.statistics == state.statistics)
+        // Version 1 kept visits per year, not their dates.
+        #expect(loaded.statistics.visitsByYear == state.statistics.visitsByYear)
+        #expect(loaded.statistics.eventsByKind == state.statistics.eventsByKind)
         #expect(loaded.countedEvents == 200)
         try loaded.save(to: folder.path)
         loaded.saved(loaded.checkpoint())
         let again = try AggregatorState.load(from: folder.path)
         #expect(again.countedEvents == 200)
         #expect(try keyFileSize(folder) == 200 * 16)
-        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: folder.file(AggregatorState.fileName))).prefix(8)) == Array("TLAGST02".utf8))
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: folder.file(AggregatorState.fileName))).prefix(8)) == Array("TLAGST03".utf8))
     }
 
     /// A state file as the code before the summary became a `Codable` struct wrote it: the summary's
@@ -268,15 +290,16 @@ struct AggregatorStateTests {
         }
     }
 
-    @Test("The summary written now holds every field, of the type, that the previous code's reader required")
+    @Test("The summary written now holds every field, of the type, that the previous code's reader required, then the visit dates")
     func summaryReadableByThePreviousCode() throws {
         var state = AggregatorState()
         for index in 0..<50 { try state.apply(Self.summary(index)) }
         state.position = StreamPosition(sequence: 50, producers: ["p": 50])
         let file = state.checkpoint().stateFile
-        #expect(Array(file.prefix(8)) == Array("TLAGST02".utf8))
+        #expect(Array(file.prefix(8)) == Array("TLAGST03".utf8))
         let length = Int(file[8]) << 24 | Int(file[9]) << 16 | Int(file[10]) << 8 | Int(file[11])
-        #expect(12 + length + 4 == file.count)
+        let dated = state.statistics.parts.visitDays.count
+        #expect(12 + length + 4 + dated * 56 + 4 == file.count)
         // What the previous reader did: JSONSerialization, and these casts.
         let object = try #require(try JSONSerialization.jsonObject(with: Data(file[12..<(12 + length)])) as? [String: Any])
         #expect((object["sequence"] as? NSNumber)?.uint64Value == 50)

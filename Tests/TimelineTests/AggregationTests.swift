@@ -47,47 +47,77 @@ struct AggregationTests {
         #expect(half == whole)
     }
 
-    @Test("Statistics rebuilt from totals, kinds and visits per year equal the originals")
+    @Test("Statistics rebuilt from their parts equal the originals, dates and facts included")
     func rebuild() {
         let whole = Statistics(events: events)
+        #expect(Statistics(parts: whole.parts) == whole)
+        #expect(whole.parts.facts.count == events.filter(\.kind.tellsState).count)
+    }
+
+    @Test("Statistics rebuilt from an older state's totals, kinds and visits per year count alike, with visits dated to their year")
+    func rebuildFromCounts() {
+        let whole = Statistics(events: events)
         let rebuilt = Statistics(totalEvents: whole.totalEvents, eventsByKind: whole.eventsByKind, visitsByYear: whole.visitsByYear)
-        #expect(rebuilt == whole)
+        #expect(rebuilt.totalEvents == whole.totalEvents && rebuilt.totalVisits == whole.totalVisits)
+        #expect(rebuilt.eventsByKind == whole.eventsByKind)
+        #expect(rebuilt.visitsByYear == whole.visitsByYear)
+        rebuilt.forEachVisitYear { year, _, _, days in #expect(days.dates(year: year) == [PartialDate(year: year)!]) }
     }
 }
 
-@Suite("Visit cells")
-struct VisitCellsTests {
-    @Test("The table counts what a dictionary counts, through its growth, and ignores order when compared")
+@Suite("Event cells")
+struct EventCellsTests {
+    @Test("The table counts what a dictionary counts, keeps the dates marked, through its growth, and ignores order when compared")
     func agreesWithADictionary() {
         var generator = SystemRandomNumberGenerator()
-        var table = VisitCells(), reference: [UInt64: Int] = [:]
-        var added: [(UInt64, Int)] = []
+        var table = EventCells(), reference: [UInt64: Int] = [:], marks: [UInt64: Set<Int>] = [:]
+        var added: [(UInt64, Int, Int?)] = []
         for _ in 0..<20_000 {
             // Few distinct years and codes, so that cells repeat; now and then a zero amount.
             let cell = UInt64(UInt32(bitPattern: Int32.random(in: -3...300, using: &generator))) << 32
-                | UInt64.random(in: 0...9, using: &generator) << 16 | UInt64.random(in: 670...675, using: &generator)
+                | UInt64.random(in: 0...9, using: &generator) << 12 | UInt64.random(in: 670...675, using: &generator)
             let amount = Int.random(in: 0...3, using: &generator)
-            table.add(amount, to: cell)
+            // Half the cells carry dates (visits), the other half none.
+            let mark: Int? = cell & 1 == 0 ? Int.random(in: 0...VisitDays.decadeMark, using: &generator) : nil
+            if let mark {
+                table.add(amount, to: cell, mark: mark)
+                marks[cell, default: []].insert(mark)
+            } else {
+                table.add(amount, to: cell)
+            }
             reference[cell, default: 0] += amount
-            added.append((cell, amount))
+            added.append((cell, amount, mark))
         }
         #expect(table.count == reference.count)
-        var seen: [UInt64: Int] = [:]
-        table.forEach { cell, count in seen[cell] = count }
+        var seen: [UInt64: Int] = [:], seenMarks: [UInt64: Set<Int>] = [:]
+        table.forEach { cell, count, days in
+            seen[cell] = count
+            if let days { seenMarks[cell] = Set(days.marks) }
+        }
         #expect(seen == reference)
-        for (cell, count) in reference { #expect(table.count(of: cell) == count) }
-        #expect(table.count(of: UInt64(5000) << 32) == nil)
+        #expect(seenMarks == marks)
+        for (cell, count) in reference { #expect(table.entry(of: cell)?.count == count) }
+        #expect(table.entry(of: UInt64(5000) << 32) == nil)
 
-        var reversed = VisitCells()
-        for (cell, amount) in added.reversed() { reversed.add(amount, to: cell) }
+        var reversed = EventCells()
+        for (cell, amount, mark) in added.reversed() {
+            if let mark { reversed.add(amount, to: cell, mark: mark) } else { reversed.add(amount, to: cell) }
+        }
         #expect(reversed == table)
         #expect(reversed.hashValue == table.hashValue)
-        reversed.add(1, to: added[0].0)
-        #expect(reversed != table)
+        var moved = reversed
+        moved.add(1, to: added[0].0)
+        #expect(moved != table)
+        // The same counts with one date more differ.
+        let dated = added.first { $0.2 != nil }!.0
+        let unmarked = (0...VisitDays.decadeMark).first { !marks[dated]!.contains($0) }!
+        var redated = reversed
+        redated.add(0, to: dated, mark: unmarked)
+        #expect(redated != table)
         var extra = table
         extra.add(0, to: UInt64(5000) << 32)  // a cell more, with nothing counted
         #expect(extra != table)
-        #expect(VisitCells() == VisitCells())
+        #expect(EventCells() == EventCells())
     }
 
     @Test("Statistics of the same events in another order are equal and hash alike")

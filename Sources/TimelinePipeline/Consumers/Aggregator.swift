@@ -312,6 +312,15 @@ public final class Aggregator: SocketLoop {
         case .report(let formatName):
             guard let format = ReportFormat(rawValue: formatName) else { return .error("unknown report format '\(formatName)'") }
             return .ok(Array(report().render(format).utf8))
+        case .query(let query):
+            let (statistics, sequence) = shared.withLock { ($0.state.statistics, $0.state.position.sequence) }
+            do {
+                return .ok(Array(try query.answer(statistics: statistics, title: settings.title,
+                                                  generatedAt: ISO8601DateFormatter().string(from: Date()),
+                                                  position: ["sequence": Int(sequence)], countryNames: settings.countryNames).utf8))
+            } catch {
+                return .error("\(error)")
+            }
         case .status:
             return .ok(JSONCoding.encode(status))
         }

@@ -27,6 +27,11 @@ public final class AggregatorClient {
         String(decoding: try ask(.report(format: format)), as: UTF8.self)
     }
 
+    /// The aggregator's answer to a query (a restricted report, the pairs, relations on a date).
+    public func answer(_ query: ReportQuery) throws -> String {
+        String(decoding: try ask(.query(query)), as: UTF8.self)
+    }
+
     /// The aggregator's status: position, lag, counters.
     public func status() throws -> AggregatorStatus {
         let body = try ask(.status)

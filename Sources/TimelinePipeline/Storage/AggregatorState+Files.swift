@@ -11,13 +11,20 @@ import Timeline
 //   replaces the state file. Keys past `keyCount` (a checkpoint that failed half way) are cut on
 //   load and written again.
 //
-// The version-1 state file, `TLAGST01 | u32 JSON length | JSON | u64 key count | keys | u32 CRC-32C`
-// with every key inline, is still read; the next checkpoint writes both files of version 2.
+// Version 3 (`TLAGST03`) adds, after the summary, the dates of the visits (`VisitDays`):
+// `u32 count | count × (i32 year | 2 bytes from | 2 bytes to | 6 × u64 bits)`, countries as their
+// two capital letters. The summary of version 3 also carries the events of other kinds per year and direction
+// (`eventCells`) and the facts (`facts`).
+//
+// Older state files are still read, and the next checkpoint writes version 3: version 2
+// (`TLAGST02`, no dates: a year with visits reads as visits during that year), and version 1,
+// `TLAGST01 | u32 JSON length | JSON | u64 key count | keys | u32 CRC-32C`, with every key inline.
 // Integers are big-endian.
 
 extension AggregatorState {
     static let magicV1 = Array("TLAGST01".utf8)
-    static let magic = Array("TLAGST02".utf8)
+    static let magicV2 = Array("TLAGST02".utf8)
+    static let magic = Array("TLAGST03".utf8)
 
     /// Appends the new keys (cutting anything after them), syncs, then replaces the state file.
     /// On failure the files still hold the previous checkpoint whole.
@@ -69,10 +76,41 @@ extension AggregatorState {
     }
 
     func encodedStateFile(keyCount: UInt64, keysChecksum: UInt32) -> [UInt8] {
-        var summary = summary
+        let parts = statistics.parts
+        var summary = summary(of: parts)
         summary.keyCount = keyCount
         summary.keysChecksum = keysChecksum
-        return AggregatorState.framed(AggregatorState.magic, summary: summary, keys: nil)
+        var days: [UInt8] = []
+        days.reserveCapacity(4 + parts.visitDays.count * 56)
+        days.appendInteger(UInt32(parts.visitDays.count))
+        for entry in parts.visitDays {
+            days.appendInteger(Int32(truncatingIfNeeded: entry.year))
+            days += entry.direction.from.rawValue.utf8
+            days += entry.direction.to.rawValue.utf8
+            for word in entry.days.wordArray { days.appendInteger(word) }
+        }
+        return AggregatorState.framed(AggregatorState.magic, summary: summary, keys: days)
+    }
+
+    /// Reads the visit dates of a version-3 file.
+    private static func readVisitDays(_ reader: inout ByteReader) throws(StateError) -> [VisitDaysKey: VisitDays] {
+        let entrySize = 8 + 8 * VisitDays.wordCount
+        guard let count = try? Int(reader.readInteger(as: UInt32.self, "visit dates")), count <= reader.remaining / entrySize else {
+            throw StateError("the visit dates are truncated")
+        }
+        var result: [VisitDaysKey: VisitDays] = [:]
+        result.reserveCapacity(count)
+        for _ in 0..<count {
+            // The size was checked: the reads below cannot run out.
+            let year = Int(try! reader.readInteger(as: Int32.self))
+            let codes = Array(try! reader.readBytes(count: 4, "countries"))
+            let words = (0..<VisitDays.wordCount).map { _ in try! reader.readInteger(as: UInt64.self) }
+            guard let from = CountryCode(String(decoding: codes.prefix(2), as: UTF8.self)),
+                  let to = CountryCode(String(decoding: codes.suffix(2), as: UTF8.self)),
+                  let days = VisitDays(wordArray: words) else { throw StateError("a malformed visit-dates entry") }
+            result[VisitDaysKey(year: year, direction: Direction(from: from, to: to))] = days
+        }
+        return result
     }
 
     /// The version-1 file, every key inline. Only written by tests now, to check that such files
@@ -104,8 +142,8 @@ extension AggregatorState {
     }
 
     private static func decode(_ bytes: UnsafeRawBufferPointer) throws(StateError) -> AggregatorState {
-        let version1 = bytes.starts(with: magicV1)
-        guard bytes.count >= 8 + 4 + 4, version1 || bytes.starts(with: magic) else {
+        let version1 = bytes.starts(with: magicV1), version3 = bytes.starts(with: magic)
+        guard bytes.count >= 8 + 4 + 4, version1 || version3 || bytes.starts(with: magicV2) else {
             throw StateError("not an aggregator state file")
         }
         let body = UnsafeRawBufferPointer(rebasing: bytes[..<(bytes.count - 4)])
@@ -120,7 +158,7 @@ extension AggregatorState {
             throw StateError("truncated")
         }
         let summary = try StateSummary(decoding: json)
-        var state = try AggregatorState(summary: summary)
+        var state = try AggregatorState(summary: summary, visitDays: version3 ? try readVisitDays(&reader) : nil)
         guard version1 else {
             guard reader.isAtEnd, let keyCount = summary.keyCount, let checksum = summary.keysChecksum else {
                 throw StateError("the summary is malformed")

@@ -19,6 +19,69 @@ struct StateSummary: Codable, Equatable {
     /// Events per kind, by the kind's name.
     var eventsByKind: [String: Int]
     var visitsByYear: [YearEntry]
+    /// Since version 3: events of the other kinds per year and direction, and the facts kept whole.
+    var eventCells: [KindEntry]?
+    var facts: [FactEntry]?
+
+    /// Events of a kind in one year in one direction, written as `[year, "kind", "from", "to", count]`.
+    struct KindEntry: Codable, Equatable {
+        var count: KindCount
+
+        init(_ count: KindCount) { self.count = count }
+
+        init(from decoder: any Decoder) throws {
+            var entry = try decoder.unkeyedContainer()
+            let year = try entry.decode(Int.self)
+            let kind = try entry.decode(String.self)
+            let from = try entry.decode(String.self), to = try entry.decode(String.self)
+            let count = try entry.decode(Int.self)
+            guard entry.isAtEnd, let kindValue = EventKind(rawValue: kind), let fromCode = CountryCode(from), let toCode = CountryCode(to) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: entry.codingPath, debugDescription: "a malformed events-per-kind entry"))
+            }
+            self.count = KindCount(year: year, kind: kindValue, from: fromCode, to: toCode, count: count)
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var entry = encoder.unkeyedContainer()
+            try entry.encode(count.year)
+            try entry.encode(count.kind.rawValue)
+            try entry.encode(count.from.description)
+            try entry.encode(count.to.description)
+            try entry.encode(count.count)
+        }
+    }
+
+    /// A fact: `{"date": EDTF, "description"?, "from", "kind", "person"?, "to"}`.
+    struct FactEntry: Codable, Equatable {
+        var fact: StandingFact
+
+        init(_ fact: StandingFact) { self.fact = fact }
+
+        enum CodingKeys: String, CodingKey { case date, description, from, kind, person, to }
+
+        init(from decoder: any Decoder) throws {
+            let fields = try decoder.container(keyedBy: CodingKeys.self)
+            let date = try fields.decode(String.self, forKey: .date), kind = try fields.decode(String.self, forKey: .kind)
+            let from = try fields.decode(String.self, forKey: .from), to = try fields.decode(String.self, forKey: .to)
+            guard let dateValue = EDTFDate(edtf: date), let kindValue = EventKind(rawValue: kind), kindValue.tellsState,
+                  let fromCode = CountryCode(from), let toCode = CountryCode(to) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: fields.codingPath, debugDescription: "a malformed fact"))
+            }
+            fact = StandingFact(kind: kindValue, date: dateValue, from: fromCode, to: toCode,
+                                person: try fields.decodeIfPresent(String.self, forKey: .person),
+                                description: try fields.decodeIfPresent(String.self, forKey: .description))
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var fields = encoder.container(keyedBy: CodingKeys.self)
+            try fields.encode(fact.date.description, forKey: .date)
+            try fields.encodeIfPresent(fact.description, forKey: .description)
+            try fields.encode(fact.from.description, forKey: .from)
+            try fields.encode(fact.kind.rawValue, forKey: .kind)
+            try fields.encodeIfPresent(fact.person, forKey: .person)
+            try fields.encode(fact.to.description, forKey: .to)
+        }
+    }
 
     /// Visits in one year in one direction, written as `[year, "from", "to", count]`.
     struct YearEntry: Codable, Equatable {
@@ -48,7 +111,7 @@ struct StateSummary: Codable, Equatable {
 
     init(sequence: UInt64, duplicateEvents: UInt64, rejected: UInt64, live: UInt64, replayed: UInt64,
          duplicateSequences: UInt64, totalEvents: Int, producers: [String: UInt64], eventsByKind: [String: Int],
-         visitsByYear: [YearEntry]) {
+         visitsByYear: [YearEntry], eventCells: [KindEntry]? = nil, facts: [FactEntry]? = nil) {
         self.sequence = sequence
         self.duplicateEvents = duplicateEvents
         self.rejected = rejected
@@ -59,6 +122,8 @@ struct StateSummary: Codable, Equatable {
         self.producers = producers
         self.eventsByKind = eventsByKind
         self.visitsByYear = visitsByYear
+        self.eventCells = eventCells
+        self.facts = facts
     }
 
     init(from decoder: any Decoder) throws {
@@ -75,6 +140,8 @@ struct StateSummary: Codable, Equatable {
         producers = try fields.decode([String: UInt64].self, forKey: .producers)
         eventsByKind = try fields.decode([String: Int].self, forKey: .eventsByKind)
         visitsByYear = try fields.decode([YearEntry].self, forKey: .visitsByYear)
+        eventCells = try fields.decodeIfPresent([KindEntry].self, forKey: .eventCells)
+        facts = try fields.decodeIfPresent([FactEntry].self, forKey: .facts)
     }
 
     /// Reads a summary; the error says which field is wrong.
@@ -125,7 +192,53 @@ struct StateSummary: Codable, Equatable {
         out.append(UInt8(ascii: "{"))
         field("duplicateEvents", duplicateEvents, first: true)
         field("duplicateSequences", duplicateSequences)
+        if let eventCells {
+            out.appendJSON(name: "eventCells")
+            out.append(UInt8(ascii: "["))
+            for (index, entry) in eventCells.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(UInt8(ascii: "["))
+                out.appendJSON(entry.count.year)
+                out.append(UInt8(ascii: ","))
+                out.appendJSON(entry.count.kind.rawValue)
+                out.append(UInt8(ascii: ","))
+                out.appendJSON(entry.count.from.description)
+                out.append(UInt8(ascii: ","))
+                out.appendJSON(entry.count.to.description)
+                out.append(UInt8(ascii: ","))
+                out.appendJSON(entry.count.count)
+                out.append(UInt8(ascii: "]"))
+            }
+            out.append(UInt8(ascii: "]"))
+        }
         object("eventsByKind", eventsByKind)
+        if let facts {
+            out.appendJSON(name: "facts")
+            out.append(UInt8(ascii: "["))
+            for (index, entry) in facts.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                let fact = entry.fact
+                out.append(UInt8(ascii: "{"))
+                out.appendJSON(name: "date", first: true)
+                out.appendJSON(fact.date.description)
+                if let description = fact.description {
+                    out.appendJSON(name: "description")
+                    out.appendJSON(description)
+                }
+                out.appendJSON(name: "from")
+                out.appendJSON(fact.from.description)
+                out.appendJSON(name: "kind")
+                out.appendJSON(fact.kind.rawValue)
+                if let person = fact.person {
+                    out.appendJSON(name: "person")
+                    out.appendJSON(person)
+                }
+                out.appendJSON(name: "to")
+                out.appendJSON(fact.to.description)
+                out.append(UInt8(ascii: "}"))
+            }
+            out.append(UInt8(ascii: "]"))
+        }
         if let keyCount { field("keyCount", keyCount) }
         if let keysChecksum { field("keysChecksum", keysChecksum) }
         field("live", live)
@@ -192,22 +305,39 @@ extension [UInt8] {
 extension AggregatorState {
     /// The summary of the state as it stands, without the keys file's count and checksum.
     var summary: StateSummary {
-        StateSummary(sequence: position.sequence, duplicateEvents: duplicateEvents, rejected: rejected, live: live,
-                     replayed: replayed, duplicateSequences: duplicateSequences, totalEvents: statistics.totalEvents,
-                     producers: position.producers,
-                     eventsByKind: Dictionary(uniqueKeysWithValues: statistics.eventsByKind.map { ($0.key.rawValue, $0.value) }),
-                     visitsByYear: statistics.visitsByYear.map(StateSummary.YearEntry.init))
+        summary(of: statistics.parts)
     }
 
-    /// A state from a summary (its keys still to be read).
-    init(summary: StateSummary) throws(StateError) {
+    /// The summary of the state with the statistics' parts (their visit dates go in the file's own section).
+    func summary(of parts: Statistics.Parts) -> StateSummary {
+        StateSummary(sequence: position.sequence, duplicateEvents: duplicateEvents, rejected: rejected, live: live,
+                     replayed: replayed, duplicateSequences: duplicateSequences, totalEvents: parts.totalEvents,
+                     producers: position.producers,
+                     eventsByKind: Dictionary(uniqueKeysWithValues: parts.eventsByKind.map { ($0.key.rawValue, $0.value) }),
+                     visitsByYear: parts.visitDays.map { StateSummary.YearEntry(YearCount(year: $0.year, from: $0.direction.from, to: $0.direction.to, count: $0.count)) },
+                     eventCells: parts.cells.map(StateSummary.KindEntry.init), facts: parts.facts.map(StateSummary.FactEntry.init))
+    }
+
+    /// A state from a summary (its keys still to be read) and the visit dates of a version-3 file
+    /// (nil for older files: their years with visits read as visits during the year).
+    init(summary: StateSummary, visitDays: [VisitDaysKey: VisitDays]? = nil) throws(StateError) {
         self.init()
         var eventsByKind: [EventKind: Int] = [:]
         for (name, count) in summary.eventsByKind {
             guard let kind = EventKind(rawValue: name) else { throw StateError("unknown kind '\(name)'") }
             eventsByKind[kind] = count
         }
-        statistics = Statistics(totalEvents: summary.totalEvents, eventsByKind: eventsByKind, visitsByYear: summary.visitsByYear.map(\.visits))
+        if let visitDays {
+            let visits = summary.visitsByYear.map { entry -> (year: Int, direction: Direction, count: Int, days: VisitDays) in
+                let direction = Direction(from: entry.visits.from, to: entry.visits.to)
+                return (entry.visits.year, direction, entry.visits.count, visitDays[VisitDaysKey(year: entry.visits.year, direction: direction)] ?? VisitDays())
+            }
+            statistics = Statistics(parts: Statistics.Parts(totalEvents: summary.totalEvents, eventsByKind: eventsByKind,
+                                                            cells: (summary.eventCells ?? []).map(\.count), visitDays: visits,
+                                                            facts: (summary.facts ?? []).map(\.fact)))
+        } else {
+            statistics = Statistics(totalEvents: summary.totalEvents, eventsByKind: eventsByKind, visitsByYear: summary.visitsByYear.map(\.visits))
+        }
         position = StreamPosition(sequence: summary.sequence, producers: summary.producers)
         duplicateEvents = summary.duplicateEvents
         rejected = summary.rejected
@@ -215,4 +345,10 @@ extension AggregatorState {
         replayed = summary.replayed
         duplicateSequences = summary.duplicateSequences
     }
+}
+
+/// A year and direction: what a version-3 state file's visit dates are keyed by.
+struct VisitDaysKey: Hashable {
+    var year: Int
+    var direction: Direction
 }
