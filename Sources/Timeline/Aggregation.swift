@@ -184,7 +184,7 @@ public struct Statistics: Hashable, Sendable {
     private func forEachVisitCell(_ body: (Int, Direction, Int, VisitDays) -> Void) {
         cells.forEach { cell, count, days in
             let (year, kind, direction) = Self.coordinates(of: cell)
-            if kind == .visit { body(year, direction, count, days ?? VisitDays()) }
+            if kind == .visit { body(year, direction, count, days) }
         }
     }
 
@@ -199,7 +199,7 @@ public struct Statistics: Hashable, Sendable {
             result.totalEvents += count
             result.kindCounts[kind.index] += count
             if kind == .visit { result.totalVisits += count }
-            result.cells.add(count, to: cell, days: days)
+            result.cells.add(count, to: cell, days: kind == .visit ? days : nil)
         }
         result.facts = facts.filter { filter.matches(kind: $0.kind, year: $0.date.year, from: $0.from, to: $0.to) }
         return result
@@ -233,20 +233,20 @@ public struct Statistics: Hashable, Sendable {
         }
     }
 
-    /// The statistics' parts, each list sorted.
+    /// The statistics' parts; the lists of counts in no particular order (a checkpoint writes them
+    /// every few thousand events, and sorting them would cost more than writing them).
     public var parts: Parts {
         var kinds: [KindCount] = []
         var visits: [(year: Int, direction: Direction, count: Int, days: VisitDays)] = []
         cells.forEach { cell, count, days in
             let (year, kind, direction) = Self.coordinates(of: cell)
             if kind == .visit {
-                visits.append((year, direction, count, days ?? VisitDays()))
+                visits.append((year, direction, count, days))
             } else {
                 kinds.append(KindCount(year: year, kind: kind, from: direction.from, to: direction.to, count: count))
             }
         }
-        visits.sort { ($0.year, $0.direction) < ($1.year, $1.direction) }
-        return Parts(totalEvents: totalEvents, eventsByKind: eventsByKind, cells: kinds.sorted(), visitDays: visits, facts: facts)
+        return Parts(totalEvents: totalEvents, eventsByKind: eventsByKind, cells: kinds, visitDays: visits, facts: facts)
     }
 
     public init(parts: Parts) {
@@ -300,24 +300,23 @@ public struct KindCount: Hashable, Sendable, Comparable {
     }
 }
 
-/// Counts per cell (`Statistics.cell`): an open-addressing table with linear probing, at most half
-/// full, and for cells of visits the dates they fell on. A dictionary hashes each key with SipHash,
-/// several times the cost of the rest of counting a visit; cells are already well spread in their
-/// low bits and a multiplication mixes the rest. Two tables are equal when they hold the same cells
-/// with the same counts and dates, whatever their order.
+/// Counts per cell (`Statistics.cell`): an open-addressing table with linear probing, at most three
+/// quarters full, each slot holding a cell, its count and the dates of its visits side by side, so
+/// that counting a visit touches one slot. A dictionary hashes each key with SipHash, several times
+/// the cost of the rest of counting a visit; cells are already well spread in their low bits and a
+/// multiplication mixes the rest. Two tables are equal when they hold the same cells with the same
+/// counts and dates, whatever their order.
 struct EventCells: Hashable, Sendable {
-    /// A cell, its count and where its dates are, side by side, so that a probe touches one cache line.
+    /// 64 bytes: a cell, its count and its dates (empty for kinds other than visits).
     private struct Slot {
         var cell: UInt64
         var count: Int
-        /// The cell's entry in `days`, or -1.
-        var days: Int32
+        var days: VisitDays
     }
 
     /// No cell is all ones: a country's index is below 676.
     private static let empty = UInt64.max
     private var slots: [Slot] = []
-    private var days: [VisitDays] = []
     private(set) var count = 0
 
     /// Adds `amount` to the count of `cell` (inserting it, even with 0, when absent) and marks a date.
@@ -325,27 +324,27 @@ struct EventCells: Hashable, Sendable {
     mutating func add(_ amount: Int, to cell: UInt64, mark: VisitDays.Mark) {
         let index = slot(for: cell)
         slots[index].count += amount
-        days[daysIndex(index)].insert(mark)
+        slots[index].days.insert(mark)
     }
 
     /// Adds `amount` to the count of `cell`, and the dates `days` when given.
-    mutating func add(_ amount: Int, to cell: UInt64, days marks: VisitDays? = nil) {
+    mutating func add(_ amount: Int, to cell: UInt64, days: VisitDays? = nil) {
         let index = slot(for: cell)
         slots[index].count += amount
-        if let marks { days[daysIndex(index)].formUnion(marks) }
+        if let days { slots[index].days.formUnion(days) }
     }
 
     /// The slot of `cell`, made when absent.
     @inline(__always)
     private mutating func slot(for cell: UInt64) -> Int {
-        if (count + 1) * 2 > slots.count { grow() }
+        if (count + 1) * 4 > slots.count * 3 { grow() }
         let mask = slots.count - 1
         var index = Self.slot(cell, mask)
         while true {
             let found = slots[index].cell
             if found == cell { return index }
             if found == Self.empty {
-                slots[index] = Slot(cell: cell, count: 0, days: -1)
+                slots[index].cell = cell
                 count += 1
                 return index
             }
@@ -353,32 +352,21 @@ struct EventCells: Hashable, Sendable {
         }
     }
 
-    @inline(__always)
-    private mutating func daysIndex(_ slot: Int) -> Int {
-        if slots[slot].days < 0 {
-            slots[slot].days = Int32(days.count)
-            days.append(VisitDays())
-        }
-        return Int(slots[slot].days)
-    }
-
     /// The count and dates of `cell`, nil when absent.
-    func entry(of cell: UInt64) -> (count: Int, days: VisitDays?)? {
+    func entry(of cell: UInt64) -> (count: Int, days: VisitDays)? {
         guard !slots.isEmpty else { return nil }
         let mask = slots.count - 1
         var index = Self.slot(cell, mask)
         while slots[index].cell != Self.empty {
-            if slots[index].cell == cell { return (slots[index].count, slots[index].days < 0 ? nil : days[Int(slots[index].days)]) }
+            if slots[index].cell == cell { return (slots[index].count, slots[index].days) }
             index = (index + 1) & mask
         }
         return nil
     }
 
     /// Calls `body` with every cell, its count and its dates, in no particular order.
-    func forEach(_ body: (UInt64, Int, VisitDays?) throws -> Void) rethrows {
-        for slot in slots where slot.cell != Self.empty {
-            try body(slot.cell, slot.count, slot.days < 0 ? nil : days[Int(slot.days)])
-        }
+    func forEach(_ body: (UInt64, Int, VisitDays) throws -> Void) rethrows {
+        for slot in slots where slot.cell != Self.empty { try body(slot.cell, slot.count, slot.days) }
     }
 
     @inline(__always)
@@ -388,7 +376,7 @@ struct EventCells: Hashable, Sendable {
 
     private mutating func grow() {
         let old = slots
-        slots = [Slot](repeating: Slot(cell: Self.empty, count: 0, days: -1), count: max(64, old.count * 2))
+        slots = [Slot](repeating: Slot(cell: Self.empty, count: 0, days: VisitDays()), count: max(64, old.count * 2))
         count = 0
         for slot in old where slot.cell != Self.empty {
             let index = self.slot(for: slot.cell)
@@ -402,7 +390,7 @@ struct EventCells: Hashable, Sendable {
         var equal = true
         lhs.forEach { cell, count, days in
             guard equal, let other = rhs.entry(of: cell) else { equal = false; return }
-            equal = other.count == count && (other.days ?? VisitDays()) == (days ?? VisitDays())
+            equal = other.count == count && other.days == days
         }
         return equal
     }
@@ -414,7 +402,7 @@ struct EventCells: Hashable, Sendable {
             var entry = Hasher()
             entry.combine(cell)
             entry.combine(count)
-            entry.combine(days ?? VisitDays())
+            entry.combine(days)
             entries ^= entry.finalize()
         }
         hasher.combine(count)

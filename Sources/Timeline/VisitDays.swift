@@ -42,8 +42,9 @@ public struct VisitDays: Hashable, Sendable {
 
     public var isEmpty: Bool { words == (0, 0, 0, 0, 0, 0) }
 
+    @inline(__always)
     public mutating func insert(_ mark: Mark) {
-        guard (0...Self.decadeMark).contains(mark) else { return }
+        guard mark >= 0, mark <= Self.decadeMark else { return }
         let bit = UInt64(1) << UInt64(mark & 63)
         switch mark >> 6 {
         case 0: words.0 |= bit

@@ -92,7 +92,7 @@ struct EventCellsTests {
         var seen: [UInt64: Int] = [:], seenMarks: [UInt64: Set<Int>] = [:]
         table.forEach { cell, count, days in
             seen[cell] = count
-            if let days { seenMarks[cell] = Set(days.marks) }
+            if !days.isEmpty { seenMarks[cell] = Set(days.marks) }
         }
         #expect(seen == reference)
         #expect(seenMarks == marks)
