@@ -188,11 +188,13 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
         }
     }
 
+    /// Lets go of the events the broker logged, and marks done the files all of whose events it
+    /// logged (the state file written when one is).
     public func forget(before index: Int) {
-        held.withLock { held in
+        let logged = held.withLock { held in
             held.logged = max(held.logged, index)
             let drop = min(index - held.firstHeld, held.events.count)
-            guard drop > 0 else { return }
+            guard drop > 0 else { return held.logged }
             held.events.removeFirst(drop)
             held.firstHeld += drop
             if held.events.capacity > 4 * held.events.count + 1_024 {
@@ -201,7 +203,25 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
                 compact.append(contentsOf: held.events)
                 held.events = compact
             }
+            return held.logged
         }
+        watch.withLock { watch in
+            let finished = settle(&watch, logged: logged)
+            if !finished.isEmpty { save(&watch) }
+            removeSpools(finished)
+        }
+    }
+
+    /// Moves the pending files whose events the broker logged (before index `logged`) to the done
+    /// ones; returns them.
+    private func settle(_ watch: inout Watch, logged: Int) -> [PendingFile] {
+        var finished: [PendingFile] = []
+        while let file = watch.pending.first, file.first + file.count <= logged {
+            watch.pending.removeFirst()
+            watch.done[file.name] = file.stamp
+            finished.append(file)
+        }
+        return finished
     }
 
     /// Polls the folder every `pollInterval` until there are more than `count` events or the
@@ -224,14 +244,8 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
         let logged = held.withLock { $0.logged }
         watch.withLock { watch in
             watch.lastPoll = monotonicSeconds()
-            var changed = false
-            var finished: [PendingFile] = []
-            while let file = watch.pending.first, file.first + file.count <= logged {
-                watch.pending.removeFirst()
-                watch.done[file.name] = file.stamp
-                finished.append(file)
-                changed = true
-            }
+            let finished = settle(&watch, logged: logged)
+            var changed = !finished.isEmpty
             let names: [String]
             do {
                 names = try FileManager.default.contentsOfDirectory(atPath: folder)
