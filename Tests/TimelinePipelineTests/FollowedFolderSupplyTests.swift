@@ -34,9 +34,9 @@ struct FollowedFolderSupplyTests {
             try! FileManager.default.createDirectory(atPath: watched, withIntermediateDirectories: true)
         }
 
-        func supply() throws -> FollowedFolderSupply {
+        func supply(maxHeldEvents: Int = 100_000) throws -> FollowedFolderSupply {
             try FollowedFolderSupply(folder: watched, loader: FollowedFolderSupplyTests.loader, dataDirectory: data, stateName: "producer-test",
-                                     logger: Logger(label: "test.folder")) { [reported] diagnostic in reported.list.withLock { $0.append(diagnostic) } }
+                                     maxHeldEvents: maxHeldEvents, logger: Logger(label: "test.folder")) { [reported] diagnostic in reported.list.withLock { $0.append(diagnostic) } }
         }
 
         func write(_ name: String, _ text: String) throws {
@@ -168,6 +168,22 @@ struct FollowedFolderSupplyTests {
         restarted.poll()
         let left = try FileManager.default.contentsOfDirectory(atPath: restarted.spoolFolder)
         #expect(restarted.pendingFiles.isEmpty && left.isEmpty)
+    }
+
+    @Test("A backlog of files is taken a few at a time: none while the events held reach the bound")
+    func backlogIsBounded() throws {
+        let fixture = Fixture()
+        for (index, name) in ["a", "b", "c"].enumerated() { try fixture.write(name + ".jsonl", Self.lines(index * 3..<index * 3 + 3)) }
+        let supply = try fixture.supply(maxHeldEvents: 5)
+        supply.poll()
+        supply.poll()
+        #expect(supply.count == 6 && supply.pendingFiles == ["a.jsonl", "b.jsonl"], "b brought it to 6, past 5: c waits")
+        supply.poll()
+        #expect(supply.count == 6)
+        supply.forget(before: 4)
+        supply.poll()
+        #expect(supply.count == 9 && supply.events(from: 6, limit: 10) == (6..<9).map(Self.event))
+        #expect(supply.pendingFiles == ["b.jsonl", "c.jsonl"])
     }
 
     @Test("An event already published from an earlier file is not sent again, even after it was let go of")

@@ -36,6 +36,9 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
     public let statePath: String
     let spoolFolder: String
     let pollInterval: Double
+    /// No more files are taken while this many events (or more) wait for the broker: a folder
+    /// with a long backlog is read a few files at a time, as they are sent.
+    let maxHeldEvents: Int
     private let loader: SourceLoader
     private let logger: Logger
     private let report: @Sendable (Diagnostic) -> Void
@@ -104,7 +107,7 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
     ///     so that each producer identity has its own.
     ///   - report: where each diagnostic of a source goes (standard error).
     public init(folder: String, loader: SourceLoader, dataDirectory: String, stateName: String, pollInterval: Double = 1,
-                logger: Logger, report: @escaping @Sendable (Diagnostic) -> Void) throws {
+                maxHeldEvents: Int = 100_000, logger: Logger, report: @escaping @Sendable (Diagnostic) -> Void) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw SourceError(path: folder, reason: .unreadable("no such folder"))
@@ -113,6 +116,7 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
         self.dataDirectory = dataDirectory
         self.loader = loader
         self.pollInterval = pollInterval
+        self.maxHeldEvents = maxHeldEvents
         self.logger = logger
         self.report = report
         let safeName = String(stateName.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" }.prefix(100))
@@ -265,7 +269,7 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
             for name in names.sorted() where Self.isSource(name) {
                 guard let stamp = Self.stamp(of: (folder as NSString).appendingPathComponent(name)) else { continue }
                 if watch.done[name] == stamp || watch.pending.contains(where: { $0.name == name && $0.stamp == stamp }) { continue }
-                guard watch.candidates[name] == stamp else {
+                guard watch.candidates[name] == stamp, held.withLock({ $0.events.count }) < maxHeldEvents else {
                     seen[name] = stamp
                     continue
                 }
