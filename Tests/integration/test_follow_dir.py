@@ -66,3 +66,34 @@ def test_follow_dir_publishes_each_dropped_file_once_across_a_restart(pipeline, 
     assert pipeline.report(query)["totalEvents"] == total + 1
     assert "Took a source file" not in restarted.log().split("d-after-restart.jsonl")[0], "an old file was read again"
     assert restarted.terminate() == 0
+
+
+def test_a_producer_killed_mid_file_publishes_the_rest_after_a_restart_and_nothing_twice(pipeline, tmp_path):
+    _, endpoints = pipeline.broker()
+    _, query = pipeline.aggregator(endpoints)
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    producer_data = tmp_path / "producer"
+    events = 8000
+    made = pipeline.run("ingest", "--synthetic", str(events), "--seed", "61")
+    assert made.returncode == 0, made.stderr
+    args = ("produce", "--frontend", endpoints["frontend"], "--replay", endpoints["replay"], "--follow", str(folder), "--rate", "2000")
+    producer = pipeline.start("producer", *args, data_dir=producer_data)
+    drop(folder, "big.jsonl", lambda path: path.write_text(made.stdout))
+    # Killed (no shutdown at all) while the file is half published: it is pending, in the spool.
+    wait_for(lambda: pipeline.report(query)["totalEvents"] >= 1000, 60, "part of the file to be counted", interval=0.1)
+    producer.kill()
+    state = json.loads(next(producer_data.glob("followed-folder-*.json")).read_text())
+    assert [file["name"] for file in state["pending"]] == ["big.jsonl"]
+    counted = pipeline.report(query)["totalEvents"]
+    assert counted < events
+
+    restarted = pipeline.start("producer", *args[:-2], data_dir=producer_data)
+    pipeline.wait_events(query, events)
+    wait_for(lambda: not json.loads(next(producer_data.glob("followed-folder-*.json")).read_text())["pending"], 30, "the file to be done")
+    assert "Publishing again the files taken before the restart" in restarted.log()
+    assert restarted.log().count("Took a source file") == 0, "the file is published from the spool, not read again"
+    stats = broker_stats(endpoints["replay"])
+    assert stats["accepted"] == events, stats
+    assert pipeline.report(query)["totalEvents"] == events
+    assert restarted.terminate() == 0
