@@ -35,7 +35,7 @@ struct FollowedFolderSupplyTests {
         }
 
         func supply(maxHeldEvents: Int = 100_000) throws -> FollowedFolderSupply {
-            try FollowedFolderSupply(folder: watched, loader: FollowedFolderSupplyTests.loader, dataDirectory: data, stateName: "producer-test",
+            try FollowedFolderSupply(folder: watched + "/", loader: FollowedFolderSupplyTests.loader, dataDirectory: data, stateName: "producer-test",
                                      maxHeldEvents: maxHeldEvents, logger: Logger(label: "test.folder")) { [reported] diagnostic in reported.list.withLock { $0.append(diagnostic) } }
         }
 
@@ -258,10 +258,20 @@ struct FollowedFolderSupplyTests {
         #expect(events.count == 1 && events.first?.kind == .visit && events.first?.cameo == "042")
     }
 
-    @Test("A state file that cannot be read stops the producer at start, naming it")
+    @Test("A state file that cannot be read, or is another folder's, stops the producer at start, naming it")
     func damagedState() throws {
         let fixture = Fixture()
         let supply = try fixture.supply()
+        try fixture.write("a.jsonl", Self.lines(0..<1))
+        supply.poll()
+        supply.poll()
+        let other = fixture.base.file("other")
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        #expect(throws: PipelineError.self) {
+            _ = try FollowedFolderSupply(folder: other, loader: Self.loader, dataDirectory: fixture.data, stateName: "producer-test",
+                                         logger: Logger(label: "test.folder")) { _ in }
+        }
+        #expect(try fixture.supply().count == 1, "the same folder named another way is the same")
         try "{".write(toFile: supply.statePath, atomically: false, encoding: .utf8)
         #expect(throws: PipelineError.self) { _ = try fixture.supply() }
         #expect(throws: SourceError.self) {

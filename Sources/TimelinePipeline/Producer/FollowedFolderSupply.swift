@@ -100,6 +100,8 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
         var candidates: [String: Stamp] = [:]
         var ids = EventKeySet()
         var lastPoll: Double?
+        /// Whether the last listing of the folder failed (told once, and its recovery once).
+        var listingFailed = false
     }
 
     /// - Parameters:
@@ -112,7 +114,7 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw SourceError(path: folder, reason: .unreadable("no such folder"))
         }
-        self.folder = folder
+        self.folder = URL(fileURLWithPath: folder).standardizedFileURL.path
         self.dataDirectory = dataDirectory
         self.loader = loader
         self.pollInterval = pollInterval
@@ -137,6 +139,10 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
             }
             guard saved.version == 1 else {
                 throw PipelineError.state(path: statePath, reason: "version \(saved.version) of the state file is not known here")
+            }
+            guard saved.folder == self.folder else {
+                throw PipelineError.state(path: statePath, reason: "the state file is of the folder \(saved.folder), not \(self.folder): "
+                                              + "give this producer another id (--producer-id) or data folder")
             }
             watch.next = saved.next
             watch.done = Dictionary(saved.done.map { ($0.name, $0.stamp) }, uniquingKeysWith: { _, last in last })
@@ -254,10 +260,17 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
             do {
                 names = try FileManager.default.contentsOfDirectory(atPath: folder)
             } catch {
-                logger.warning("Cannot list the followed folder; trying again", metadata: ["file.path": "\(folder)", "error": "\(error)"])
+                if !watch.listingFailed {
+                    watch.listingFailed = true
+                    logger.warning("Cannot list the followed folder; trying again every poll", metadata: ["file.path": "\(folder)", "error": "\(error)"])
+                }
                 if changed { save(&watch) }
                 removeSpools(finished)
                 return
+            }
+            if watch.listingFailed {
+                watch.listingFailed = false
+                logger.info("The followed folder can be listed again", metadata: ["file.path": "\(folder)"])
             }
             let present = Set(names)
             // Done files no longer in the folder need no remembering.
