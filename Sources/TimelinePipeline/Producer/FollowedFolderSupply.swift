@@ -217,8 +217,8 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
         }
         watch.withLock { watch in
             let finished = settle(&watch, logged: logged)
-            if !finished.isEmpty { save(&watch) }
-            removeSpools(finished)
+            // A spool goes only once the state no longer names it: a restart needs every spool it names.
+            if !finished.isEmpty, save(watch) { removeSpools(finished) }
         }
     }
 
@@ -264,8 +264,7 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
                     watch.listingFailed = true
                     logger.warning("Cannot list the followed folder; trying again every poll", metadata: ["file.path": "\(folder)", "error": "\(error)"])
                 }
-                if changed { save(&watch) }
-                removeSpools(finished)
+                if changed, save(watch) { removeSpools(finished) }
                 return
             }
             if watch.listingFailed {
@@ -293,8 +292,7 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
                 }
             }
             watch.candidates = seen
-            if changed { save(&watch) }
-            removeSpools(finished)
+            if changed, save(watch) { removeSpools(finished) }
         }
     }
 
@@ -382,12 +380,14 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
         return true
     }
 
-    /// Writes the state; a failure is logged, and the next change writes it again.
-    private func save(_ watch: inout Watch) {
+    /// Writes the state; a failure is logged (and the next change writes it again): false then.
+    private func save(_ watch: Watch) -> Bool {
         do {
             try write(watch)
+            return true
         } catch {
             logger.error("Cannot write the followed folder's state", metadata: ["state.path": "\(statePath)", "error": "\(error)"])
+            return false
         }
     }
 
