@@ -135,7 +135,7 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
                 saved = try JSONDecoder().decode(SavedState.self, from: Data(bytes))
             } catch {
                 throw PipelineError.state(path: statePath, reason: "cannot read the followed folder's state (\(error)); "
-                                              + "remove the file to publish every file of the folder again")
+                                              + "start the producer with another --producer-id to publish the folder again")
             }
             guard saved.version == 1 else {
                 throw PipelineError.state(path: statePath, reason: "version \(saved.version) of the state file is not known here")
@@ -176,7 +176,7 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
         self.held = Mutex(held)
         if !watch.pending.isEmpty {
             logger.info("Publishing again the files taken before the restart that the broker may not have logged", metadata: [
-                "file.path": "\(folder)", "files": "\(watch.pending.map(\.name))", "producer.firstEvent": "\(held.firstHeld)",
+                "file.path": "\(folder)", "files": "\(watch.pending.map(\.name))", "producer.firstEvent": "\(held.firstHeld + 1)",
             ])
         }
     }
