@@ -144,6 +144,8 @@ struct ProduceCommand: AsyncParsableCommand {
                 do {
                     supply = try FollowedFolderSupply(folder: path, loader: loader, dataDirectory: options.dataDirectory(for: "producer"),
                                                       stateName: producerId ?? Self.derivedID(identity), logger: logger, report: toStandardError)
+                } catch let error as SourceError {
+                    throw CLIError(error.description, code: error.exitCode)
                 } catch let error as StorageError {
                     throw CLIError("\(error)", code: ExitStatus.configError)
                 } catch let error as PipelineError {
@@ -151,7 +153,11 @@ struct ProduceCommand: AsyncParsableCommand {
                 }
             } else if follow {
                 let path = paths[0]
-                supply = try FollowedFileSupply(path: path, report: toStandardError)
+                do {
+                    supply = try FollowedFileSupply(path: path, report: toStandardError)
+                } catch let error as SourceError {
+                    throw CLIError(error.description, code: error.exitCode)
+                }
                 identity = "follow:" + URL(fileURLWithPath: path).standardizedFileURL.path
             } else {
                 let gazetteer = try sources.loadGazetteer()
