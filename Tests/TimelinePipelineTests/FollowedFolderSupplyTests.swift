@@ -4,6 +4,7 @@ import Synchronization
 import Testing
 import Timeline
 @testable import TimelinePipeline
+import ZeroMQ
 
 /// The tests drive the folder's polls themselves (`poll()`): a file is taken at the second poll
 /// that finds it unchanged, so two polls in a row take every complete file.
@@ -256,6 +257,35 @@ struct FollowedFolderSupplyTests {
         supply.poll()
         let events = all(supply)
         #expect(events.count == 1 && events.first?.kind == .visit && events.first?.cameo == "042")
+    }
+
+    @Test("A producer on the folder marks each file done once the broker logged its events, and publishes a later repeat of none",
+          .timeLimit(.minutes(1)))
+    func producerMarksFilesDoneWhenLogged() throws {
+        let fixture = Fixture()
+        try fixture.write("a.jsonl", Self.lines(0..<300))
+        let supply = try fixture.supply()
+        let context = try ZMQContext()
+        defer { context.terminate() }
+        let broker = try RunningBroker(context: context)
+        defer { broker.remove() }
+        let settings = ProducerSettings(frontends: [broker.frontend], replays: [broker.replay], producerID: "folder-producer")
+        let worker = ProducerWorker(settings: settings, supply: supply, context: context, logger: Logger(label: "test.folder"))
+        let stopper = try LoopStopper(context: context, name: "folder-producer")
+        defer { stopper.close() }
+        let finished = Outcome<Bool>()
+        Thread { finished.set((try? worker.run(stopper: stopper)) ?? false) }.start()
+        defer {
+            stopper.stop()
+            _ = eventually(within: .seconds(10)) { finished.get != nil }
+        }
+
+        #expect(eventually(within: .seconds(20)) { supply.doneFiles == ["a.jsonl"] && supply.firstHeld == 300 })
+        try fixture.drop("b.jsonl", Self.lines(290..<350))
+        #expect(eventually(within: .seconds(20)) { supply.doneFiles == ["a.jsonl", "b.jsonl"] && supply.firstHeld == 350 })
+        #expect(broker.broker.lastSequence == 350, "every distinct event logged once")
+        let state = try JSONDecoder().decode(FollowedFolderSupply.SavedState.self, from: Data(contentsOf: URL(fileURLWithPath: supply.statePath)))
+        #expect(state.pending.isEmpty && state.next == 350 && state.done.map(\.name) == ["a.jsonl", "b.jsonl"])
     }
 
     @Test("A state file that cannot be read, or is another folder's, stops the producer at start, naming it")
