@@ -16,9 +16,9 @@ import Timeline
 ///   files done (name, size, modification time). When a file is taken, its events are first
 ///   written to a spool file and the file is listed as pending with the producer sequence its
 ///   events start at; it is done once the broker has logged all of them (`forget(before:)`). A
-///   producer restarted publishes the pending files' events again from the spool, with the same
-///   sequences, so the broker drops what it already logged and nothing is lost or sent twice; the
-///   files done are not read again. A file changed after it was done (another size or time) is read
+///   producer restarted holds the pending files' events again from the spool, at the same
+///   sequences, and sends those after the broker's position for it: nothing is lost or sent twice;
+///   the files done are not read again. A file changed after it was done (another size or time) is read
 ///   again; its events already published in this run are not sent again.
 /// - **Bad files.** A file that cannot be read or holds no event is reported (its diagnostics and
 ///   the reason), its bad rows written to `rejected.jsonl`, and it is marked done: not tried again.
