@@ -71,6 +71,11 @@ struct ProduceCommand: AsyncParsableCommand {
         events are published. Exit status: 0 published, 1 the broker did not log everything in \
         time (or another failure), 65 a source holds no event (or --strict found a bad row), 66 a \
         source cannot be read, 78 a configuration or key problem.
+
+        --follow FILE publishes the lines appended to a JSON Lines file; --follow DIR publishes each \
+        source file dropped into a folder (GDELT's 15-minute exports, JSON Lines, articles), once: \
+        the files done are listed in the data folder, so a restarted producer does not publish them \
+        again. Both run until SIGTERM or SIGINT.
         """
     )
 
@@ -86,7 +91,10 @@ struct ProduceCommand: AsyncParsableCommand {
     @Option(help: "Events per message when publishing without a rate limit; 1 sends each on its own (producer.eventsPerMessage).")
     var eventsPerMessage: Int?
 
-    @Flag(help: "Keep reading lines appended to the (single) JSON Lines file and publish them.")
+    @Flag(help: """
+        Keep publishing: the lines appended to the (single) JSON Lines file, or each new source file dropped into the \
+        (single) folder, once it is complete (write it under a name ending in .part or .tmp, then rename it).
+        """)
     var follow = false
 
     @Option(help: "Publish N deterministic synthetic visits instead of sources.")
@@ -108,7 +116,7 @@ struct ProduceCommand: AsyncParsableCommand {
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
         if let rate, rate < 0 { throw ValidationError("--rate must not be negative") }
-        if follow && paths.count != 1 { throw ValidationError("--follow takes exactly one JSON Lines file") }
+        if follow && paths.count != 1 { throw ValidationError("--follow takes exactly one JSON Lines file or one folder") }
         if follow && synthetic != nil { throw ValidationError("--follow and --synthetic do not go together") }
         if let synthetic, synthetic < 0 { throw ValidationError("--synthetic must not be negative") }
         if let producerId, producerId.isEmpty || producerId.utf8.count > 200 { throw ValidationError("--producer-id takes 1 to 200 bytes") }
@@ -121,27 +129,41 @@ struct ProduceCommand: AsyncParsableCommand {
             let logger = Logger(label: "timeline.producer")
             let supply: any EventSupply
             let identity: String
+            let toStandardError: @Sendable (Diagnostic) -> Void = { diagnostic in
+                FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8))
+            }
             if let synthetic {
                 supply = SyntheticSupply(count: synthetic, seed: seed)
                 identity = "synthetic:\(synthetic):\(seed)"
+            } else if follow, Self.isFolder(paths[0]) {
+                // A folder: each new source file dropped into it, once. The state file that says
+                // which files are done is the producer id's, which its path gives.
+                let path = paths[0]
+                identity = "follow-folder:" + URL(fileURLWithPath: path).standardizedFileURL.path
+                let loader = SourceLoader(gazetteer: try sources.loadGazetteer())
+                do {
+                    supply = try FollowedFolderSupply(folder: path, loader: loader, dataDirectory: options.dataDirectory(for: "producer"),
+                                                      stateName: producerId ?? Self.derivedID(identity), logger: logger, report: toStandardError)
+                } catch let error as SourceError {
+                    throw CLIError(error.description, code: error.exitCode)
+                } catch let error as StorageError {
+                    throw CLIError("\(error)", code: ExitStatus.configError)
+                } catch let error as PipelineError {
+                    throw CLIError("\(error)", code: ExitStatus.configError)
+                }
             } else if follow {
                 let path = paths[0]
-                supply = try FollowedFileSupply(path: path) { diagnostic in
-                    FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8))
+                do {
+                    supply = try FollowedFileSupply(path: path, report: toStandardError)
+                } catch let error as SourceError {
+                    throw CLIError(error.description, code: error.exitCode)
                 }
                 identity = "follow:" + URL(fileURLWithPath: path).standardizedFileURL.path
             } else {
                 let gazetteer = try sources.loadGazetteer()
                 let loader = SourceLoader(gazetteer: gazetteer)
                 let sourcePaths = paths.isEmpty ? try sources.defaultSources() : paths
-                var merged = MergedEvents()
-                for path in sourcePaths {
-                    do {
-                        for reading in try loader.load(path: path) { merged.add(reading) }
-                    } catch let error as SourceError {
-                        throw error.reported(after: merged.diagnostics)
-                    }
-                }
+                let merged = try SourceFiles.read(sourcePaths, loader: loader, display: progress.display(logger: logger))
                 for diagnostic in merged.diagnostics { Output.error(diagnostic.description) }
                 let rejected = merged.diagnostics.filter { $0.severity == .error }.count
                 if strict, rejected > 0 {
@@ -161,7 +183,7 @@ struct ProduceCommand: AsyncParsableCommand {
                 supply = FixedSupply(merged.events)
                 identity = sourcePaths.map { URL(fileURLWithPath: $0).standardizedFileURL.path }.sorted().joined(separator: "\n")
             }
-            let producerID = producerId ?? "producer-" + EventID.hex(EventID.digest(identity).prefix(6))
+            let producerID = producerId ?? Self.derivedID(identity)
             let endpoints = try config.producerEndpoints()
             var settings = ProducerSettings(frontends: endpoints.frontends, replays: endpoints.replays, producerID: producerID)
             let rate = try self.rate ?? config.double("producer.rate")
@@ -193,6 +215,18 @@ struct ProduceCommand: AsyncParsableCommand {
             let acknowledged = reports.reduce(0) { $0 + $1.acknowledged }
             logger.info("Producer done", metadata: ["producer.sent": "\(sent)", "producer.acknowledged": "\(acknowledged)"])
         }
+    }
+}
+
+extension ProduceCommand {
+    /// The producer id of sources with this identity, when none is given.
+    static func derivedID(_ identity: String) -> String {
+        "producer-" + EventID.hex(EventID.digest(identity).prefix(6))
+    }
+
+    static func isFolder(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
     }
 }
 

@@ -30,6 +30,34 @@ extension SourceError {
     }
 }
 
+/// Reading the sources a command names, with a progress bar over their files.
+enum SourceFiles {
+    /// Reads every file of `paths` (a folder gives its source files), merged, showing the files
+    /// read of all and the events so far; a source that cannot be read or holds no event ends the
+    /// command (its diagnostics and those before it printed).
+    static func read(_ paths: [String], loader: SourceLoader, display: ProgressDisplay) throws -> MergedEvents {
+        var merged = MergedEvents()
+        var files: [String] = []
+        do {
+            for path in paths { files += try SourceLoader.files(at: path) }
+        } catch {
+            throw error.reported(after: [])
+        }
+        var reporter = ProgressReporter(title: "reading", unit: "files", total: UInt64(files.count), display: display)
+        defer { reporter.finish() }
+        for (index, file) in files.enumerated() {
+            reporter.update(done: UInt64(index), detail: "\(merged.events.count) events")
+            do {
+                merged.add(try loader.loadFile(file))
+            } catch {
+                throw error.reported(after: merged.diagnostics)
+            }
+        }
+        reporter.update(done: UInt64(files.count), detail: "\(merged.events.count) events")
+        return merged
+    }
+}
+
 /// Options every command that reads sources shares.
 struct SourceOptions: ParsableArguments {
     @Option(help: "The gazetteer of countries and places (default: Config/gazetteer.json of the project).")
@@ -147,20 +175,8 @@ struct Ingest: AsyncParsableCommand {
         do {
             let gazetteer = try sources.loadGazetteer()
             let loader = SourceLoader(gazetteer: gazetteer)
-            var merged = MergedEvents()
             let sourcePaths = try paths.isEmpty ? sources.defaultSources() : paths
-            var reporter = ProgressReporter(title: "reading", unit: "sources", total: UInt64(sourcePaths.count), display: display)
-            defer { reporter.finish() }
-            for (index, path) in sourcePaths.enumerated() {
-                reporter.update(done: UInt64(index))
-                do {
-                    for reading in try loader.load(path: path) { merged.add(reading) }
-                } catch {
-                    throw error.reported(after: merged.diagnostics)
-                }
-            }
-            reporter.update(done: UInt64(sourcePaths.count))
-            reporter.finish()
+            let merged = try SourceFiles.read(sourcePaths, loader: loader, display: display)
             for diagnostic in merged.diagnostics { Output.error(diagnostic.description) }
             let rejected = merged.diagnostics.filter { $0.severity == .error }.count
             if strict, rejected > 0 {

@@ -99,6 +99,32 @@ struct ProgressReporterTests {
         #expect(last.contains("100% 200000/200000 events 50.0k/s in 4s"))
     }
 
+    @Test("Files read of all, with the events so far after the count, on the bar and in the log line")
+    func detail() throws {
+        let bench = Bench()
+        var progress = ProgressReporter(title: "reading", unit: "files", total: 40, display: .terminal, clock: bench.clock, columns: { 100 },
+                                        write: bench.write)
+        progress.update(done: 0, detail: "0 events")
+        bench.advance(to: 2)
+        progress.update(done: 10, detail: "1234 events")
+        bench.advance(to: 3)
+        progress.update(done: 20)
+        let last = try #require(bench.output.last)
+        #expect(last.contains("50% 20/40 files (1234 events) 7/s eta 3s"), "a detail stays until the next one")
+
+        let lines = Mutex<[[UInt8]]>([])
+        let logger = Logger(label: "timeline.test") { label in
+            JSONLogHandler(label: label, output: LogLineOutput { line in lines.withLock { $0.append(line) } }, metadataProvider: nil)
+        }
+        var logged = ProgressReporter(title: "reading", unit: "files", total: 40, display: .log(logger, interval: .seconds(5)), clock: bench.clock)
+        logged.update(done: 0)
+        bench.advance(to: 9)
+        logged.update(done: 30, detail: "5000 events")
+        let entry = try #require(try lines.withLock { $0 }.first.map { try JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] })
+        let metadata = try #require(entry?["metadata"] as? [String: String])
+        #expect(metadata["progress.detail"] == "5000 events" && metadata["progress.unit"] == "files" && metadata["progress.done"] == "30")
+    }
+
     @Test("Work finished within the delay shows nothing, not even at the end")
     func smallWork() {
         let bench = Bench()

@@ -74,29 +74,36 @@ public struct SourceLoader: Sendable {
         self.gazetteer = gazetteer
     }
 
+    /// The extensions (lower case) of the files a folder contributes.
+    public static let folderExtensions: Set<String> = ["txt", "jsonl", "ndjson", "csv"]
+
     /// Reads every source at `path`; a folder contributes its `.txt`, `.jsonl`, `.ndjson` and `.csv`
     /// files in name order.
     public func load(path: String, format: SourceFormat? = nil) throws(SourceError) -> [SourceReading] {
+        var readings: [SourceReading] = []
+        for file in try Self.files(at: path) {
+            readings.append(try loadFile(file, format: format))
+        }
+        return readings
+    }
+
+    /// The files `load(path:)` reads at `path`: the file itself, or a folder's source files in name
+    /// order. Throws when nothing is there, or a folder holds no source file.
+    public static func files(at path: String) throws(SourceError) -> [String] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw SourceError(path: path, reason: .unreadable("no such file or folder"))
         }
-        if isDirectory.boolValue {
-            let names: [String]
-            do {
-                names = try FileManager.default.contentsOfDirectory(atPath: path)
-            } catch {
-                throw SourceError(path: path, reason: .unreadable(error.localizedDescription))
-            }
-            let files = names.filter { ["txt", "jsonl", "ndjson", "csv"].contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
-            if files.isEmpty { throw SourceError(path: path, reason: .empty) }
-            var readings: [SourceReading] = []
-            for file in files {
-                readings.append(try loadFile((path as NSString).appendingPathComponent(file), format: format))
-            }
-            return readings
+        guard isDirectory.boolValue else { return [path] }
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: path)
+        } catch {
+            throw SourceError(path: path, reason: .unreadable(error.localizedDescription))
         }
-        return [try loadFile(path, format: format)]
+        let files = names.filter { folderExtensions.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
+        if files.isEmpty { throw SourceError(path: path, reason: .empty) }
+        return files.map { (path as NSString).appendingPathComponent($0) }
     }
 
     /// Reads one file. Throws when the file cannot be read, is empty, or yields no event at all

@@ -24,7 +24,8 @@ public enum PipelineError: Error, CustomStringConvertible {
             return "producer \(producer): the broker logged \(acknowledged) of \(sent) events within \(seconds) s"
         case .forgotten(let producer, let logged, let firstHeld):
             return "producer \(producer): the broker's log of it ends at event \(logged), but it had logged events through \(firstHeld), "
-                + "which are no longer held; start the producer again to read its file from the top"
+                + "which are no longer held; start the producer again to read its file from the top "
+                + "(following a folder, whose files done are not read again: with another --producer-id, to publish the folder again)"
         case .brokerError(let message): return "the broker answered with an error: \(message)"
         case .state(let path, let reason): return "\(path): \(reason)"
         case .pairDiverged(let detail): return "the two brokers' logs cannot be reconciled: \(detail)"

@@ -39,6 +39,8 @@ public struct ProgressReporter {
     public let unit: String
     public private(set) var total: UInt64
     public private(set) var done: UInt64 = 0
+    /// What else there is to say, after the count (`1234 events` while files are read).
+    public private(set) var detail: String?
     let display: ProgressDisplay
     /// Nothing is shown before this much time has passed since the start.
     var delay = 1.0
@@ -73,10 +75,12 @@ public struct ProgressReporter {
     /// Whether anything was shown yet.
     public var shown: Bool { lastShown != nil }
 
-    /// `done` of `total` (unchanged when nil) are done now; redraws or logs when due.
-    public mutating func update(done: UInt64, total: UInt64? = nil) {
+    /// `done` of `total` (unchanged when nil) are done now, with `detail` (unchanged when nil);
+    /// redraws or logs when due.
+    public mutating func update(done: UInt64, total: UInt64? = nil, detail: String? = nil) {
         if display.isOff { return }
         if let total { self.total = total }
+        if let detail { self.detail = detail }
         if baseline == nil { baseline = done }
         self.done = done
         let now = clock()
@@ -121,7 +125,8 @@ public struct ProgressReporter {
         let rate = rate(now: now)
         let tail = final ? "in " + ProgressFormat.duration(now - started)
                          : "eta " + ProgressFormat.duration(ProgressFormat.remaining(done: done, total: total, rate: rate))
-        return ProgressFormat.line(title: title, done: done, total: total, unit: unit, rate: rate, tail: tail, columns: columns())
+        return ProgressFormat.line(title: title, done: done, total: total, unit: detail.map { "\(unit) (\($0))" } ?? unit, rate: rate, tail: tail,
+                                   columns: columns())
     }
 
     private func metadata(now: Double, final: Bool) -> Logger.Metadata {
@@ -130,6 +135,7 @@ public struct ProgressReporter {
             "progress.task": "\(title)", "progress.done": "\(done)", "progress.total": "\(total)", "progress.unit": "\(unit)",
             "progress.ratePerSecond": "\(Int(rate.rounded()))",
         ]
+        if let detail { metadata["progress.detail"] = "\(detail)" }
         if final {
             metadata["progress.seconds"] = "\(ProgressFormat.duration(now - started))"
         } else {
