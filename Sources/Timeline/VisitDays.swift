@@ -24,8 +24,12 @@ public struct VisitDays: Hashable, Sendable {
         if date.isDecade { return decadeMark }
         guard let month = date.month else { return yearMark }
         guard let day = date.day else { return monthBase + month - 1 }
-        return DayRange.dayNumber(year: date.year, month: month, day: day) - DayRange.dayNumber(year: date.year, month: 1, day: 1)
+        let leap = month > 2 && PartialDate.daysIn(month: 2, year: date.year) == 29 ? 1 : 0
+        return daysBeforeMonth[month &- 1] &+ day &- 1 &+ leap
     }
+
+    /// Days of a common year before each month.
+    private static let daysBeforeMonth = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334]
 
     /// The date a mark stands for in `year`.
     public static func date(year: Int, mark: Mark) -> PartialDate? {

@@ -57,6 +57,22 @@ struct DayRangeTests {
         #expect(VisitDays(wordArray: days.wordArray) == days)
     }
 
+    @Test("Every day of common and leap years has its own mark, which reads back as the day")
+    func everyDay() {
+        for year in [1900, 1999, 2000, 2024, -44] {
+            var seen = Set<Int>()
+            for month in 1...12 {
+                for day in 1...PartialDate.daysIn(month: month, year: year) {
+                    let date = PartialDate(year: year, month: month, day: day)!
+                    let mark = VisitDays.mark(of: date)
+                    #expect(VisitDays.date(year: year, mark: mark) == date)
+                    seen.insert(mark)
+                }
+            }
+            #expect(seen == Set(0..<(PartialDate.daysIn(month: 2, year: year) == 29 ? 366 : 365)))
+        }
+    }
+
     @Test("An interval is marked by its start, or its end when open at the start")
     func intervals() {
         #expect(VisitDays.mark(of: Fixtures.date("1956-07-16/1956-07-18")) == VisitDays.mark(of: Fixtures.date("1956-07-16")))
