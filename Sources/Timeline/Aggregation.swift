@@ -68,8 +68,14 @@ public struct Statistics: Hashable, Sendable {
     private var kindCounts = [Int](repeating: 0, count: EventKind.allCases.count)
     /// The facts, sorted (`StandingFact`'s order), so that equal statistics have equal arrays.
     public private(set) var facts: [StandingFact] = []
+    /// Whether visits' dates and facts are kept; without them (a live view that draws counts only)
+    /// the statistics cost 24 bytes a cell and nothing per fact.
+    public let keepsDates: Bool
 
-    public init() {}
+    /// Empty statistics; `keepsDates: false` for counts only (no visit dates, no facts).
+    public init(keepsDates: Bool = true) {
+        self.keepsDates = keepsDates
+    }
 
     /// Rebuilds statistics from what an older state file kept: the totals, the kinds, and visits
     /// per year and direction. Their dates within the year are unknown, so each year with visits
@@ -87,8 +93,8 @@ public struct Statistics: Hashable, Sendable {
     }()
 
     /// Statistics of a batch of distinct events.
-    public init<S: Sequence>(events: S) where S.Element == TimelineEvent {
-        self.init()
+    public init<S: Sequence>(events: S, keepsDates: Bool = true) where S.Element == TimelineEvent {
+        self.init(keepsDates: keepsDates)
         for event in events { add(event) }
     }
 
@@ -105,10 +111,10 @@ public struct Statistics: Hashable, Sendable {
         let cell = Self.cell(year: summary.year, kind: kind, from: summary.from, to: summary.to)
         if kind == .visit {
             totalVisits += 1
-            cells.add(1, to: cell, mark: summary.mark)
+            if keepsDates { cells.add(1, to: cell, mark: summary.mark) } else { cells.add(1, to: cell) }
         } else {
             cells.add(1, to: cell)
-            if let fact = summary.fact { insert(fact) }
+            if keepsDates, let fact = summary.fact { insert(fact) }
         }
     }
 
@@ -124,8 +130,8 @@ public struct Statistics: Hashable, Sendable {
         totalEvents += other.totalEvents
         totalVisits += other.totalVisits
         for index in kindCounts.indices { kindCounts[index] += other.kindCounts[index] }
-        other.cells.forEach { cell, count, days in cells.add(count, to: cell, days: days) }
-        for fact in other.facts { insert(fact) }
+        other.cells.forEach { cell, count, days in cells.add(count, to: cell, days: keepsDates ? days : nil) }
+        if keepsDates { for fact in other.facts { insert(fact) } }
     }
 
     /// Events per kind, for the kinds seen.
@@ -192,14 +198,14 @@ public struct Statistics: Hashable, Sendable {
 
     /// The statistics of the events `filter` keeps: counts, visit dates and facts.
     public func filtered(_ filter: StatisticsFilter) -> Statistics {
-        var result = Statistics()
+        var result = Statistics(keepsDates: keepsDates)
         cells.forEach { cell, count, days in
             let (year, kind, direction) = Self.coordinates(of: cell)
             guard filter.matches(kind: kind, year: year, from: direction.from, to: direction.to) else { return }
             result.totalEvents += count
             result.kindCounts[kind.index] += count
             if kind == .visit { result.totalVisits += count }
-            result.cells.add(count, to: cell, days: kind == .visit ? days : nil)
+            result.cells.add(count, to: cell, days: days)
         }
         result.facts = facts.filter { filter.matches(kind: $0.kind, year: $0.date.year, from: $0.from, to: $0.to) }
         return result
@@ -301,22 +307,24 @@ public struct KindCount: Hashable, Sendable, Comparable {
 }
 
 /// Counts per cell (`Statistics.cell`): an open-addressing table with linear probing, at most three
-/// quarters full, each slot holding a cell, its count and the dates of its visits side by side, so
-/// that counting a visit touches one slot. A dictionary hashes each key with SipHash, several times
-/// the cost of the rest of counting a visit; cells are already well spread in their low bits and a
-/// multiplication mixes the rest. Two tables are equal when they hold the same cells with the same
-/// counts and dates, whatever their order.
+/// quarters full, and for cells of visits the dates they fell on in an array beside it (only cells
+/// of visits have dates, and a table without dates pays 4 bytes a slot for them). A dictionary
+/// hashes each key with SipHash, several times the cost of the rest of counting a visit; cells are
+/// already well spread in their low bits and a multiplication mixes the rest. Two tables are equal
+/// when they hold the same cells with the same counts and dates, whatever their order.
 struct EventCells: Hashable, Sendable {
-    /// 64 bytes: a cell, its count and its dates (empty for kinds other than visits).
+    /// 24 bytes: a cell, its count and where its dates are.
     private struct Slot {
         var cell: UInt64
         var count: Int
-        var days: VisitDays
+        /// The cell's entry in `days`, or -1.
+        var days: Int32
     }
 
     /// No cell is all ones: a country's index is below 676.
     private static let empty = UInt64.max
     private var slots: [Slot] = []
+    private var days: [VisitDays] = []
     private(set) var count = 0
 
     /// Adds `amount` to the count of `cell` (inserting it, even with 0, when absent) and marks a date.
@@ -324,14 +332,14 @@ struct EventCells: Hashable, Sendable {
     mutating func add(_ amount: Int, to cell: UInt64, mark: VisitDays.Mark) {
         let index = slot(for: cell)
         slots[index].count += amount
-        slots[index].days.insert(mark)
+        days[daysIndex(index)].insert(mark)
     }
 
-    /// Adds `amount` to the count of `cell`, and the dates `days` when given.
-    mutating func add(_ amount: Int, to cell: UInt64, days: VisitDays? = nil) {
+    /// Adds `amount` to the count of `cell`, and the dates `marks` when given.
+    mutating func add(_ amount: Int, to cell: UInt64, days marks: VisitDays? = nil) {
         let index = slot(for: cell)
         slots[index].count += amount
-        if let days { slots[index].days.formUnion(days) }
+        if let marks, !marks.isEmpty { days[daysIndex(index)].formUnion(marks) }
     }
 
     /// The slot of `cell`, made when absent.
@@ -352,21 +360,32 @@ struct EventCells: Hashable, Sendable {
         }
     }
 
+    @inline(__always)
+    private mutating func daysIndex(_ slot: Int) -> Int {
+        if slots[slot].days < 0 {
+            slots[slot].days = Int32(days.count)
+            days.append(VisitDays())
+        }
+        return Int(slots[slot].days)
+    }
+
     /// The count and dates of `cell`, nil when absent.
     func entry(of cell: UInt64) -> (count: Int, days: VisitDays)? {
         guard !slots.isEmpty else { return nil }
         let mask = slots.count - 1
         var index = Self.slot(cell, mask)
         while slots[index].cell != Self.empty {
-            if slots[index].cell == cell { return (slots[index].count, slots[index].days) }
+            if slots[index].cell == cell { return (slots[index].count, dates(of: slots[index])) }
             index = (index + 1) & mask
         }
         return nil
     }
 
-    /// Calls `body` with every cell, its count and its dates, in no particular order.
+    private func dates(of slot: Slot) -> VisitDays { slot.days < 0 ? VisitDays() : days[Int(slot.days)] }
+
+    /// Calls `body` with every cell, its count and its dates (empty when none), in no particular order.
     func forEach(_ body: (UInt64, Int, VisitDays) throws -> Void) rethrows {
-        for slot in slots where slot.cell != Self.empty { try body(slot.cell, slot.count, slot.days) }
+        for slot in slots where slot.cell != Self.empty { try body(slot.cell, slot.count, dates(of: slot)) }
     }
 
     @inline(__always)
@@ -376,7 +395,7 @@ struct EventCells: Hashable, Sendable {
 
     private mutating func grow() {
         let old = slots
-        slots = [Slot](repeating: Slot(cell: Self.empty, count: 0, days: VisitDays()), count: max(64, old.count * 2))
+        slots = [Slot](repeating: Slot(cell: Self.empty, count: 0, days: -1), count: max(64, old.count * 2))
         count = 0
         for slot in old where slot.cell != Self.empty {
             let index = self.slot(for: slot.cell)

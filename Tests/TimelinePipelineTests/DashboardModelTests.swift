@@ -27,7 +27,7 @@ struct DashboardModelTests {
             model.add(arrival.item, summary: arrival.summary)
             events.append(arrival.event)
         }
-        let expected = Statistics(events: events)
+        let expected = Statistics(events: events, keepsDates: false)
         #expect(model.statistics == expected)
         let stats = try Self.object(model.statsJSON())
         #expect(stats["totalEvents"] as? Int == expected.totalEvents)
@@ -49,7 +49,7 @@ struct DashboardModelTests {
             model.add(arrival.item, summary: arrival.summary)
             events.append(arrival.event)
         }
-        let expected = Statistics(events: events)
+        let expected = Statistics(events: events, keepsDates: false)
         let chart = try #require(try Self.object(model.statsJSON())["chart"] as? [String: Any])
         let series = try #require(chart["series"] as? [[String: String]]).map { [$0["from"]!, $0["to"]!] }
         let byDirection = expected.visitsByDirection

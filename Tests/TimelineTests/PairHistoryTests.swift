@@ -118,6 +118,18 @@ struct StatisticsFilterTests {
         #expect(restricted.totalVisits == kept.filter { $0.kind == .visit }.count)
     }
 
+    @Test("Statistics without dates count alike, keep no visit dates and no facts, and restrict alike")
+    func countsOnly() {
+        let full = Statistics(events: manyPairs), light = Statistics(events: manyPairs, keepsDates: false)
+        #expect(light.totalEvents == full.totalEvents && light.eventsByKind == full.eventsByKind)
+        #expect(light.visitsByYear == full.visitsByYear)
+        #expect(light.facts.isEmpty && !full.facts.isEmpty)
+        light.forEachVisitYear { _, _, _, days in #expect(days.isEmpty) }
+        let filter = StatisticsFilter(pair: (Self.mn, Self.kp), kinds: [.visit, .aid])
+        #expect(light.filtered(filter).visitsByYear == full.filtered(filter).visitsByYear)
+        #expect(light.filtered(filter).eventsByKind == full.filtered(filter).eventsByKind)
+    }
+
     @Test("A filter reads back from its encoded form; bad parts are named")
     func encoding() throws {
         let filter = StatisticsFilter(pair: (Self.mn, Self.kp), country: Self.mn, fromYear: 1980, toYear: 1999, kinds: [.visit, .aid])

@@ -43,7 +43,8 @@ public struct DashboardUpdate: Sendable, Equatable {
 public struct DashboardModel: Sendable {
     public let feedCapacity: Int
     public let countryNames: [CountryCode: String]
-    public private(set) var statistics = Statistics()
+    /// Counts only: the dashboard draws no dates.
+    public private(set) var statistics = Statistics(keepsDates: false)
     /// The sequence of the last event added.
     public private(set) var lastSequence: UInt64 = 0
     /// The broker's last sequence as the consumer last heard it.

@@ -22,7 +22,8 @@ struct SnapshotStore {
     let folder: String
     private(set) var events: SnapshotEventFile
     private var keys = EventKeySet()
-    private(set) var statistics = Statistics()
+    /// Counts only: a snapshot's report carries no dates.
+    private(set) var statistics = Statistics(keepsDates: false)
     /// The latest snapshot written or found on open.
     private(set) var latest: SnapshotPointer?
     /// `EventJSON.encode`'s output, reused from event to event.
@@ -58,7 +59,7 @@ struct SnapshotStore {
         let through = latest?.sequence ?? 0
         var sequenceAhead = false
         var keys = EventKeySet(minimumCapacity: expected)
-        var statistics = Statistics()
+        var statistics = Statistics(keepsDates: false)
         let path = events.path.string
         let end = try events.scan { record in
             guard keys.count < expected else { return false }
