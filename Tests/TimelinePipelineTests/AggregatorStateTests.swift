@@ -319,6 +319,12 @@ struct AggregatorStateTests {
         var state = AggregatorState()
         #expect(state.summary.encoded() == state.summary.encodedByJSONEncoder())
         for index in 0..<2_000 { try state.apply(Self.summary(index)) }
+        // Other kinds (counted per year and direction) and facts with strings to escape.
+        for (index, kind) in [EventKind.aid, .embassyClosed, .ambassadorTerm, .agreementSigned, .other].enumerated() {
+            try state.apply(TimelineEvent(kind: kind, date: EDTFDate(edtf: index % 2 == 0 ? "1999" : "2017/..")!, from: CountryCode("KP")!,
+                                          to: CountryCode("MN")!, guest: index == 2 ? "Envoy \"é\" \u{1}" : nil,
+                                          description: "quote\"back\\slash\n\t→ \(index)", source: Provenance(document: "t")))
+        }
         state.position = StreamPosition(sequence: 2_000, producers: [
             "p": 1, "p10": 2, "p9": 3, "B": 4, "a/b": 5, "quote\"back\\slash": 6, "\u{8}\u{C}\n\r\t\u{1}\u{1F}": 7, "é→": 8,
         ])
@@ -327,6 +333,7 @@ struct AggregatorStateTests {
         summary.keyCount = 12
         summary.keysChecksum = UInt32.max
         #expect(summary.visitsByYear.count > 100)
+        #expect(summary.eventCells?.count == 5 && summary.facts?.count == 3)
         #expect(summary.encoded() == summary.encodedByJSONEncoder())
         #expect(try summary.encoded().withUnsafeBytes { try StateSummary(decoding: $0) } == summary)
     }

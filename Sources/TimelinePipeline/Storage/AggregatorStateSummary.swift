@@ -189,27 +189,38 @@ struct StateSummary: Codable, Equatable {
             }
             out.append(UInt8(ascii: "}"))
         }
+        /// An array of arrays: `"name":[[1956,"MN","KP",2],...]`, each inner array written by `row`
+        /// through `item` (a comma before each but the first).
+        func rows<Entry>(_ name: StaticString, _ entries: [Entry], _ row: (Entry, (RowItem) -> Void) -> Void) {
+            out.appendJSON(name: name)
+            out.append(UInt8(ascii: "["))
+            for (index, entry) in entries.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(UInt8(ascii: "["))
+                var first = true
+                row(entry) { item in
+                    if !first { out.append(UInt8(ascii: ",")) }
+                    first = false
+                    switch item {
+                    case .integer(let value): out.appendJSON(value)
+                    case .text(let value): out.appendJSON(value)
+                    }
+                }
+                out.append(UInt8(ascii: "]"))
+            }
+            out.append(UInt8(ascii: "]"))
+        }
         out.append(UInt8(ascii: "{"))
         field("duplicateEvents", duplicateEvents, first: true)
         field("duplicateSequences", duplicateSequences)
         if let eventCells {
-            out.appendJSON(name: "eventCells")
-            out.append(UInt8(ascii: "["))
-            for (index, entry) in eventCells.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                out.append(UInt8(ascii: "["))
-                out.appendJSON(entry.count.year)
-                out.append(UInt8(ascii: ","))
-                out.appendJSON(entry.count.kind.rawValue)
-                out.append(UInt8(ascii: ","))
-                out.appendJSON(entry.count.from.description)
-                out.append(UInt8(ascii: ","))
-                out.appendJSON(entry.count.to.description)
-                out.append(UInt8(ascii: ","))
-                out.appendJSON(entry.count.count)
-                out.append(UInt8(ascii: "]"))
+            rows("eventCells", eventCells) { entry, item in
+                item(.integer(entry.count.year))
+                item(.text(entry.count.kind.rawValue))
+                item(.text(entry.count.from.description))
+                item(.text(entry.count.to.description))
+                item(.integer(entry.count.count))
             }
-            out.append(UInt8(ascii: "]"))
         }
         object("eventsByKind", eventsByKind)
         if let facts {
@@ -247,24 +258,21 @@ struct StateSummary: Codable, Equatable {
         field("replayed", replayed)
         field("sequence", sequence)
         field("totalEvents", totalEvents)
-        out.appendJSON(name: "visitsByYear")
-        out.append(UInt8(ascii: "["))
-        for (index, entry) in visitsByYear.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(UInt8(ascii: "["))
-            out.appendJSON(entry.visits.year)
-            out.append(UInt8(ascii: ","))
-            out.appendJSON(entry.visits.from.description)
-            out.append(UInt8(ascii: ","))
-            out.appendJSON(entry.visits.to.description)
-            out.append(UInt8(ascii: ","))
-            out.appendJSON(entry.visits.count)
-            out.append(UInt8(ascii: "]"))
+        rows("visitsByYear", visitsByYear) { entry, item in
+            item(.integer(entry.visits.year))
+            item(.text(entry.visits.from.description))
+            item(.text(entry.visits.to.description))
+            item(.integer(entry.visits.count))
         }
-        out.append(UInt8(ascii: "]"))
         out.append(UInt8(ascii: "}"))
         return out
     }
+}
+
+/// A number or a string in a row of the summary's JSON.
+private enum RowItem {
+    case integer(Int)
+    case text(String)
 }
 
 extension [UInt8] {
