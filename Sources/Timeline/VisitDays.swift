@@ -7,7 +7,7 @@ public struct VisitDays: Hashable, Sendable {
     /// The bit a date sets: 0–365 a day of the year, 366–377 a month, 378 the year, 379 the decade.
     public typealias Mark = Int
 
-    static let monthBase = 366, yearMark = 378, decadeMark = 379
+    public static let monthBase = 366, yearMark = 378, decadeMark = 379
     public static let wordCount = 6
 
     public private(set) var words: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)

@@ -12,8 +12,9 @@ import Timeline
 //   load and written again.
 //
 // Version 3 (`TLAGST03`) adds, after the summary, the dates of the visits (`VisitDays`):
-// `u32 count | count × (i32 year | 2 bytes from | 2 bytes to | 6 × u64 bits)`, countries as their
-// two capital letters. The summary of version 3 also carries the events of other kinds per year and direction
+// `u32 count | count × (i32 year | 2 bytes from | 2 bytes to | dates)`, countries as their two
+// capital letters, and the dates either `u16 n (< 24) | n × u16 mark` (the few dates of most
+// years) or `u16 0xFFFF | 6 × u64 bits` (the bitmap, when that is shorter). The summary of version 3 also carries the events of other kinds per year and direction
 // (`eventCells`) and the facts (`facts`).
 //
 // Older state files are still read, and the next checkpoint writes version 3: version 2
@@ -81,33 +82,63 @@ extension AggregatorState {
         summary.keyCount = keyCount
         summary.keysChecksum = keysChecksum
         var days: [UInt8] = []
-        days.reserveCapacity(4 + parts.visitDays.count * 56)
+        days.reserveCapacity(4 + parts.visitDays.count * 16)
         days.appendInteger(UInt32(parts.visitDays.count))
         for entry in parts.visitDays {
             days.appendInteger(Int32(truncatingIfNeeded: entry.year))
             days += entry.direction.from.rawValue.utf8
             days += entry.direction.to.rawValue.utf8
-            for word in entry.days.wordArray { days.appendInteger(word) }
+            let marks = entry.days.marks
+            if marks.count < AggregatorState.listedMarksLimit {
+                days.appendInteger(UInt16(marks.count))
+                for mark in marks { days.appendInteger(UInt16(mark)) }
+            } else {
+                days.appendInteger(UInt16.max)
+                for word in entry.days.wordArray { days.appendInteger(word) }
+            }
         }
         return AggregatorState.framed(AggregatorState.magic, summary: summary, keys: days)
     }
 
     /// Reads the visit dates of a version-3 file.
+    /// Years with fewer dates than this have them listed; others are written as the bitmap.
+    static let listedMarksLimit = 24
+
     private static func readVisitDays(_ reader: inout ByteReader) throws(StateError) -> [VisitDaysKey: VisitDays] {
-        let entrySize = 8 + 8 * VisitDays.wordCount
-        guard let count = try? Int(reader.readInteger(as: UInt32.self, "visit dates")), count <= reader.remaining / entrySize else {
-            throw StateError("the visit dates are truncated")
+        func damaged(_ why: String) -> StateError { StateError("the visit dates are damaged: \(why)") }
+        func read<T: FixedWidthInteger>(_ type: T.Type, _ field: String) throws(StateError) -> T {
+            do {
+                return try reader.readInteger(as: type, field)
+            } catch {
+                throw damaged("\(error)")
+            }
         }
+        let count = Int(try read(UInt32.self, "visit dates"))
+        // Each entry takes at least 10 bytes: a count beyond what is left is damage, not a reservation.
+        guard count <= reader.remaining / 10 else { throw damaged("\(count) entries in \(reader.remaining) bytes") }
         var result: [VisitDaysKey: VisitDays] = [:]
         result.reserveCapacity(count)
         for _ in 0..<count {
-            // The size was checked: the reads below cannot run out.
-            let year = Int(try! reader.readInteger(as: Int32.self))
-            let codes = Array(try! reader.readBytes(count: 4, "countries"))
-            let words = (0..<VisitDays.wordCount).map { _ in try! reader.readInteger(as: UInt64.self) }
-            guard let from = CountryCode(String(decoding: codes.prefix(2), as: UTF8.self)),
-                  let to = CountryCode(String(decoding: codes.suffix(2), as: UTF8.self)),
-                  let days = VisitDays(wordArray: words) else { throw StateError("a malformed visit-dates entry") }
+            let year = Int(try read(Int32.self, "year"))
+            let codes = try read(UInt32.self, "countries")
+            let from = CountryCode(String(decoding: [UInt8(codes >> 24), UInt8(codes >> 16 & 0xFF)], as: UTF8.self))
+            let to = CountryCode(String(decoding: [UInt8(codes >> 8 & 0xFF), UInt8(codes & 0xFF)], as: UTF8.self))
+            guard let from, let to else { throw damaged("an entry whose countries are not codes") }
+            let listed = try read(UInt16.self, "dates")
+            var days = VisitDays()
+            if listed == UInt16.max {
+                var words: [UInt64] = []
+                for _ in 0..<VisitDays.wordCount { words.append(try read(UInt64.self, "dates")) }
+                guard let bitmap = VisitDays(wordArray: words) else { throw damaged("a bitmap with bits past the last date") }
+                days = bitmap
+            } else {
+                guard Int(listed) < listedMarksLimit else { throw damaged("\(listed) dates listed in one year") }
+                for _ in 0..<listed {
+                    let mark = Int(try read(UInt16.self, "date"))
+                    guard mark <= VisitDays.decadeMark else { throw damaged("a date mark of \(mark)") }
+                    days.insert(mark)
+                }
+            }
             result[VisitDaysKey(year: year, direction: Direction(from: from, to: to))] = days
         }
         return result
