@@ -201,3 +201,29 @@ struct WikitextReaderTests {
         #expect(reading.errors.isEmpty)
     }
 }
+
+@Suite("Telling wikitext by its content")
+struct WikitextDetectionTests {
+    @Test("Wikitext is told by its markup whatever the name; articles, JSON Lines and GDELT as before")
+    func detection() throws {
+        #expect(SourceFormat.detect(path: "page", text: WikitextReaderTests.page) == .wikitext)
+        #expect(SourceFormat.detect(path: "page.txt", text: "'''Mongolia–North Korea relations''' are…\n") == .wikitext)
+        #expect(SourceFormat.detect(path: "page.txt", text: "{{Short description|x}}\n== History ==\n") == .wikitext)
+        #expect(SourceFormat.detect(path: "x.wiki", text: "= Mongolia–North Korea relations =\n") == .wikitext)
+        #expect(SourceFormat.detect(path: "x.mediawiki", text: "anything\n") == .wikitext)
+        let seed = try String(contentsOfFile: Fixtures.seedPath, encoding: .utf8)
+        #expect(SourceFormat.detect(path: "seed.txt", text: seed) == .article)
+        #expect(SourceFormat.detect(path: "seed", text: seed) == .article)
+        #expect(SourceFormat.detect(path: "a.txt", text: "= A–B relations =\n| Guest | Place | Date |\n| [[A]] | B | 1990 |\n") == .article)
+        #expect(SourceFormat.detect(path: "a.txt", text: "{\"kind\":\"visit\"}\n") == .jsonl)
+        #expect(SourceFormat.detect(path: "a.txt", text: GDELTRow(id: "1").line() + "\n") == .gdelt)
+        #expect(SourceFormat.detect(path: "a.csv", text: "'''x'''\n") == .gdelt)
+    }
+
+    @Test("SourceLoader reads a wikitext file told by its content")
+    func loads() throws {
+        let loader = SourceLoader(gazetteer: Fixtures.gazetteer)
+        let reading = loader.read(text: WikitextReaderTests.page, document: "p", format: SourceFormat.detect(path: "p", text: WikitextReaderTests.page))
+        #expect(reading.events.count == 6)
+    }
+}
