@@ -87,12 +87,14 @@ struct WikitextTable {
         return (table, index)
     }
 
-    /// A cell line's cells: split at `||` (and `!!` on header lines) outside links and templates.
+    /// A cell line's cells: split at `||` (and `!!` on header lines) outside templates. As in
+    /// MediaWiki, which expands templates before it reads tables, links do not protect a `||`,
+    /// nor does a `{{` that is never closed.
     static func split(_ text: String, header: Bool) -> [String] {
         let characters = Array(text)
         var pieces: [String] = []
         var start = 0
-        forEachTopLevel(characters) { index in
+        forEachTopLevel(characters, links: false, templates: WikitextReader.braceBalance(text) == 0) { index in
             let character = characters[index]
             guard index + 1 < characters.count, characters[index + 1] == character,
                   character == "|" || (header && character == "!") else { return 1 }
@@ -108,7 +110,7 @@ struct WikitextTable {
     static func cellParts(_ cell: String) -> (attributes: String, content: String) {
         let characters = Array(cell)
         var pipe: Int?
-        forEachTopLevel(characters) { index in
+        forEachTopLevel(characters, links: true, templates: true) { index in
             if pipe == nil, characters[index] == "|" { pipe = index }
             return pipe == nil ? 1 : characters.count
         }
@@ -116,16 +118,20 @@ struct WikitextTable {
         return (String(characters[..<pipe]), String(characters[(pipe + 1)...]))
     }
 
-    /// Calls `visit` with each position outside `[[…]]` and `{{…}}` (counted, so an unclosed one
-    /// runs to the end); `visit` returns how many characters to move on.
-    static func forEachTopLevel(_ characters: [Character], _ visit: (Int) -> Int) {
+    /// Calls `visit` with each position outside `[[…]]` (when `links`) and `{{…}}` (when
+    /// `templates`), counted, so an unclosed one runs to the end; `visit` returns how many
+    /// characters to move on.
+    static func forEachTopLevel(_ characters: [Character], links: Bool, templates: Bool, _ visit: (Int) -> Int) {
         var depth = 0
         var index = 0
         while index < characters.count {
             let character = characters[index]
-            if index + 1 < characters.count, characters[index + 1] == character {
+            if index + 1 < characters.count, characters[index + 1] == character,
+               (templates && (character == "{" || character == "}")) || (links && (character == "[" || character == "]")) {
                 if character == "{" || character == "[" { depth += 1; index += 2; continue }
-                if character == "}" || character == "]" { depth = max(0, depth - 1); index += 2; continue }
+                depth = max(0, depth - 1)
+                index += 2
+                continue
             }
             index += depth == 0 ? max(1, visit(index)) : 1
         }
