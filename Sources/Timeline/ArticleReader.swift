@@ -126,7 +126,9 @@ public struct ArticleReader: Sendable {
                 return value.isEmpty ? nil : value
             }
             collector.keep(tables.visit(guest: cell(.guest), host: cell(.host), place: cell(.place),
-                                        dateTexts: cell(.date).map { [$0] } ?? [], description: cell(.description), pair: pair,
+                                        dateTexts: RelationsTables.dateTexts(date: cell(.date).map { [$0] } ?? [], start: cell(.start).map { [$0] } ?? [],
+                                                                             end: cell(.end).map { [$0] } ?? []),
+                                        description: cell(.description), pair: pair,
                                         source: Provenance(document: document, section: section, line: lineNumber, row: rowIndex + 1)),
                            line: lineNumber)
         }

@@ -9,7 +9,8 @@ struct RelationsTables: Sendable {
 
     /// The column roles a visit table can have.
     enum Column: Hashable {
-        case guest, host, place, date, description
+        /// `start` and `end` are the first and last day of a visit, in columns of their own.
+        case guest, host, place, date, start, end, description
 
         /// Which role a header names, from the words Wikipedia tables use.
         init?(header: String) {
@@ -22,6 +23,8 @@ struct RelationsTables: Sendable {
             } else if text.contains("description") || text.contains("note") || text.contains("purpose")
                         || text.contains("remark") || text.contains("detail") || text.contains("comment") {
                 self = .description
+            } else if let bound = Column(boundOf: text) {
+                self = bound
             } else if text.contains("date") || text == "when" || text == "year" || text == "dates" {
                 self = .date
             } else if text.contains("place") || text.contains("location") || text.contains("city")
@@ -31,6 +34,26 @@ struct RelationsTables: Sendable {
                 return nil
             }
         }
+
+        /// "Start", "Arrival", "Start date", "From" -> start; "End", "Departure", "Until", "To" -> end (whole words).
+        private init?(boundOf text: String) {
+            let words = Set(text.split(whereSeparator: { !$0.isLetter }).map(String.init))
+            if !words.isDisjoint(with: ["start", "arrival", "arrived", "from", "began", "begin", "beginning"]) {
+                self = .start
+            } else if !words.isDisjoint(with: ["end", "ended", "departure", "departed", "until", "to"]) {
+                self = .end
+            } else {
+                return nil
+            }
+        }
+    }
+
+    /// The texts to try as a row's date: the date column's, else the start column's to the end column's.
+    static func dateTexts(date: [String], start: [String], end: [String]) -> [String] {
+        if !date.isEmpty { return date }
+        guard let first = start.first else { return [] }
+        guard let last = end.first else { return [first] }
+        return ["\(first) – \(last)"]
     }
 
     /// The position of each role among `headers` (the first header naming a role wins).
@@ -45,7 +68,7 @@ struct RelationsTables: Sendable {
 
     /// The roles a visit table must have that `columns` lacks, as a phrase ("guest, date"); nil when none is missing.
     static func missingVisitColumns(_ columns: [Column: Int]) -> String? {
-        let missing = [Column.guest, .place, .date].filter { columns[$0] == nil }
+        let missing = [Column.guest, .place, .date].filter { columns[$0] == nil && ($0 != .date || columns[.start] == nil) }
         return missing.isEmpty ? nil : missing.map { "\($0)" }.joined(separator: ", ")
     }
 

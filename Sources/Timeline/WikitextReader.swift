@@ -394,8 +394,11 @@ public struct WikitextReader: Sendable {
             func nonEmpty(_ text: String) -> String? { text.isEmpty ? nil : text }
             let place = cell(.place)
             let date = cell(.date)
-            var dateTexts = date.parts.count > 1 ? [date.joined] + date.parts : date.parts
-            if date.parts.count > 1 { dateTexts.append(date.parts.joined(separator: " – ")) }
+            var dates = date.parts.count > 1 ? [date.joined] + date.parts : date.parts
+            if date.parts.count > 1 { dates.append(date.parts.joined(separator: " – ")) }
+            let start = cell(.start), end = cell(.end)
+            let dateTexts = RelationsTables.dateTexts(date: dates, start: start.isEmpty ? [] : [start.joined],
+                                                      end: end.isEmpty ? [] : [end.joined])
             let source = Provenance(document: document, section: section, line: row.line, row: rowIndex + 1)
             collector.keep(tables.visit(guest: nonEmpty(cell(.guest).joined), host: nonEmpty(cell(.host).joined),
                                         place: nonEmpty(place.parts.joined(separator: ", ")), places: place.parts,

@@ -120,6 +120,27 @@ struct WikitextReaderTests {
         #expect(dates("{{nowrap|July 16, 1956}}") == "1956-07-16")
     }
 
+    @Test("Visit tables with start and end columns instead of a date")
+    func startAndEnd() {
+        let text = """
+        '''Mongolia–North Korea relations'''
+        {| class="wikitable"
+        ! Start !! End !! Guest !! Title !! Location
+        |-
+        | June 14, 1992 || June 16, 1992 || A || President || Pyongyang
+        |-
+        | {{dts|1993|4|20}} || || B || Prime Minister || Ulan Bator
+        |}
+        """
+        let visits = reader.read(text, document: "s.wiki").events
+        #expect(visits.map(\.date.description) == ["1992-06-14/1992-06-16", "1993-04-20"])
+        #expect(visits.map(\.guest) == ["A", "B"])
+        let article = ArticleReader(gazetteer: Fixtures.gazetteer)
+            .read("= Mongolia–North Korea relations =\n| Guest | Arrival | Departure | Place |\n| A | 3 May 1990 | 5 May 1990 | Pyongyang |\n",
+                  document: "s.txt").events
+        #expect(article.map(\.date.description) == ["1990-05-03/1990-05-05"])
+    }
+
     @Test("A flag icon beside a place the gazetteer lacks tells the country")
     func flagHint() {
         let reading = reader.read("'''Mongolia–North Korea relations'''\n{|\n! Guest !! Place !! Date\n|-\n| A || {{flagicon|North Korea}} Nowhere-ri || 1990\n|}\n",
