@@ -31,10 +31,12 @@ public struct WikitextReader: Sendable {
     /// `}}` within them is text.
     static let longestTemplate = 400
 
-    public func read(_ text: String, document: String) -> SourceReading {
+    /// Reads a page. `title` is the page's title where it is known apart from its text (from a
+    /// MediaWiki API response); a title naming two countries settles the pair before the lead does.
+    public func read(_ text: String, document: String, title: String? = nil) -> SourceReading {
         var collector = ReadingCollector(document: document)
         let lines = WikitextReader.logicalLines(text)
-        let pair = countryPair(lines)
+        let pair = title.flatMap { ArticleReader(gazetteer: gazetteer).countryPair(fromTitle: $0) } ?? countryPair(lines)
         if pair == nil {
             collector.diagnose(.error, 1, "the lead names no two countries the gazetteer knows (as in '''Mongolia–North Korea relations''')")
         }
@@ -439,5 +441,48 @@ public struct WikitextReader: Sendable {
             return .failure("the row gives no term")
         }
         return tables.ambassadorTerm(name: name, term: date, sender: envoy.sender, receiver: envoy.receiver, source: source)
+    }
+}
+
+// MARK: - MediaWiki API responses
+
+extension WikitextReader {
+    /// A page inside a MediaWiki API response in JSON: `action=parse&prop=wikitext` (`parse.wikitext`,
+    /// as `{"*": …}` or, with `formatversion=2`, a string) or `action=query&prop=revisions&rvprop=content`
+    /// (the first page's first revision, its `*` or `content`, or that of its `main` slot).
+    public struct APIPage: Sendable, Equatable {
+        public var title: String?
+        public var wikitext: String
+    }
+
+    /// The page a MediaWiki API response holds; nil when the text is no such response.
+    public static func apiPage(_ text: String) -> APIPage? {
+        let head = text.drop(while: \.isWhitespace)
+        guard head.hasPrefix("{"), head.prefix(300).contains("\"parse\"") || head.prefix(300).contains("\"query\""),
+              let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { return nil }
+        func content(_ value: Any?) -> String? {
+            if let text = value as? String { return text }
+            guard let fields = value as? [String: Any] else { return nil }
+            if let text = (fields["*"] ?? fields["content"]) as? String { return text }
+            if let slots = fields["slots"] as? [String: Any] { return content(slots["main"]) }
+            return nil
+        }
+        if let parse = object["parse"] as? [String: Any], let wikitext = content(parse["wikitext"]) {
+            return APIPage(title: parse["title"] as? String, wikitext: wikitext)
+        }
+        guard let query = object["query"] as? [String: Any] else { return nil }
+        let pages: [Any]
+        if let list = query["pages"] as? [Any] {
+            pages = list
+        } else if let table = query["pages"] as? [String: Any] {
+            pages = table.keys.sorted().compactMap { table[$0] }
+        } else {
+            return nil
+        }
+        for case let page as [String: Any] in pages {
+            guard let revisions = page["revisions"] as? [Any], let wikitext = content(revisions.first) else { continue }
+            return APIPage(title: page["title"] as? String, wikitext: wikitext)
+        }
+        return nil
     }
 }

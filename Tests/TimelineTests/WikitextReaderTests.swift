@@ -241,6 +241,20 @@ struct WikitextDetectionTests {
         #expect(SourceFormat.detect(path: "a.csv", text: "'''x'''\n") == .gdelt)
     }
 
+    @Test("A MediaWiki API response in JSON is told as wikitext, and its page read with its title", arguments: [
+        #"{"parse":{"title":"Mongolia–North Korea relations","pageid":1,"wikitext":{"*":"Lead.\n{|\n! Guest !! Place !! Date\n|-\n| A || Pyongyang || 1990\n|}"}}}"#,
+        #"{"parse":{"title":"Mongolia–North Korea relations","wikitext":"Lead.\n{|\n! Guest !! Place !! Date\n|-\n| A || Pyongyang || 1990\n|}"}}"#,
+        #"{"batchcomplete":"","query":{"pages":{"7":{"pageid":7,"title":"Mongolia–North Korea relations","revisions":[{"contentmodel":"wikitext","*":"Lead.\n{|\n! Guest !! Place !! Date\n|-\n| A || Pyongyang || 1990\n|}"}]}}}}"#,
+        #"{"query":{"pages":[{"title":"Mongolia–North Korea relations","revisions":[{"slots":{"main":{"content":"Lead.\n{|\n! Guest !! Place !! Date\n|-\n| A || Pyongyang || 1990\n|}"}}}]}]}}"#,
+    ])
+    func apiResponse(_ response: String) {
+        #expect(SourceFormat.detect(path: "page.json", text: response) == .wikitext)
+        let reading = SourceLoader(gazetteer: Fixtures.gazetteer).read(text: response, document: "page.json", format: .wikitext)
+        #expect(reading.events.map { "\($0.from.rawValue)>\($0.to.rawValue) \($0.date) line \($0.source.line ?? 0)" } == ["MN>KP 1990 line 5"])
+        #expect(reading.errors.isEmpty)
+        #expect(SourceFormat.detect(path: "events.json", text: #"{"kind":"visit","date":"1990","from":"MN","to":"KP","description":"a \"query\""}"#) == .jsonl)
+    }
+
     @Test("SourceLoader reads a wikitext file told by its content")
     func loads() throws {
         let loader = SourceLoader(gazetteer: Fixtures.gazetteer)

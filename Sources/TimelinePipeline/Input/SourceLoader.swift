@@ -15,7 +15,8 @@ public enum SourceFormat: String, Sendable, CaseIterable {
     /// The extensions a folder's sources may have.
     public static let fileExtensions: Set<String> = ["txt", "jsonl", "ndjson", "csv", "wiki", "wikitext", "mediawiki"]
 
-    /// `.jsonl`/`.ndjson`/`.json` are JSON Lines, and `.wiki`/`.wikitext`/`.mediawiki` wikitext.
+    /// `.wiki`/`.wikitext`/`.mediawiki` are wikitext, and so is a MediaWiki API response in JSON
+    /// holding a page's wikitext, whatever its name; `.jsonl`/`.ndjson`/`.json` are JSON Lines.
     /// Otherwise the content decides: a row of a GDELT
     /// event export among the first ten non-blank lines (tab-separated, GDELT's number of columns,
     /// an event id and a date; one torn row does not hide the rest) means GDELT, whatever the
@@ -26,8 +27,10 @@ public enum SourceFormat: String, Sendable, CaseIterable {
     /// those, a `.csv` name (GDELT's `.export.CSV`) means GDELT, anything else an article.
     public static func detect(path: String, text: String) -> SourceFormat {
         let ext = (path as NSString).pathExtension.lowercased()
-        if ["jsonl", "ndjson", "json"].contains(ext) { return .jsonl }
         if ["wiki", "wikitext", "mediawiki"].contains(ext) { return .wikitext }
+        // A MediaWiki API response in JSON (often saved as .json) is a wikitext page, not events.
+        if text.first(where: { !$0.isWhitespace }) == "{", WikitextReader.apiPage(text) != nil { return .wikitext }
+        if ["jsonl", "ndjson", "json"].contains(ext) { return .jsonl }
         // Only the head of the file is looked at. "\r\n" is one Character: split on it too, or a
         // CRLF file would be one line.
         let lines = text.prefix(1 << 16).split(whereSeparator: { $0 == "\n" || $0 == "\r\n" })
@@ -162,7 +165,14 @@ public struct SourceLoader: Sendable {
         case .article: return ArticleReader(gazetteer: gazetteer).read(text, document: document)
         case .jsonl: return EventJSON.read(text, document: document)
         case .gdelt: return GDELTReader(gazetteer: gazetteer).read(text, document: document)
-        case .wikitext: return WikitextReader(gazetteer: gazetteer).read(text, document: document)
+        case .wikitext:
+            let reader = WikitextReader(gazetteer: gazetteer)
+            guard let page = WikitextReader.apiPage(text) else { return reader.read(text, document: document) }
+            // The page inside a MediaWiki API response: its lines are those of the page's wikitext.
+            var reading = reader.read(page.wikitext, document: document, title: page.title)
+            reading.diagnostics.insert(Diagnostic(.note, file: document, line: nil,
+                                                  "a MediaWiki API response: line numbers are those of the page's wikitext inside it"), at: 0)
+            return reading
         }
     }
 
