@@ -125,10 +125,11 @@ struct RelationsTables: Sendable {
                                       place: placeText, description: description, source: source))
     }
 
-    /// The first of `texts` that reads as a date; when none does, the error of the first.
+    /// The first of `texts` that reads as a date, each tried as written and then without what it
+    /// says in parentheses ("12 May 1987 (state visit)"); when none does, the error of the first.
     static func firstDate(_ texts: [String]) -> Result<EDTFDate, DateTextError> {
         var firstError: DateTextError?
-        for text in texts {
+        for text in texts.flatMap({ [$0, withoutParentheses($0)] }) where !text.isEmpty {
             do {
                 return .success(try DateText.parse(text))
             } catch {
@@ -136,6 +137,19 @@ struct RelationsTables: Sendable {
             }
         }
         return .failure(firstError ?? DateTextError(text: "", reason: "the date is empty"))
+    }
+
+    /// The text without its parenthesised parts; empty when it has none (nothing new to try).
+    static func withoutParentheses(_ text: String) -> String {
+        guard text.contains("(") else { return "" }
+        var out = ""
+        var depth = 0
+        for character in text {
+            if character == "(" { depth += 1; continue }
+            if character == ")" { depth = max(0, depth - 1); continue }
+            if depth == 0 { out.append(character) }
+        }
+        return out.trimmed("")
     }
 
     /// "North Korean ambassadors to Mongolia" or "Ambassadors of Mongolia to North Korea" -> (sender, receiver).

@@ -118,6 +118,7 @@ struct WikitextReaderTests {
         #expect(dates("{{start date and age|1987|5}}") == "1987-05")
         #expect(dates("{{dts|1987|5|12}}&ndash;{{dts|1987|5|14}}") == "1987-05-12/1987-05-14")
         #expect(dates("{{nowrap|July 16, 1956}}") == "1956-07-16")
+        #expect(dates("12 May 1987 (state visit)") == "1987-05-12")
     }
 
     @Test("Visit tables with start and end columns instead of a date")
