@@ -53,6 +53,9 @@ struct WikitextMarkup: Sendable {
         /// For the position of an opening `{{` or `[[`, the position of its closing `}}` or `]]`.
         let closing: [Int: Int]
         var flags: [CountryCode] = []
+        /// For a tag whose content is dropped, the position of the first `</name` after the last
+        /// opener looked at (`Int.max`: none).
+        var nextClosing: [String: Int] = [:]
 
         init(characters: [Character], markup: WikitextMarkup) {
             self.characters = characters
@@ -242,15 +245,25 @@ struct WikitextMarkup: Sendable {
                 return end + 1
             }
             if Self.droppedTags.contains(name), !closingTag, !selfClosing {
-                // Skip to the closing tag; without one, only the opening tag goes.
-                var search = end + 1
-                while search < limit {
-                    if characters[search] == "<", starts("</\(name)", at: search, caseInsensitive: true) {
-                        var close = search
-                        while close < limit, characters[close] != ">" { close += 1 }
-                        return min(close + 1, limit)
+                // Skip to the closing tag; without one, only the opening tag goes. The closing tag
+                // found is remembered, so that many openers before one closer are not each a search.
+                var close = nextClosing[name] ?? -1
+                if close <= end {
+                    close = Int.max
+                    var search = end + 1
+                    while search < characters.count {
+                        if characters[search] == "<", starts("</\(name)", at: search, caseInsensitive: true) {
+                            close = search
+                            break
+                        }
+                        search += 1
                     }
-                    search += 1
+                    nextClosing[name] = close
+                }
+                if close < limit {
+                    var after = close
+                    while after < limit, characters[after] != ">" { after += 1 }
+                    return min(after + 1, limit)
                 }
             }
             return end + 1

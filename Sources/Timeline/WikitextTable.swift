@@ -29,6 +29,8 @@ struct WikitextTable {
     /// Spans larger than these are cut to them (MediaWiki's own limit on colspan is 1,000).
     static let widestSpan = 64
     static let tallestSpan = 500
+    /// Columns beyond this hold no cell.
+    static let widestRow = 1_000
 
     /// Reads the table that opens at `lines[start]` (a `{|` line) up to its `|}`; `next` is the
     /// index of the first line after it.
@@ -172,6 +174,8 @@ struct WikitextTable {
             var column = 0
             for cell in row.cells {
                 while columns[column] != nil { column += 1 }
+                // A row wider than any real table is cut there.
+                guard column + cell.colspan <= Self.widestRow else { break }
                 let index = cells.count
                 cells.append(cell)
                 for offset in 0..<cell.colspan {
@@ -181,7 +185,7 @@ struct WikitextTable {
                 column += cell.colspan
             }
             carried = next
-            let width = (columns.keys.max() ?? -1) + 1
+            let width = min((columns.keys.max() ?? -1) + 1, Self.widestRow)
             // A column that no cell covers (a short row beside spans) holds no cell: -1.
             gridRows.append(GridRow(line: line, columns: (0..<width).map { columns[$0] ?? -1 }, isHeader: row.isHeader))
         }

@@ -214,6 +214,20 @@ struct WikitextReaderTests {
         #expect(reading.diagnostics.allSatisfy { ($0.line ?? 0) >= 1 && ($0.line ?? 0) <= lineCount })
     }
 
+    @Test("Large hostile tables and tags read in reasonable time")
+    func hostileSizes() {
+        let wide = "'''Mongolia–North Korea relations'''\n{|\n! Guest !! Place !! Date\n"
+            + String(repeating: "|-\n| rowspan=500 colspan=64 | x" + String(repeating: " || y", count: 100) + "\n", count: 300)
+        let clock = ContinuousClock()
+        let elapsed = clock.measure {
+            _ = reader.read(wide, document: "w.wiki")
+            _ = reader.read("'''Mongolia–North Korea relations'''\n{|\n! Guest !! Place !! Date\n|-\n| "
+                            + String(repeating: "<math>x", count: 20_000) + " || Pyongyang || 1990\n|}\n", document: "m.wiki")
+            _ = reader.read(String(repeating: "{{a|\n", count: 5_000), document: "t.wiki")
+        }
+        #expect(elapsed < .seconds(20))
+    }
+
     @Test("A multi-line ref or comment inside a row keeps the row whole and its line")
     func multiLineRef() {
         let text = "'''Mongolia–North Korea relations'''\n{|\n! Guest !! Place !! Date\n|-\n| A<ref>one\ntwo</ref> || Pyongyang <!-- a\nb --> || 1990\n|}\n"
