@@ -262,9 +262,15 @@ struct SectionPath {
         headings.append((level, title))
     }
 
-    /// The titles below the page title, "Inter-nation visits / Heads of State and Government"; nil at the top.
+    /// The longest section the JSON Lines contract takes.
+    static let longest = 500
+
+    /// The titles below the page title, "Inter-nation visits / Heads of State and Government"; nil at
+    /// the top. A path longer than the contract allows is cut, ending with "…".
     var path: String? {
         let titles = headings.filter { $0.level > 1 }.map(\.title)
-        return titles.isEmpty ? nil : titles.joined(separator: " / ")
+        guard !titles.isEmpty else { return nil }
+        let path = titles.joined(separator: " / ")
+        return path.count <= Self.longest ? path : String(path.prefix(Self.longest - 1)) + "…"
     }
 }
