@@ -142,6 +142,19 @@ struct WikitextReaderTests {
         #expect(article.map(\.date.description) == ["1990-05-03/1990-05-05"])
     }
 
+    @Test("Leader headers name the guest, and a host leader the host")
+    func leaderHeaders() {
+        let text = "'''Mongolia–North Korea relations'''\n{|\n! Visiting leader !! Host leader !! City !! Year\n|-\n| A || B || Pyongyang || 1990\n|}\n"
+        let visit = reader.read(text, document: "l.wiki").events.first
+        #expect(visit?.guest == "A" && visit?.host == "B" && visit?.date.description == "1990")
+    }
+
+    @Test("A || inside a template is no cell separator")
+    func separators() {
+        let text = "'''Mongolia–North Korea relations'''\n{|\n! Guest !! Place !! Date\n|-\n| {{nowrap|A||B}} || Pyongyang || 1990\n|}\n"
+        #expect(reader.read(text, document: "s.wiki").events.first?.guest == "A")
+    }
+
     @Test("A flag icon beside a place the gazetteer lacks tells the country")
     func flagHint() {
         let reading = reader.read("'''Mongolia–North Korea relations'''\n{|\n! Guest !! Place !! Date\n|-\n| A || {{flagicon|North Korea}} Nowhere-ri || 1990\n|}\n",
