@@ -81,7 +81,8 @@ public struct ArticleReader: Sendable {
     }
 
     /// "Mongolia–North Korea relations" -> (MN, KP). Tries every dash as the split point, so
-    /// hyphenated names such as Guinea-Bissau still work.
+    /// hyphenated names such as Guinea-Bissau still work. Demonyms name countries too
+    /// ("Mongolian–North Korean relations").
     public func countryPair(fromTitle title: String) -> (CountryCode, CountryCode)? {
         var name = title
         for suffix in [" relations", " Relations", " bilateral relations"] where name.hasSuffix(suffix) {
@@ -91,13 +92,13 @@ public struct ArticleReader: Sendable {
         for (offset, character) in characters.enumerated() where character == "\u{2013}" || character == "-" || character == "\u{2014}" {
             let left = String(characters[..<offset]).trimmed("")
             let right = String(characters[(offset + 1)...]).trimmed("")
-            if let a = gazetteer.country(named: left), let b = gazetteer.country(named: right), a != b {
+            if let a = gazetteer.country(adjective: left), let b = gazetteer.country(adjective: right), a != b {
                 return (a, b)
             }
         }
         if let range = name.firstRange(of: " and ") {
-            if let a = gazetteer.country(named: String(name[..<range.lowerBound])),
-               let b = gazetteer.country(named: String(name[range.upperBound...])), a != b {
+            if let a = gazetteer.country(adjective: String(name[..<range.lowerBound])),
+               let b = gazetteer.country(adjective: String(name[range.upperBound...])), a != b {
                 return (a, b)
             }
         }
