@@ -243,12 +243,35 @@ public struct WikitextReader: Sendable {
     }
 
     /// `{{Infobox bilateral relations|Mongolia–North Korea|Mongolia|North Korea|…}}`: the second
-    /// and third positional arguments name the countries.
+    /// and third positional arguments name the countries, or the `country1` and `country2` ones.
     func infoboxPair(_ arguments: String) -> (CountryCode, CountryCode)? {
-        let positional = arguments.split(separator: "|", omittingEmptySubsequences: false).dropFirst()
-            .filter { !$0.contains("=") }.map { String($0).replacingAll("}}", with: "").trimmed("") }
-        guard positional.count >= 3,
-              let a = gazetteer.country(named: positional[1]), let b = gazetteer.country(named: positional[2]), a != b else { return nil }
+        // The infobox's own arguments: split at the pipes outside links and nested templates.
+        var pieces: [String] = []
+        var piece = ""
+        var depth = 0
+        var previous: Character?
+        for character in arguments {
+            if character == previous, character == "[" || character == "{" { depth += 1; previous = nil; piece.append(character); continue }
+            if character == previous, character == "]" || character == "}" { depth -= 1; previous = nil; piece.append(character); continue }
+            previous = character
+            if depth < 0 { break }
+            if character == "|", depth == 0 {
+                pieces.append(piece.trimmed(""))
+                piece = ""
+            } else {
+                piece.append(character)
+            }
+        }
+        pieces.append(piece.replacingAll("}}", with: "").trimmed(""))
+        pieces.removeFirst()
+        let positional = pieces.filter { !$0.contains("=") }
+        var named: [String: String] = [:]
+        for piece in pieces {
+            guard let equals = piece.firstIndex(of: "=") else { continue }
+            named[piece[..<equals].trimmed("").lowercased()] = piece[piece.index(after: equals)...].trimmed("")
+        }
+        let names = positional.count >= 3 ? (positional[1], positional[2]) : (named["country1"] ?? "", named["country2"] ?? "")
+        guard let a = gazetteer.country(named: names.0), let b = gazetteer.country(named: names.1), a != b else { return nil }
         return (a, b)
     }
 

@@ -205,6 +205,8 @@ struct WikitextReaderTests {
     func leadWithoutBold() {
         let infobox = "{{Infobox bilateral relations|Mongolia–North Korea|Mongolia|North Korea}}\nSome prose.\n{|\n! Guest !! Place !! Date\n|-\n| A || Pyongyang || 1990\n|}\n"
         #expect(reader.read(infobox, document: "i.wiki").events.first?.from.rawValue == "MN")
+        let named = "{{Infobox bilateral relations\n| mission1 = [[Embassy of Mongolia, Pyongyang|Embassy]] {{small|(x|y)}}\n| map = x.png\n| country1 = Mongolia\n| country2 = North Korea\n}}\nSome prose.\n{|\n! Guest !! Place !! Date\n|-\n| A || Pyongyang || 1990\n|}\n"
+        #expect(reader.read(named, document: "i.wiki").events.first?.from.rawValue == "MN")
         let prose = "The relations between Mongolia and North Korea are old.\n{|\n! Guest !! Place !! Date\n|-\n| A || Ulaanbaatar || 1990\n|}\n"
         #expect(reader.read(prose, document: "p.wiki").events.first?.from.rawValue == "KP")
         let none = reader.read("Nothing here.\n{|\n! Guest !! Place !! Date\n|-\n| A || Pyongyang || 1990\n|}\n", document: "n.wiki")
