@@ -363,10 +363,14 @@ public struct WikitextReader: Sendable {
         var headerCount = rows.prefix(while: \.isHeader).count
         if headerCount == 0 { headerCount = 1 }
         let width = rows.prefix(headerCount).map(\.columns.count).max() ?? 0
+        // Each column's header as its lowest header cell names it, and as all its header cells do
+        // (a title spanning several columns above them, "Visit" over "Guest").
         var headers = Array(repeating: "", count: width)
+        var lowest = Array(repeating: "", count: width)
         for row in rows.prefix(headerCount) {
             for (column, cell) in row.columns.enumerated() where cell >= 0 {
                 let name = text(cell).joined
+                if !name.isEmpty { lowest[column] = name }
                 if !name.isEmpty, !headers[column].contains(name) {
                     headers[column] = headers[column].isEmpty ? name : headers[column] + " " + name
                 }
@@ -402,7 +406,8 @@ public struct WikitextReader: Sendable {
             }
         }
 
-        let columns = RelationsTables.columns(headers)
+        var columns = RelationsTables.columns(lowest)
+        if RelationsTables.missingVisitColumns(columns) != nil { columns = RelationsTables.columns(headers) }
         if let names = RelationsTables.missingVisitColumns(columns) {
             collector.diagnose(.warning, table.line, "a table without \(names) column(s) is not a visit table; its \(dataRows.count) rows are not read (headers: \(headers.joined(separator: " | ")))")
             return

@@ -155,6 +155,15 @@ struct WikitextReaderTests {
         #expect(reader.read(text, document: "s.wiki").events.first?.guest == "A")
     }
 
+    @Test("A title spanning the header cells does not hide their names; two header rows combine")
+    func stackedHeaders() {
+        let spanning = "'''Mongolia–North Korea relations'''\n{|\n! colspan=3 | Visits by date\n|-\n! Guest !! Place !! Date\n|-\n| A || Pyongyang || 1990\n|}\n"
+        #expect(reader.read(spanning, document: "s.wiki").events.first?.guest == "A")
+        let stacked = "'''Mongolia–North Korea relations'''\n{|\n! rowspan=2 | Date !! colspan=2 | Visit\n|-\n! Guest !! Place\n|-\n| 1990 || A || Pyongyang\n|}\n"
+        let visit = reader.read(stacked, document: "s.wiki").events.first
+        #expect(visit?.guest == "A" && visit?.date.description == "1990" && visit?.source.line == 7)
+    }
+
     @Test("A flag icon beside a place the gazetteer lacks tells the country")
     func flagHint() {
         let reading = reader.read("'''Mongolia–North Korea relations'''\n{|\n! Guest !! Place !! Date\n|-\n| A || {{flagicon|North Korea}} Nowhere-ri || 1990\n|}\n",
