@@ -275,6 +275,8 @@ struct WikitextDetectionTests {
         #expect(SourceFormat.detect(path: "seed.txt", text: seed) == .article)
         #expect(SourceFormat.detect(path: "seed", text: seed) == .article)
         #expect(SourceFormat.detect(path: "a.txt", text: "= A–B relations =\n| Guest | Place | Date |\n| [[A]] | B | 1990 |\n") == .article)
+        #expect(SourceFormat.detect(path: "a.txt", text: "Intro.\n= A–B relations =\n| Guest | Place | Date |\n|---|---|---|\n| A | B | 1990 |\n") == .article)
+        #expect(SourceFormat.detect(path: "a.txt", text: "Intro.\n{|\n|-\n| A || B\n|}\n") == .wikitext)
         #expect(SourceFormat.detect(path: "a.txt", text: "{\"kind\":\"visit\"}\n") == .jsonl)
         #expect(SourceFormat.detect(path: "a.txt", text: GDELTRow(id: "1").line() + "\n") == .gdelt)
         #expect(SourceFormat.detect(path: "a.csv", text: "'''x'''\n") == .gdelt)

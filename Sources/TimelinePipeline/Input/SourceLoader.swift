@@ -55,7 +55,9 @@ public enum SourceFormat: String, Sendable, CaseIterable {
         if first.hasPrefix("="), !first.hasPrefix("=="), first.hasSuffix("="), !first.hasSuffix("==") { return false }
         for line in lines.prefix(400) {
             let trimmed = blankTrimmed(line)
-            if trimmed.hasPrefix("{|") || trimmed.hasPrefix("{{") || trimmed.hasPrefix("|-") || trimmed.hasPrefix("|}")
+            // `|-` opens a wikitext row; `|---|---|` is a pipe table's rule, not wikitext.
+            let row = trimmed.hasPrefix("|-") && !trimmed.dropFirst().hasSuffix("|")
+            if trimmed.hasPrefix("{|") || trimmed.hasPrefix("{{") || row || trimmed == "|}"
                 || trimmed.hasPrefix("<!--") || trimmed.contains("'''") || trimmed.range(of: "<ref", options: .caseInsensitive) != nil {
                 return true
             }
