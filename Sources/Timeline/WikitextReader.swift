@@ -69,7 +69,7 @@ public struct WikitextReader: Sendable {
                 readTable(table, pair: pair, headings: headings, document: document, into: &collector)
                 continue
             }
-            if let first = trimmed.first, first == "*" || first == "#", let envoy = ambassadorContext(headings, caption: nil) {
+            if let first = trimmed.first, first == "*" || first == "#", let envoy = ambassadorContext(headings, caption: nil, pair: pair) {
                 let item = markup.render(String(trimmed.drop(while: { $0 == "*" || $0 == "#" || $0 == ":" }))).joined
                 if !item.isEmpty {
                     collector.keep(ambassadorItem(item, envoy: envoy,
@@ -302,11 +302,37 @@ public struct WikitextReader: Sendable {
 
     // MARK: - Tables
 
-    /// The sender and receiver of the ambassadors that a caption or the headings above name.
-    func ambassadorContext(_ headings: SectionPath, caption: String?) -> (sender: CountryCode, receiver: CountryCode)? {
-        if let caption, let envoy = tables.ambassadorHeading(caption) { return envoy }
-        for heading in headings.headings.reversed() {
-            if let envoy = tables.ambassadorHeading(heading.title) { return envoy }
+    /// The sender and receiver of the ambassadors that a caption or the headings above name
+    /// ("North Korean ambassadors to Mongolia"); on a page about a pair, a title naming only the
+    /// sender ("Mongolian ambassadors", "Ambassadors of Mongolia") sends to the other country.
+    func ambassadorContext(_ headings: SectionPath, caption: String?,
+                           pair: (CountryCode, CountryCode)?) -> (sender: CountryCode, receiver: CountryCode)? {
+        let titles = (caption.map { [$0] } ?? []) + headings.headings.reversed().map(\.title)
+        for title in titles {
+            if let envoy = tables.ambassadorHeading(title) { return envoy }
+        }
+        guard let pair else { return nil }
+        for title in titles {
+            guard let sender = ambassadorSender(title) else { continue }
+            if sender == pair.0 { return (pair.0, pair.1) }
+            if sender == pair.1 { return (pair.1, pair.0) }
+        }
+        return nil
+    }
+
+    /// "Mongolian ambassadors", "List of ambassadors of Mongolia" -> Mongolia.
+    func ambassadorSender(_ title: String) -> CountryCode? {
+        var text = Substring(title.trimmed(""))
+        if let list = text.range(of: "list of ", options: [.caseInsensitive, .anchored]) { text = text[list.upperBound...] }
+        for ending in [" ambassadors", " ambassador"] {
+            if let range = text.range(of: ending, options: [.caseInsensitive, .anchored, .backwards]) {
+                return gazetteer.country(adjective: String(text[..<range.lowerBound]))
+            }
+        }
+        for opening in ["ambassadors of ", "ambassador of "] {
+            if let range = text.range(of: opening, options: [.caseInsensitive, .anchored]) {
+                return gazetteer.country(named: String(text[range.upperBound...]))
+            }
         }
         return nil
     }
@@ -381,7 +407,7 @@ public struct WikitextReader: Sendable {
         let section = headings.path
 
         // An ambassadors table: a name and a term (or its start) under a heading or caption that says whose.
-        if let envoy = ambassadorContext(headings, caption: caption) {
+        if let envoy = ambassadorContext(headings, caption: caption, pair: pair) {
             var envoyColumns: [EnvoyColumn: Int] = [:]
             for (position, header) in headers.enumerated() {
                 if let role = EnvoyColumn(header: header), envoyColumns[role] == nil { envoyColumns[role] = position }

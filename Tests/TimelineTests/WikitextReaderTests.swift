@@ -210,6 +210,14 @@ struct WikitextReaderTests {
         #expect(reading.errors.map(\.line) == [14])
     }
 
+    @Test("A heading naming only the sender of ambassadors sends them to the other country of the pair")
+    func senderOnlyHeadings() {
+        let text = "'''Mongolia–North Korea relations'''\n== Ambassadors ==\n=== Mongolian ambassadors ===\n* A (1990–1995)\n"
+            + "=== List of ambassadors of North Korea ===\n{|\n! Name !! Years\n|-\n| B || 2001–2004\n|}\n"
+        let terms = reader.read(text, document: "a.wiki").events
+        #expect(terms.map { "\($0.guest ?? "") \($0.from.rawValue)>\($0.to.rawValue) \($0.date)" } == ["A MN>KP 1990/1995", "B KP>MN 2001/2004"])
+    }
+
     @Test("The pair from a lead without bold: an infobox or the lead's words")
     func leadWithoutBold() {
         let infobox = "{{Infobox bilateral relations|Mongolia–North Korea|Mongolia|North Korea}}\nSome prose.\n{|\n! Guest !! Place !! Date\n|-\n| A || Pyongyang || 1990\n|}\n"
