@@ -137,9 +137,18 @@ public struct Gazetteer: Sendable {
         countries[code]?.name ?? code.rawValue
     }
 
+    /// Letters that are no base letter with a diacritic in Unicode, so that folding diacritics
+    /// leaves them as they are, but that readers of English take as one: Đà Nẵng is Da Nang.
+    private static let separateLetters: [Character: String] = [
+        "đ": "d", "ł": "l", "ø": "o", "ħ": "h", "ı": "i", "ŧ": "t", "ŀ": "l", "ß": "ss", "æ": "ae", "œ": "oe",
+    ]
+
     /// Case, diacritics, a leading "the", punctuation spacing and whitespace runs do not matter.
     static func fold(_ text: String) -> String {
         var folded = text.folding(options: [.caseInsensitive, .diacriticInsensitive, .widthInsensitive], locale: nil)
+        if !folded.utf8.allSatisfy({ $0 < 0x80 }) {
+            folded = String(folded.flatMap { separateLetters[$0].map(Array.init) ?? [$0] })
+        }
         folded = folded.replacingOccurrences(of: "\u{2019}", with: "'")
         let words = folded.split(whereSeparator: { $0.isWhitespace }).map(String.init)
         var trimmed = words[...]

@@ -146,6 +146,7 @@ struct ArticleReaderTests {
         ("Guinea-Bissau–Portugal relations", "GW", "PT"),
         ("Mongolia-North Korea relations", "MN", "KP"),
         ("Mongolia–DPRK relations", "MN", "KP"),
+        ("Mongolian–North Korean relations", "MN", "KP"),
     ])
     func titles(title: String, a: String, b: String) throws {
         let pair = try #require(reader.countryPair(fromTitle: title))

@@ -283,8 +283,8 @@ struct GDELTDetectionTests {
         #expect(SourceFormat.detect(path: "a.txt", text: "# comment\n{\"kind\":\"visit\"}\n") == .jsonl)
         #expect(SourceFormat.detect(path: "a.jsonl", text: GDELTRow(id: "1").line()) == .jsonl)
         // Wikitext opening with a template or a table is no JSON.
-        #expect(SourceFormat.detect(path: "a.wiki", text: "{{Short description|Relations}}\n== Visits ==\n") == .article)
-        #expect(SourceFormat.detect(path: "a.wiki", text: "{| class=\"wikitable\"\n! Guest\n|}\n") == .article)
+        #expect(SourceFormat.detect(path: "a.txt", text: "{{Short description|Relations}}\n== Visits ==\n") == .wikitext)
+        #expect(SourceFormat.detect(path: "a.txt", text: "{| class=\"wikitable\"\n! Guest\n|}\n") == .wikitext)
         #expect(SourceFormat.detect(path: "a.txt", text: "{ \"kind\": \"visit\" }\n") == .jsonl)
         // Tab-separated with too few columns is not GDELT.
         #expect(SourceFormat.detect(path: "a.tsv", text: "1\t20240105\tx\n") == .article)

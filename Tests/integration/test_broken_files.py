@@ -105,7 +105,7 @@ def test_a_full_data_folder_is_reported_and_the_last_good_snapshot_and_state_sta
 
 
 def test_a_source_that_yields_no_event_exits_65_naming_the_file_for_ingest_and_produce(pipeline, tmp_path):
-    # Raw wikitext (no "= A–B relations =" title line), a file GDELT-like but wrong for every
+    # Wikitext whose lead names no pair the gazetteer knows, a file GDELT-like but wrong for every
     # reader, and a JSON Lines file whose every line is bad: each only errors, no event.
     wikitext = tmp_path / "article.wiki"
     wikitext.write_text("{{Short description|Bilateral relations}}\n'''Ruritania–Mongolia relations'''\n"
@@ -116,7 +116,7 @@ def test_a_source_that_yields_no_event_exits_65_naming_the_file_for_ingest_and_p
     bad_lines.write_text("{broken\n" + json.dumps({"kind": "visit", "date": "1960", "from": "MN"}) + "\n")
     _, endpoints = pipeline.broker()
     reasons = {
-        wikitext: f"{wikitext}:5: error: a table before the title names the two countries",
+        wikitext: f"{wikitext}:1: error: the lead names no two countries the gazetteer knows",
         tabbed: f"{tabbed}:1: error: no '= A–B relations =' title line names the two countries",
         bad_lines: f"{bad_lines}:1: error: not valid JSON",
     }

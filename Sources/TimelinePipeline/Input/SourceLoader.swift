@@ -9,15 +9,27 @@ public enum SourceFormat: String, Sendable, CaseIterable {
     case jsonl
     /// A GDELT 1.0 or 2.0 event export (tab-separated, 57, 58 or 61 columns).
     case gdelt
+    /// A MediaWiki page as raw wikitext (`'''A–B relations'''`, `{| class="wikitable"` tables).
+    case wikitext
 
-    /// `.jsonl`/`.ndjson`/`.json` are JSON Lines. Otherwise the content decides: a row of a GDELT
+    /// The extensions a folder's sources may have.
+    public static let fileExtensions: Set<String> = ["txt", "jsonl", "ndjson", "csv", "wiki", "wikitext", "mediawiki"]
+
+    /// `.wiki`/`.wikitext`/`.mediawiki` are wikitext, and so is a MediaWiki API response in JSON
+    /// holding a page's wikitext, whatever its name; `.jsonl`/`.ndjson`/`.json` are JSON Lines.
+    /// Otherwise the content decides: a row of a GDELT
     /// event export among the first ten non-blank lines (tab-separated, GDELT's number of columns,
     /// an event id and a date; one torn row does not hide the rest) means GDELT, whatever the
     /// file's name; then a first non-comment line starting with `{` (not wikitext's `{{` or `{|`)
-    /// means JSON Lines. Failing
+    /// means JSON Lines. Then a first line that is an article's `= A–B relations =` title means an
+    /// article, and wikitext's own markup in the head (a `{|` table, a `{{template}}` or `|-` line,
+    /// `'''bold'''`, `<ref>`, a heading with a link or template) means wikitext. Failing
     /// those, a `.csv` name (GDELT's `.export.CSV`) means GDELT, anything else an article.
     public static func detect(path: String, text: String) -> SourceFormat {
         let ext = (path as NSString).pathExtension.lowercased()
+        if ["wiki", "wikitext", "mediawiki"].contains(ext) { return .wikitext }
+        // A MediaWiki API response in JSON (often saved as .json) is a wikitext page, not events.
+        if text.first(where: { !$0.isWhitespace }) == "{", WikitextReader.apiPage(text) != nil { return .wikitext }
         if ["jsonl", "ndjson", "json"].contains(ext) { return .jsonl }
         // Only the head of the file is looked at. "\r\n" is one Character: split on it too, or a
         // CRLF file would be one line.
@@ -31,7 +43,34 @@ public enum SourceFormat: String, Sendable, CaseIterable {
             if trimmed.hasPrefix("{"), !trimmed.hasPrefix("{{"), !trimmed.hasPrefix("{|") { return .jsonl }
             break
         }
+        if ext != "csv", looksLikeWikitext(lines) { return .wikitext }
         return ext == "csv" ? .gdelt : .article
+    }
+
+    /// Whether the head of a file is wikitext rather than an article: an article opens with its
+    /// `= Title =` line, and wikitext has markup that articles do not use.
+    static func looksLikeWikitext(_ lines: [Substring]) -> Bool {
+        guard let first = lines.first.map(blankTrimmed) else { return false }
+        // An article's title: one `=` each side (wikitext pages start at `==`).
+        if first.hasPrefix("="), !first.hasPrefix("=="), first.hasSuffix("="), !first.hasSuffix("==") { return false }
+        for line in lines.prefix(400) {
+            let trimmed = blankTrimmed(line)
+            // `|-` opens a wikitext row; `|---|---|` is a pipe table's rule, not wikitext.
+            let row = trimmed.hasPrefix("|-") && !trimmed.dropFirst().hasSuffix("|")
+            if trimmed.hasPrefix("{|") || trimmed.hasPrefix("{{") || row || trimmed == "|}"
+                || trimmed.hasPrefix("<!--") || trimmed.contains("'''") || trimmed.range(of: "<ref", options: .caseInsensitive) != nil {
+                return true
+            }
+            if trimmed.hasPrefix("=="), trimmed.hasSuffix("=="), trimmed.contains("[[") || trimmed.contains("{{") { return true }
+        }
+        return false
+    }
+
+    private static func blankTrimmed(_ line: Substring) -> Substring {
+        var slice = line
+        while let first = slice.first, first.isWhitespace { slice.removeFirst() }
+        while let last = slice.last, last.isWhitespace { slice.removeLast() }
+        return slice
     }
 }
 
@@ -75,10 +114,10 @@ public struct SourceLoader: Sendable {
     }
 
     /// The extensions (lower case) of the files a folder contributes.
-    public static let folderExtensions: Set<String> = ["txt", "jsonl", "ndjson", "csv"]
+    public static let folderExtensions: Set<String> = SourceFormat.fileExtensions
 
-    /// Reads every source at `path`; a folder contributes its `.txt`, `.jsonl`, `.ndjson` and `.csv`
-    /// files in name order.
+    /// Reads every source at `path`; a folder contributes its `.txt`, `.jsonl`, `.ndjson`, `.csv`,
+    /// `.wiki`, `.wikitext` and `.mediawiki` files in name order.
     public func load(path: String, format: SourceFormat? = nil) throws(SourceError) -> [SourceReading] {
         var readings: [SourceReading] = []
         for file in try Self.files(at: path) {
@@ -135,6 +174,14 @@ public struct SourceLoader: Sendable {
         case .article: return ArticleReader(gazetteer: gazetteer).read(text, document: document)
         case .jsonl: return EventJSON.read(text, document: document)
         case .gdelt: return GDELTReader(gazetteer: gazetteer).read(text, document: document)
+        case .wikitext:
+            let reader = WikitextReader(gazetteer: gazetteer)
+            guard let page = WikitextReader.apiPage(text) else { return reader.read(text, document: document) }
+            // The page inside a MediaWiki API response: its lines are those of the page's wikitext.
+            var reading = reader.read(page.wikitext, document: document, title: page.title)
+            reading.diagnostics.insert(Diagnostic(.note, file: document, line: nil,
+                                                  "a MediaWiki API response: line numbers are those of the page's wikitext inside it"), at: 0)
+            return reading
         }
     }
 
