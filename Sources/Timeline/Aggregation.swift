@@ -66,8 +66,18 @@ public struct Statistics: Hashable, Sendable {
     private var cells = EventCells()
     /// Events per kind, indexed like `EventKind.allCases`.
     private var kindCounts = [Int](repeating: 0, count: EventKind.allCases.count)
-    /// The facts, sorted (`StandingFact`'s order), so that equal statistics have equal arrays.
-    public private(set) var facts: [StandingFact] = []
+    /// The facts of each pair (`Statistics.pairKey`), in the order they came: appending costs the
+    /// same however many there are. Sorted when read (`facts`, `facts(between:and:)`).
+    private var factsByPair: [UInt32: [StandingFact]] = [:]
+    /// Facts not kept because their pair already had `factsPerPair` (counted all the same).
+    public private(set) var factsNotKept = 0
+    /// At most this many facts are kept per pair: a stream of thousands of "agreements" a year
+    /// (a news-event dataset) cannot grow the aggregator without bound.
+    public static let factsPerPair = 10_000
+    /// Set when the statistics were rebuilt from a state written before visits' dates, per-pair
+    /// counts of every kind and facts were kept: restricted views and relations on a date would
+    /// then be incomplete, and say so instead.
+    public private(set) var lacksDetail = false
     /// Whether visits' dates and facts are kept; without them (a live view that draws counts only)
     /// the statistics cost 24 bytes a cell and nothing per fact.
     public let keepsDates: Bool
@@ -83,7 +93,7 @@ public struct Statistics: Hashable, Sendable {
     public init(totalEvents: Int, eventsByKind: [EventKind: Int], visitsByYear: [YearCount]) {
         self.init(parts: Parts(totalEvents: totalEvents, eventsByKind: eventsByKind, cells: [],
                                visitDays: visitsByYear.map { ($0.year, Direction(from: $0.from, to: $0.to), $0.count, Self.yearOnly) },
-                               facts: []))
+                               facts: [], lacksDetail: true))
     }
 
     private static let yearOnly: VisitDays = {
@@ -119,10 +129,25 @@ public struct Statistics: Hashable, Sendable {
     }
 
     private mutating func insert(_ fact: StandingFact) {
-        // Facts mostly come in date order: search from the end.
-        var index = facts.endIndex
-        while index > facts.startIndex, fact < facts[index - 1] { index -= 1 }
-        facts.insert(fact, at: index)
+        let key = Self.pairKey(fact.from, fact.to)
+        guard (factsByPair[key]?.count ?? 0) < Self.factsPerPair else {
+            factsNotKept += 1
+            return
+        }
+        factsByPair[key, default: []].append(fact)
+    }
+
+    /// The two codes of a pair in code order, as one number.
+    private static func pairKey(_ a: CountryCode, _ b: CountryCode) -> UInt32 {
+        UInt32(min(a, b).index) << 16 | UInt32(max(a, b).index)
+    }
+
+    /// Every fact kept, sorted (by date, then kind, direction, person, description).
+    public var facts: [StandingFact] { factsByPair.values.flatMap { $0 }.sorted() }
+
+    /// The facts between two countries, either way, sorted.
+    public func facts(between a: CountryCode, and b: CountryCode) -> [StandingFact] {
+        (factsByPair[Self.pairKey(a, b)] ?? []).sorted()
     }
 
     /// Adds counts kept elsewhere (restored state, another partition).
@@ -132,6 +157,8 @@ public struct Statistics: Hashable, Sendable {
         for index in kindCounts.indices { kindCounts[index] += other.kindCounts[index] }
         other.cells.forEach { cell, count, days in cells.add(count, to: cell, days: keepsDates ? days : nil) }
         if keepsDates { for fact in other.facts { insert(fact) } }
+        factsNotKept += other.factsNotKept
+        lacksDetail = lacksDetail || other.lacksDetail
     }
 
     /// Events per kind, for the kinds seen.
@@ -207,7 +234,11 @@ public struct Statistics: Hashable, Sendable {
             if kind == .visit { result.totalVisits += count }
             result.cells.add(count, to: cell, days: days)
         }
-        result.facts = facts.filter { filter.matches(kind: $0.kind, year: $0.date.year, from: $0.from, to: $0.to) }
+        for (key, pairFacts) in factsByPair {
+            let kept = pairFacts.filter { filter.matches(kind: $0.kind, year: $0.date.year, from: $0.from, to: $0.to) }
+            if !kept.isEmpty { result.factsByPair[key] = kept }
+        }
+        result.lacksDetail = lacksDetail
         return result
     }
 
@@ -222,19 +253,26 @@ public struct Statistics: Hashable, Sendable {
         /// Visits per year and direction, with their dates.
         public var visitDays: [(year: Int, direction: Direction, count: Int, days: VisitDays)]
         public var facts: [StandingFact]
+        public var factsNotKept: Int
+        /// Rebuilt from a state that kept less (see `Statistics.lacksDetail`).
+        public var lacksDetail: Bool
 
         public init(totalEvents: Int, eventsByKind: [EventKind: Int], cells: [KindCount],
-                    visitDays: [(year: Int, direction: Direction, count: Int, days: VisitDays)], facts: [StandingFact]) {
+                    visitDays: [(year: Int, direction: Direction, count: Int, days: VisitDays)], facts: [StandingFact],
+                    factsNotKept: Int = 0, lacksDetail: Bool = false) {
             self.totalEvents = totalEvents
             self.eventsByKind = eventsByKind
             self.cells = cells
             self.visitDays = visitDays
             self.facts = facts
+            self.factsNotKept = factsNotKept
+            self.lacksDetail = lacksDetail
         }
 
         public static func == (lhs: Parts, rhs: Parts) -> Bool {
             lhs.totalEvents == rhs.totalEvents && lhs.eventsByKind == rhs.eventsByKind && lhs.cells == rhs.cells
-                && lhs.facts == rhs.facts && lhs.visitDays.count == rhs.visitDays.count
+                && lhs.facts == rhs.facts && lhs.factsNotKept == rhs.factsNotKept && lhs.lacksDetail == rhs.lacksDetail
+                && lhs.visitDays.count == rhs.visitDays.count
                 && zip(lhs.visitDays, rhs.visitDays).allSatisfy { $0.year == $1.year && $0.direction == $1.direction && $0.count == $1.count && $0.days == $1.days }
         }
     }
@@ -252,7 +290,8 @@ public struct Statistics: Hashable, Sendable {
                 kinds.append(KindCount(year: year, kind: kind, from: direction.from, to: direction.to, count: count))
             }
         }
-        return Parts(totalEvents: totalEvents, eventsByKind: eventsByKind, cells: kinds, visitDays: visits, facts: facts)
+        return Parts(totalEvents: totalEvents, eventsByKind: eventsByKind, cells: kinds, visitDays: visits, facts: facts,
+                     factsNotKept: factsNotKept, lacksDetail: lacksDetail)
     }
 
     public init(parts: Parts) {
@@ -267,7 +306,24 @@ public struct Statistics: Hashable, Sendable {
             cells.add(entry.count, to: Self.cell(year: entry.year, kind: .visit, from: entry.direction.from, to: entry.direction.to),
                       days: entry.days)
         }
-        facts = parts.facts.sorted()
+        for fact in parts.facts { insert(fact) }
+        factsNotKept += parts.factsNotKept
+        lacksDetail = parts.lacksDetail
+    }
+
+    /// Equal when they count the same and keep the same facts, whatever order the facts came in.
+    public static func == (lhs: Statistics, rhs: Statistics) -> Bool {
+        lhs.totalEvents == rhs.totalEvents && lhs.totalVisits == rhs.totalVisits && lhs.kindCounts == rhs.kindCounts
+            && lhs.keepsDates == rhs.keepsDates && lhs.factsNotKept == rhs.factsNotKept && lhs.lacksDetail == rhs.lacksDetail
+            && lhs.cells == rhs.cells && lhs.factsByPair.keys == rhs.factsByPair.keys
+            && lhs.factsByPair.allSatisfy { key, facts in facts.sorted() == rhs.factsByPair[key]!.sorted() }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(totalEvents)
+        hasher.combine(kindCounts)
+        hasher.combine(cells)
+        hasher.combine(factsByPair.values.reduce(0) { $0 + $1.count })
     }
 
     /// `year` (as 32 bits) | kind (8 bits) | from's index (12 bits) | to's index (12 bits).
@@ -306,14 +362,14 @@ public struct KindCount: Hashable, Sendable, Comparable {
     }
 }
 
-/// Counts per cell (`Statistics.cell`): an open-addressing table with linear probing, at most three
-/// quarters full, and for cells of visits the dates they fell on in an array beside it (only cells
+/// Counts per cell (`Statistics.cell`): an open-addressing table with linear probing, at most half
+/// full, and for cells of visits the dates they fell on in an array beside it (only cells
 /// of visits have dates, and a table without dates pays 4 bytes a slot for them). A dictionary
 /// hashes each key with SipHash, several times the cost of the rest of counting a visit; cells are
 /// already well spread in their low bits and a multiplication mixes the rest. Two tables are equal
 /// when they hold the same cells with the same counts and dates, whatever their order.
 struct EventCells: Hashable, Sendable {
-    /// 24 bytes: a cell, its count and where its dates are.
+    /// A cell, its count and where its dates are, side by side (24 bytes), so that a probe touches one cache line.
     private struct Slot {
         var cell: UInt64
         var count: Int
@@ -345,7 +401,7 @@ struct EventCells: Hashable, Sendable {
     /// The slot of `cell`, made when absent.
     @inline(__always)
     private mutating func slot(for cell: UInt64) -> Int {
-        if (count + 1) * 4 > slots.count * 3 { grow() }
+        if (count + 1) * 2 > slots.count { grow() }
         let mask = slots.count - 1
         var index = Self.slot(cell, mask)
         while true {

@@ -41,6 +41,15 @@ public struct RelationsOnDate: Hashable, Sendable {
     public struct Ambassador: Hashable, Sendable {
         public var term: StandingFact
         public var inPost: Standing
+        /// For a term with no end given: the start of the next term from the same country to the
+        /// same country, which ends it.
+        public var endedBy: StandingFact?
+    }
+
+    /// A fact of a kind not answered above, with whether it had happened by the date.
+    public struct OtherFact: Hashable, Sendable {
+        public var fact: StandingFact
+        public var happened: Standing
     }
 
     public struct LastVisit: Hashable, Sendable {
@@ -62,8 +71,11 @@ public struct RelationsOnDate: Hashable, Sendable {
     /// Terms in post on the date, certainly or maybe.
     public var ambassadors: [Ambassador]
     public var lastVisits: [LastVisit]
-    /// Facts between the two, before or on the date, of kinds not answered above (diplomats expelled).
-    public var otherFacts: [StandingFact]
+    /// Facts between the two that had happened by the date (certainly or maybe), of kinds not
+    /// answered above (diplomats expelled).
+    public var otherFacts: [OtherFact]
+    /// Facts not kept by the statistics (past a pair's limit, any pair): the answer may miss some.
+    public var factsNotKept: Int
 
     public init(date: PartialDate, pair: (CountryCode, CountryCode), statistics: Statistics) {
         let (a, b) = (min(pair.0, pair.1), max(pair.0, pair.1))
@@ -71,7 +83,7 @@ public struct RelationsOnDate: Hashable, Sendable {
         first = a
         second = b
         let query = DayRange(date)
-        let facts = statistics.facts.filter { ($0.from == a && $0.to == b) || ($0.from == b && $0.to == a) }
+        let facts = statistics.facts(between: a, and: b)
 
         // Relations: the first establishment certainly by the date, else one that may be.
         let establishments = facts.filter { $0.kind == .relationsEstablished }
@@ -96,43 +108,67 @@ public struct RelationsOnDate: Hashable, Sendable {
         }
 
         // Treaties: each signature with its end, if one is known.
-        let endings = facts.filter { $0.kind == .agreementEnded }
-        treaties = facts.filter { $0.kind == .agreementSigned }.compactMap { signed in
+        let signatures = facts.filter { $0.kind == .agreementSigned }
+        let endings = Self.endings(of: signatures, among: facts.filter { $0.kind == .agreementEnded })
+        treaties = signatures.compactMap { signed in
             var ended: StandingFact?
             var endDate: EDTFDate?
             if case .interval(_, let end?) = signed.date {
                 endDate = .single(end)
-            } else if let ending = Self.ending(of: signed, among: endings) {
+            } else if let ending = endings[signed] {
                 ended = ending
                 endDate = ending.date
             }
-            let inForce = Self.inForce(signed.date.start.map { EDTFDate.single($0) } ?? signed.date, until: endDate, on: query)
             let started = Self.started(signed.date, by: query)
             guard started != .no else { return nil }
+            let inForce = Self.inForce(signed.date.start.map { EDTFDate.single($0) } ?? signed.date, until: endDate, on: query)
             return Treaty(signed: signed, ended: ended, endDate: endDate, inForce: inForce)
         }
 
-        // Ambassadors: a term from its start to its end; an open end runs on.
-        ambassadors = facts.filter { $0.kind == .ambassadorTerm }.compactMap { term in
-            let start: EDTFDate, end: EDTFDate?
+        // Ambassadors: a term from its start to its end. A term with no end given (`2017/..`, or
+        // a single date read as its start) runs until the next term from the same country to the
+        // same country starts; one with no start given (`../1999`) may have begun at any time.
+        let terms = facts.filter { $0.kind == .ambassadorTerm }
+        ambassadors = terms.compactMap { term in
+            let start = term.date.start, end: PartialDate?
+            var endedBy: StandingFact?
             switch term.date {
-            case .single(let day): (start, end) = (.single(day), .single(day))
-            case .interval(let from, let to):
-                guard let from else { return nil }
-                (start, end) = (.single(from), to.map { .single($0) })
+            case .single: end = nil
+            case .interval(_, let to): end = to
             }
-            let inPost = Self.inForce(start, until: end, on: query)
-            return inPost == .no ? nil : Ambassador(term: term, inPost: inPost)
+            var endDate = end.map { EDTFDate.single($0) }
+            if end == nil, let start {
+                let next = terms.filter { $0.from == term.from && $0.to == term.to && ($0.date.start ?? $0.date.end).map { DayRange($0).first > DayRange(start).last } == true }
+                    .min { DayRange(($0.date.start ?? $0.date.end)!).first < DayRange(($1.date.start ?? $1.date.end)!).first }
+                if let next {
+                    endedBy = next
+                    endDate = .single((next.date.start ?? next.date.end)!)
+                }
+            }
+            let inPost: Standing
+            if let start {
+                inPost = Self.inForce(.single(start), until: endDate, on: query)
+            } else {
+                // Begun at an unknown time: no later than the end, so never certainly in post.
+                inPost = endDate.map { Self.inForce(.interval(start: nil, end: $0.end), until: $0, on: query) } ?? .undecided
+            }
+            return inPost == .no ? nil : Ambassador(term: term, inPost: inPost, endedBy: endedBy)
         }
 
+        // The last visit certainly before the date's first day; a visit whose date begins before
+        // that day and runs into it may or may not be before it.
         lastVisits = [(a, b), (b, a)].map { from, to in
             let dates = statistics.visitDates(from: from, to: to)
             let before = dates.filter { DayRange($0).isBefore(query) }.max { DayRange($0).last < DayRange($1).last }
-            let undecided = dates.filter { !DayRange($0).isBefore(query) && !DayRange($0).isAfter(query) }
+            let undecided = dates.filter { DayRange($0).first < query.first && DayRange($0).last >= query.first }
             return LastVisit(from: from, to: to, date: before, undecided: undecided)
         }
 
-        otherFacts = facts.filter { $0.kind == .diplomatsExpelled && Self.started($0.date, by: query) != .no }
+        otherFacts = facts.filter { $0.kind == .diplomatsExpelled }.compactMap { fact in
+            let happened = Self.started(fact.date, by: query)
+            return happened == .no ? nil : OtherFact(fact: fact, happened: happened)
+        }
+        factsNotKept = statistics.factsNotKept
     }
 
     /// Whether something dated `date` had happened by the date asked about: `yes` when it
@@ -165,16 +201,38 @@ public struct RelationsOnDate: Hashable, Sendable {
         return .undecided
     }
 
-    /// The `agreement_ended` that ends `signed`: one after it whose description names the year it
-    /// was signed, else one sharing at least two significant words with its description.
-    static func ending(of signed: StandingFact, among endings: [StandingFact]) -> StandingFact? {
-        let after = endings.filter { $0.date.year >= signed.date.year }
-        let year = String(signed.date.year)
-        if let named = after.first(where: { ($0.description ?? "").split(whereSeparator: { !$0.isNumber }).contains { $0 == year } }) {
-            return named
+    /// Which `agreement_ended` ends which signature. Each ending ends one agreement at most, signed
+    /// before it: the one signed in the first year its description names, else the one sharing the
+    /// most significant words (two at least) with it; the latest signed wins a tie. Endings are taken in
+    /// date order, so an earlier ending does not take a later one's agreement.
+    static func endings(of signatures: [StandingFact], among endings: [StandingFact]) -> [StandingFact: StandingFact] {
+        var result: [StandingFact: StandingFact] = [:]
+        for ending in endings.sorted() {
+            let endStart = DayRange((ending.date.start ?? ending.date.end)!)
+            let open = signatures.filter { signed in
+                guard result[signed] == nil else { return false }
+                if case .interval(_, _?) = signed.date { return false }
+                return DayRange((signed.date.start ?? signed.date.end)!).first <= endStart.last
+            }
+            // The years the description names, in the order it names them: the first that was a
+            // signing year is the agreement it speaks of ("the 1986 treaty, replaced in 2002").
+            let years = (ending.description ?? "").split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+            let words = significantWords(ending.description)
+            func overlap(_ signed: StandingFact) -> Int { significantWords(signed.description).intersection(words).count }
+            var chosen: StandingFact?
+            for year in years {
+                let named = open.filter { $0.date.year == year }
+                if let best = named.max(by: { (overlap($0), $0.date) < (overlap($1), $1.date) }) {
+                    chosen = best
+                    break
+                }
+            }
+            if chosen == nil {
+                chosen = open.map { ($0, overlap($0)) }.filter { $0.1 >= 2 }.max { ($0.1, $0.0.date) < ($1.1, $1.0.date) }?.0
+            }
+            if let chosen { result[chosen] = ending }
         }
-        let words = significantWords(signed.description)
-        return after.first { significantWords($0.description).intersection(words).count >= 2 }
+        return result
     }
 
     private static func significantWords(_ text: String?) -> Set<String> {

@@ -71,8 +71,9 @@ extension RelationsOnDate {
         if ambassadors.isEmpty { lines.append("  none recorded") }
         for ambassador in ambassadors {
             let term = ambassador.term
-            let state = ambassador.inPost == .yes ? "" : " (\(undecided): term \(term.date))"
-            lines.append("  \(name(term.from)) to \(name(term.to)): \(term.person ?? "unnamed"), \(term.date)\(state)")
+            let state = ambassador.inPost == .yes ? "" : " (\(undecided))"
+            let until = ambassador.endedBy.map { " until the next term, \(($0.date.start ?? $0.date.end)!)" } ?? ""
+            lines.append("  \(name(term.from)) to \(name(term.to)): \(term.person ?? "unnamed"), \(term.date)\(until)\(state)")
         }
 
         lines.append("")
@@ -88,9 +89,15 @@ extension RelationsOnDate {
         if !otherFacts.isEmpty {
             lines.append("")
             lines.append("Also by then")
-            for fact in otherFacts {
-                lines.append("  \(fact.kind.rawValue.replacingOccurrences(of: "_", with: " ")) \(Self.when(fact.date)) (\(name(fact.from)) -> \(name(fact.to)))\(Self.quoted(fact.description))")
+            for other in otherFacts {
+                let fact = other.fact
+                let state = other.happened == .yes ? "" : " (\(undecided) whether by then)"
+                lines.append("  \(fact.kind.rawValue.replacingOccurrences(of: "_", with: " ")) \(Self.when(fact.date))\(state) (\(name(fact.from)) -> \(name(fact.to)))\(Self.quoted(fact.description))")
             }
+        }
+        if factsNotKept > 0 {
+            lines.append("")
+            lines.append("Note: \(factsNotKept) facts were not kept (more than \(Statistics.factsPerPair) for a pair); this answer may miss some.")
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -99,11 +106,13 @@ extension RelationsOnDate {
     ///
     /// ```
     /// {
-    ///   "ambassadors": [ { "from", "to", "person", "term": EDTF, "inPost": "yes" | "undecided" } ],
+    ///   "ambassadors": [ { "from", "to", "person", "term": EDTF, "inPost": "yes" | "undecided",
+    ///                      "endedBy": EDTF | null } ],     // the next term's start, for a term with no end
     ///   "date": EDTF, "pair": ["KP", "MN"],
     ///   "embassies": [ { "of", "in", "closed": "yes" | "no" | "undecided", "closure": fact | null } ],
     ///   "lastVisits": [ { "from", "to", "date": EDTF | null, "undecided": [EDTF] } ],
-    ///   "otherFacts": [ fact ],
+    ///   "factsNotKept": n,                  // facts past a pair's limit, any pair; the answer may miss some
+    ///   "otherFacts": [ { "fact": fact, "happened": "yes" | "undecided" } ],
     ///   "relations": { "established": "yes" | "no" | "undecided", "fact": fact | null },
     ///   "treaties": [ { "signed": fact, "inForce": "yes" | "no" | "undecided", "ended": EDTF | null } ]
     /// }
@@ -136,14 +145,16 @@ extension RelationsOnDate {
             "ambassadors": list(ambassadors) { ambassador in
                 .object(["from": .string(ambassador.term.from.rawValue), "to": .string(ambassador.term.to.rawValue),
                          "person": ambassador.term.person.map { .string($0) } ?? .null,
-                         "term": .string(ambassador.term.date.description), "inPost": .string(ambassador.inPost.rawValue)])
+                         "term": .string(ambassador.term.date.description), "inPost": .string(ambassador.inPost.rawValue),
+                         "endedBy": ambassador.endedBy.map { .string(($0.date.start ?? $0.date.end)!.description) } ?? .null])
             },
             "lastVisits": list(lastVisits) { visit in
                 .object(["from": .string(visit.from.rawValue), "to": .string(visit.to.rawValue),
                          "date": visit.date.map { .string($0.description) } ?? .null,
                          "undecided": list(visit.undecided) { .string($0.description) }])
             },
-            "otherFacts": list(otherFacts) { fact($0) },
+            "otherFacts": list(otherFacts) { .object(["fact": fact($0.fact), "happened": .string($0.happened.rawValue)]) },
+            "factsNotKept": .integer(factsNotKept),
         ])
     }
 }

@@ -35,20 +35,33 @@ extension Report {
         return out
     }
 
-    /// The chart of visits per decade: one for the pair when there is one, else one per pair,
-    /// each under its pair's name, so that many pairs do not crowd one chart.
+    /// The chart of visits per decade: one for the pair when there is one, else one per pair (the
+    /// pairs with the most visits first, at most `maxPairCharts`), each under its pair's name, so
+    /// that many pairs do not crowd one chart.
     var decadeCharts: String {
-        let pairs = Set(directions.map { [min($0.from, $0.to), max($0.from, $0.to)] })
-        guard pairs.count > 1 else { return DecadeChart(report: self)?.svg ?? "" }
+        var byPair: [[CountryCode]: [Int: [Direction: Int]]] = [:]
+        for (decade, counts) in statistics.visitsByDecadeAndDirection {
+            for (direction, count) in counts {
+                byPair[[min(direction.from, direction.to), max(direction.from, direction.to)], default: [:]][decade, default: [:]][direction] = count
+            }
+        }
+        guard byPair.count > 1 else { return DecadeChart(report: self)?.svg ?? "" }
+        func visits(_ counts: [Int: [Direction: Int]]) -> Int { counts.values.reduce(0) { $0 + $1.values.reduce(0, +) } }
+        let ranked = byPair.sorted { (visits($1.value), $0.key[0], $0.key[1]) < (visits($0.value), $1.key[0], $1.key[1]) }
         var out = ""
-        for pair in pairs.sorted(by: { ($0[0], $0[1]) < ($1[0], $1[1]) }) {
-            let one = Report(title: title, statistics: statistics, countryNames: countryNames,
-                             filter: StatisticsFilter(pair: (pair[0], pair[1]), kinds: [.visit]))
-            guard let chart = DecadeChart(report: one) else { continue }
+        for (pair, counts) in ranked.prefix(Report.maxPairCharts) {
+            let directions = Set(counts.values.flatMap(\.keys)).sorted()
+            guard let chart = DecadeChart(counts: counts, directions: directions, labels: Dictionary(uniqueKeysWithValues: directions.map { ($0, label($0)) })) else { continue }
             out += "<h3>\(Report.htmlEscape("\(name(pair[0])) – \(name(pair[1]))"))</h3>\n" + chart.svg
+        }
+        if ranked.count > Report.maxPairCharts {
+            out += "<p class=\"empty\">Charts for the \(Report.maxPairCharts) pairs with the most visits; \(ranked.count - Report.maxPairCharts) more pairs are in the tables.</p>\n"
         }
         return out
     }
+
+    /// At most this many charts on one page.
+    static let maxPairCharts = 50
 
     static func htmlTable(_ table: ReportTable) -> String {
         let escape = Report.htmlEscape
@@ -130,15 +143,22 @@ struct DecadeChart {
 
     /// Nil when there is nothing to draw.
     init?(report: Report) {
-        let counts = report.statistics.visitsByDecadeAndDirection
+        let directions = report.directions
+        self.init(counts: report.statistics.visitsByDecadeAndDirection, directions: directions,
+                  labels: Dictionary(uniqueKeysWithValues: directions.map { ($0, report.label($0)) }))
+    }
+
+    /// Visits per decade and direction, the directions in their order, and their labels; nil when
+    /// there is nothing to draw.
+    init?(counts: [Int: [Direction: Int]], directions: [Direction], labels: [Direction: String]) {
         let largest = counts.values.flatMap(\.values).max() ?? 0
         guard largest > 0 else { return nil }
         self.counts = counts
         // Every decade from the first to the last, so that a decade without visits shows as a gap.
         let known = counts.keys.sorted()
         decades = Array(stride(from: known[0], through: known[known.count - 1], by: 10))
-        directions = report.directions
-        labels = Dictionary(uniqueKeysWithValues: directions.map { ($0, report.label($0)) })
+        self.directions = directions
+        self.labels = labels
         tickStep = DecadeChart.tickStep(forMaximum: largest)
         axisMaximum = (largest + tickStep - 1) / tickStep * tickStep
     }

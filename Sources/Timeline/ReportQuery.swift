@@ -29,6 +29,9 @@ public struct ReportQuery: Hashable, Sendable {
     /// The answer as a document; the error says what in the question is wrong.
     public func answer(statistics: Statistics, title: String, generatedAt: String?, position: [String: Int],
                        countryNames: [CountryCode: String]) throws(FilterError) -> String {
+        if statistics.lacksDetail, view != .report || !filter.isEmpty {
+            throw FilterError("the aggregator's state was written by a version that kept no visit dates, per-pair counts of every kind or facts, so this answer would be incomplete; rebuild the state from the broker's log (README: Reports, By pair and period)")
+        }
         switch view {
         case .report, .pairs:
             guard let format = ReportFormat(rawValue: format) else {

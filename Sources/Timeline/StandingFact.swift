@@ -24,7 +24,15 @@ public struct StandingFact: Hashable, Sendable {
     public init?(_ event: TimelineEvent) {
         guard event.kind.tellsState else { return nil }
         self.init(kind: event.kind, date: event.date, from: event.from, to: event.to,
-                  person: event.guest, description: event.description)
+                  person: event.guest.map { StandingFact.cut($0) }, description: event.description.map { StandingFact.cut($0) })
+    }
+
+    /// Texts kept whole up to this many characters, cut with "…" beyond: a fact is a line of an
+    /// answer, and an event dataset's descriptions (lists of sources) can run to kilobytes.
+    public static let textLimit = 300
+
+    static func cut(_ text: String) -> String {
+        text.count <= textLimit ? text : String(text.prefix(textLimit - 1)) + "…"
     }
 
 }

@@ -270,6 +270,61 @@ struct AggregatorStateTests {
         #expect(loaded.hasCounted(EventKey(high: 3, low: 4)) && loaded.countedEvents == 2)
     }
 
+    @Test("A version-3 file whose counts do not hold together is refused naming why, never trusted or crashed on")
+    func malformedVersion3() throws {
+        let folder = TemporaryFolder()
+        let path = URL(fileURLWithPath: folder.file(AggregatorState.fileName))
+        func file(_ json: String, dates: [UInt8] = [0, 0, 0, 0]) -> [UInt8] {
+            let summary = Array(json.utf8)
+            var bytes = Array("TLAGST03".utf8)
+            bytes += [UInt8(summary.count >> 24), UInt8(summary.count >> 16 & 0xFF), UInt8(summary.count >> 8 & 0xFF), UInt8(summary.count & 0xFF)]
+            bytes += summary + dates
+            let checksum = CRC32C.checksum(bytes)
+            return bytes + [UInt8(checksum >> 24), UInt8(checksum >> 16 & 0xFF), UInt8(checksum >> 8 & 0xFF), UInt8(checksum & 0xFF)]
+        }
+        let head = #"{"sequence":1,"producers":{},"keyCount":0,"keysChecksum":0,"#
+        let max = Int.max
+        let cases: [(String, [UInt8], String)] = [
+            (head + #""totalEvents":2,"eventsByKind":{"aid":2},"visitsByYear":[],"eventCells":[[1990,"aid","MN","KP",\#(max)],[1991,"aid","MN","KP",\#(max)]],"facts":[]}"#, [0, 0, 0, 0], "overflow"),
+            (head + #""totalEvents":1,"eventsByKind":{"aid":1},"visitsByYear":[],"eventCells":[[1990,"aid","MN","KP",-1],[1991,"aid","MN","KP",2]],"facts":[]}"#, [0, 0, 0, 0], "negative"),
+            (head + #""totalEvents":1,"eventsByKind":{"visit":1},"visitsByYear":[[1956,"MN","KP",1]],"eventCells":[[1956,"visit","MN","KP",1]],"facts":[]}"#, [0, 0, 0, 0], "visits in eventCells"),
+            (head + #""totalEvents":1,"eventsByKind":{"visit":1},"visitsByYear":[[1956,"MN","KP",1]]}"#, [0, 0, 0, 0], "without eventCells or facts"),
+            (head + #""totalEvents":1,"eventsByKind":{"aid":1},"visitsByYear":[],"eventCells":[[1099511629766,"aid","MN","KP",1]],"facts":[]}"#, [0, 0, 0, 0], "out of range"),
+            (head + #""totalEvents":2,"eventsByKind":{"visit":1},"visitsByYear":[[1956,"MN","KP",1]],"eventCells":[],"facts":[]}"#, [0, 0, 0, 0], "does not add up to totalEvents"),
+            // Dates for 1957 MN->KP (one listed mark, 0), whose visits are not in visitsByYear.
+            (head + #""totalEvents":1,"eventsByKind":{"visit":1},"visitsByYear":[[1956,"MN","KP",1]],"eventCells":[],"facts":[]}"#,
+             [0, 0, 0, 1, 0, 0, 0x07, 0xA5] + Array("MNKP".utf8) + [0, 1, 0, 0], "without its visits"),
+            (head + #""totalEvents":1,"eventsByKind":{"visit":1},"visitsByYear":[[1956,"MN","KP",1]],"eventCells":[],"facts":[]}"#,
+             [0, 0, 0, 1, 0, 0, 0x07, 0xA4] + Array("MNKP".utf8) + [0, 1, 0x01, 0x7C], "a date mark of 380"),
+        ]
+        for (json, dates, reason) in cases {
+            try Data(file(json, dates: dates)).write(to: path)
+            #expect {
+                _ = try AggregatorState.load(from: folder.path)
+            } throws: { error in
+                "\(error)".contains(reason)
+            }
+        }
+        // The same layout with counts that hold together loads.
+        try Data(file(head + #""totalEvents":1,"eventsByKind":{"visit":1},"visitsByYear":[[1956,"MN","KP",1]],"eventCells":[],"facts":[]}"#,
+                      dates: [0, 0, 0, 1, 0, 0, 0x07, 0xA4] + Array("MNKP".utf8) + [0, 1, 0, 0])).write(to: path)
+        let loaded = try AggregatorState.load(from: folder.path)
+        #expect(loaded.statistics.visitDates(from: CountryCode("MN")!, to: CountryCode("KP")!) == [PartialDate(year: 1956, month: 1, day: 1)!])
+    }
+
+    @Test("A version-2 state keeps saying it lacks detail after the next checkpoint writes version 3")
+    func olderStateStaysMarked() throws {
+        let folder = TemporaryFolder()
+        let json = #"{"sequence":42,"totalEvents":2,"keyCount":0,"keysChecksum":0,"producers":{},"eventsByKind":{"visit":2},"visitsByYear":[[1985,"KP","MN",2]]}"#
+        try Data(Self.handBuiltStateFile(magic: "TLAGST02", json: json)).write(to: URL(fileURLWithPath: folder.file(AggregatorState.fileName)))
+        var state = try AggregatorState.load(from: folder.path)
+        #expect(state.statistics.lacksDetail)
+        try state.apply(Self.summary(1))
+        try state.save(to: folder.path)
+        let again = try AggregatorState.load(from: folder.path)
+        #expect(again.statistics.lacksDetail && again.statistics.totalVisits == 3)
+    }
+
     @Test("A summary missing a field, or with a country that is not a code, is reported naming what is wrong")
     func malformedSummary() throws {
         let folder = TemporaryFolder()

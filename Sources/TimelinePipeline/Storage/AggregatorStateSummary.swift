@@ -22,6 +22,10 @@ struct StateSummary: Codable, Equatable {
     /// Since version 3: events of the other kinds per year and direction, and the facts kept whole.
     var eventCells: [KindEntry]?
     var facts: [FactEntry]?
+    /// Facts not kept past a pair's limit, and whether the statistics go back to a state that kept
+    /// less (`Statistics.lacksDetail`); written only when not 0 and not false.
+    var factsNotKept: Int?
+    var lacksDetail: Bool?
 
     /// Events of a kind in one year in one direction, written as `[year, "kind", "from", "to", count]`.
     struct KindEntry: Codable, Equatable {
@@ -111,7 +115,8 @@ struct StateSummary: Codable, Equatable {
 
     init(sequence: UInt64, duplicateEvents: UInt64, rejected: UInt64, live: UInt64, replayed: UInt64,
          duplicateSequences: UInt64, totalEvents: Int, producers: [String: UInt64], eventsByKind: [String: Int],
-         visitsByYear: [YearEntry], eventCells: [KindEntry]? = nil, facts: [FactEntry]? = nil) {
+         visitsByYear: [YearEntry], eventCells: [KindEntry]? = nil, facts: [FactEntry]? = nil, factsNotKept: Int? = nil,
+         lacksDetail: Bool? = nil) {
         self.sequence = sequence
         self.duplicateEvents = duplicateEvents
         self.rejected = rejected
@@ -124,6 +129,8 @@ struct StateSummary: Codable, Equatable {
         self.visitsByYear = visitsByYear
         self.eventCells = eventCells
         self.facts = facts
+        self.factsNotKept = factsNotKept
+        self.lacksDetail = lacksDetail
     }
 
     init(from decoder: any Decoder) throws {
@@ -142,6 +149,8 @@ struct StateSummary: Codable, Equatable {
         visitsByYear = try fields.decode([YearEntry].self, forKey: .visitsByYear)
         eventCells = try fields.decodeIfPresent([KindEntry].self, forKey: .eventCells)
         facts = try fields.decodeIfPresent([FactEntry].self, forKey: .facts)
+        factsNotKept = try fields.decodeIfPresent(Int.self, forKey: .factsNotKept)
+        lacksDetail = try fields.decodeIfPresent(Bool.self, forKey: .lacksDetail)
     }
 
     /// Reads a summary; the error says which field is wrong.
@@ -250,8 +259,13 @@ struct StateSummary: Codable, Equatable {
             }
             out.append(UInt8(ascii: "]"))
         }
+        if let factsNotKept { field("factsNotKept", factsNotKept) }
         if let keyCount { field("keyCount", keyCount) }
         if let keysChecksum { field("keysChecksum", keysChecksum) }
+        if let lacksDetail {
+            out.appendJSON(name: "lacksDetail")
+            out += Array((lacksDetail ? "true" : "false").utf8)
+        }
         field("live", live)
         object("producers", producers)
         field("rejected", rejected)
@@ -323,7 +337,8 @@ extension AggregatorState {
                      producers: position.producers,
                      eventsByKind: Dictionary(uniqueKeysWithValues: parts.eventsByKind.map { ($0.key.rawValue, $0.value) }),
                      visitsByYear: parts.visitDays.map { StateSummary.YearEntry(YearCount(year: $0.year, from: $0.direction.from, to: $0.direction.to, count: $0.count)) },
-                     eventCells: parts.cells.map(StateSummary.KindEntry.init), facts: parts.facts.map(StateSummary.FactEntry.init))
+                     eventCells: parts.cells.map(StateSummary.KindEntry.init), facts: parts.facts.map(StateSummary.FactEntry.init),
+                     factsNotKept: parts.factsNotKept == 0 ? nil : parts.factsNotKept, lacksDetail: parts.lacksDetail ? true : nil)
     }
 
     /// A state from a summary (its keys still to be read) and the visit dates of a version-3 file
@@ -335,6 +350,7 @@ extension AggregatorState {
             guard let kind = EventKind(rawValue: name) else { throw StateError("unknown kind '\(name)'") }
             eventsByKind[kind] = count
         }
+        try StateSummary.check(summary, eventsByKind: eventsByKind, visitDays: visitDays)
         if let visitDays {
             let visits = summary.visitsByYear.map { entry -> (year: Int, direction: Direction, count: Int, days: VisitDays) in
                 let direction = Direction(from: entry.visits.from, to: entry.visits.to)
@@ -342,7 +358,8 @@ extension AggregatorState {
             }
             statistics = Statistics(parts: Statistics.Parts(totalEvents: summary.totalEvents, eventsByKind: eventsByKind,
                                                             cells: (summary.eventCells ?? []).map(\.count), visitDays: visits,
-                                                            facts: (summary.facts ?? []).map(\.fact)))
+                                                            facts: (summary.facts ?? []).map(\.fact), factsNotKept: summary.factsNotKept ?? 0,
+                                                            lacksDetail: summary.lacksDetail ?? false))
         } else {
             statistics = Statistics(totalEvents: summary.totalEvents, eventsByKind: eventsByKind, visitsByYear: summary.visitsByYear.map(\.visits))
         }
@@ -359,4 +376,54 @@ extension AggregatorState {
 struct VisitDaysKey: Hashable {
     var year: Int
     var direction: Direction
+}
+
+extension StateSummary {
+    /// Checks that the counts of a summary hold together, so that a damaged or hand-made state file
+    /// is refused with a reason instead of crashing on an overflow or giving wrong reports: no
+    /// negative count, years EDTF can write, the visits per year adding up to the visits, the other
+    /// kinds' cells (version 3) to their kinds, the kinds to the total, and every year with dates
+    /// having its visits.
+    static func check(_ summary: StateSummary, eventsByKind: [EventKind: Int], visitDays: [VisitDaysKey: VisitDays]?) throws(StateError) {
+        func sum(_ counts: [Int], _ what: String) throws(StateError) -> Int {
+            var total = 0
+            for count in counts {
+                guard count >= 0 else { throw StateError("a negative count in \(what)") }
+                let (added, overflow) = total.addingReportingOverflow(count)
+                guard !overflow else { throw StateError("the counts in \(what) overflow") }
+                total = added
+            }
+            return total
+        }
+        func year(_ year: Int, _ what: String) throws(StateError) {
+            guard (-9999...9999).contains(year) else { throw StateError("the year \(year) in \(what) is out of range") }
+        }
+        guard try sum(Array(eventsByKind.values), "eventsByKind") == summary.totalEvents else {
+            throw StateError("eventsByKind does not add up to totalEvents \(summary.totalEvents)")
+        }
+        for entry in summary.visitsByYear { try year(entry.visits.year, "visitsByYear") }
+        guard try sum(summary.visitsByYear.map(\.visits.count), "visitsByYear") == eventsByKind[.visit] ?? 0 else {
+            throw StateError("visitsByYear does not add up to the visits in eventsByKind")
+        }
+        guard let visitDays else { return }
+        guard let cells = summary.eventCells, summary.facts != nil else {
+            throw StateError("a version-3 summary without eventCells or facts")
+        }
+        var perKind: [EventKind: [Int]] = [:]
+        for entry in cells {
+            guard entry.count.kind != .visit else { throw StateError("visits in eventCells (they belong in visitsByYear)") }
+            try year(entry.count.year, "eventCells")
+            perKind[entry.count.kind, default: []].append(entry.count.count)
+        }
+        for kind in EventKind.allCases where kind != .visit {
+            guard try sum(perKind[kind] ?? [], "eventCells") == eventsByKind[kind] ?? 0 else {
+                throw StateError("eventCells do not add up to the \(kind.rawValue) events in eventsByKind")
+            }
+        }
+        let years = Set(summary.visitsByYear.map { VisitDaysKey(year: $0.visits.year, direction: Direction(from: $0.visits.from, to: $0.visits.to)) })
+        for key in visitDays.keys where !years.contains(key) {
+            throw StateError("visit dates for \(key.year) \(key.direction) without its visits in visitsByYear")
+        }
+        if let notKept = summary.factsNotKept, notKept < 0 { throw StateError("a negative factsNotKept") }
+    }
 }
