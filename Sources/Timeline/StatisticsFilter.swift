@@ -107,6 +107,7 @@ public struct StatisticsFilter: Hashable, Sendable, CustomStringConvertible {
 
     public static func kinds(_ text: String) throws(FilterError) -> Set<EventKind> {
         var kinds: Set<EventKind> = []
+        guard text.contains(where: { $0 != "," && $0 != " " }) else { throw FilterError("no kind given (kinds: \(EventKind.allCases.map(\.rawValue).joined(separator: ", ")))") }
         for name in text.split(separator: ",") {
             let name = name.trimmingCharacters(in: .whitespaces)
             guard let kind = EventKind(rawValue: name) else {
