@@ -118,6 +118,7 @@ struct ProduceCommand: AsyncParsableCommand {
         if let rate, rate < 0 { throw ValidationError("--rate must not be negative") }
         if follow && paths.count != 1 { throw ValidationError("--follow takes exactly one JSON Lines file or one folder") }
         if follow && synthetic != nil { throw ValidationError("--follow and --synthetic do not go together") }
+        if follow && strict { throw ValidationError("--strict rejects whole sources before publishing; a followed file or folder is published as it comes, so the two do not go together") }
         if let synthetic, synthetic < 0 { throw ValidationError("--synthetic must not be negative") }
         if let producerId, producerId.isEmpty || producerId.utf8.count > 200 { throw ValidationError("--producer-id takes 1 to 200 bytes") }
     }

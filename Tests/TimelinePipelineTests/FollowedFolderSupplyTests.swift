@@ -295,18 +295,52 @@ struct FollowedFolderSupplyTests {
         try fixture.write("a.jsonl", Self.lines(0..<1))
         supply.poll()
         supply.poll()
+        supply.close()
         let other = fixture.base.file("other")
         try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
-        #expect(throws: PipelineError.self) {
+        #expect {
             _ = try FollowedFolderSupply(folder: other, loader: Self.loader, dataDirectory: fixture.data, stateName: "producer-test",
                                          logger: Logger(label: "test.folder")) { _ in }
-        }
-        #expect(try fixture.supply().count == 1, "the same folder named another way is the same")
+        } throws: { "\($0)".contains("the state file is of the folder") }
+        let again = try fixture.supply()
+        #expect(again.count == 1, "the same folder named another way is the same")
+        again.close()
         try "{".write(toFile: supply.statePath, atomically: false, encoding: .utf8)
-        #expect(throws: PipelineError.self) { _ = try fixture.supply() }
+        #expect { _ = try fixture.supply() } throws: { "\($0)".contains("cannot read the followed folder's state") }
         #expect(throws: SourceError.self) {
             _ = try FollowedFolderSupply(folder: fixture.base.file("missing"), loader: Self.loader, dataDirectory: fixture.data, stateName: "x",
                                          logger: Logger(label: "test.folder")) { _ in }
         }
     }
+
+    @Test("Two supplies on one state: the second is refused while the first holds it, and taken once it lets go")
+    func oneProducerPerState() throws {
+        let fixture = Fixture()
+        let first = try fixture.supply()
+        #expect { _ = try fixture.supply() } throws: { "\($0)".contains("another producer follows this folder") }
+        first.close()
+        #expect(throws: Never.self) { _ = try fixture.supply() }
+    }
+
+    @Test("A broker ahead of a lost state: with nothing held the numbering moves up to it; with files held, it stops naming the way out")
+    func brokerAheadOfState() throws {
+        let fixture = Fixture()
+        let empty = try fixture.supply()
+        try empty.resume(brokerLogged: 40)
+        try fixture.write("a.jsonl", Self.lines(0..<2))
+        empty.poll()
+        empty.poll()
+        #expect(empty.firstHeld == 40 && empty.count == 42 && empty.events(from: 40, limit: 10) == [Self.event(0), Self.event(1)])
+        empty.close()
+
+        let other = Fixture()
+        try other.write("a.jsonl", Self.lines(0..<2))
+        let holding = try other.supply()
+        holding.poll()
+        holding.poll()
+        #expect(holding.count == 2)
+        try holding.resume(brokerLogged: 2)  // what it knows: fine
+        #expect { try holding.resume(brokerLogged: 7) } throws: { "\($0)".contains("another --producer-id") }
+    }
+
 }

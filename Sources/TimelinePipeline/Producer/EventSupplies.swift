@@ -19,12 +19,19 @@ public protocol EventSupply: AnyObject, Sendable {
     /// Lets go of the events before `index`, which the broker has logged; indexes of the others do
     /// not change. An index past the end lets go of everything read so far.
     func forget(before index: Int)
+    /// Told, when a session starts, how many events of this producer the broker has logged. A
+    /// supply whose numbering is kept apart from its sources (a followed folder's state file)
+    /// throws when it cannot go on from there without losing events.
+    func resume(brokerLogged position: Int) throws
 }
 
 extension EventSupply {
     /// A fixed or synthetic supply holds everything, or makes it on demand: nothing to let go of.
     public var firstHeld: Int { 0 }
     public func forget(before index: Int) {}
+    /// A supply numbered from its sources (read again from the top after a restart) goes on from
+    /// anywhere.
+    public func resume(brokerLogged position: Int) throws {}
 }
 
 /// A fixed list of events.

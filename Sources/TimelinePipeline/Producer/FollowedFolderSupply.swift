@@ -44,6 +44,12 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
     private let report: @Sendable (Diagnostic) -> Void
     /// The events held and the position the broker logged: read by every call.
     private let held: Mutex<Held>
+    /// An exclusive `flock` on `<state>.lock`, held for the supply's life: two producers on one
+    /// state would number files alike and lose one's.
+    private let lock: FileDescriptor
+    /// At most this many files are taken at one poll, so that a folder of thousands does not keep
+    /// the producer from sending for long.
+    static let maxFilesPerPoll = 64
     /// The folder's bookkeeping: only `poll()` (the worker's thread, or a test) uses it.
     private let watch: Mutex<Watch>
 
@@ -102,6 +108,8 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
         var lastPoll: Double?
         /// Whether the last listing of the folder failed (told once, and its recovery once).
         var listingFailed = false
+        /// Files that could not be read at the last try (told once).
+        var unreadable: Set<String> = []
     }
 
     /// - Parameters:
@@ -121,7 +129,9 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
         self.maxHeldEvents = maxHeldEvents
         self.logger = logger
         self.report = report
-        let safeName = String(stateName.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" }.prefix(100))
+        // Readable, and distinct for distinct ids (`a/b` and `a_b`, long ids alike at the start).
+        let readable = String(stateName.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" }.prefix(80))
+        let safeName = readable == stateName ? readable : readable + "-" + EventID.hex(EventID.digest(stateName).prefix(6))
         statePath = (dataDirectory as NSString).appendingPathComponent("followed-folder-\(safeName).json")
         spoolFolder = (dataDirectory as NSString).appendingPathComponent("followed-folder-\(safeName).spool")
         try AtomicFile.prepareFolder(dataDirectory)
@@ -166,6 +176,18 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
                 throw PipelineError.state(path: statePath, reason: "the pending files end at event \(expected), not \(saved.next)")
             }
             held.logged = held.firstHeld
+        }
+        // Taken after the state is read (nothing after this throws, so the lock is never left held
+        // by a supply that failed to start) and before the spool is tidied (another producer's).
+        let lockPath = statePath + ".lock"
+        do {
+            lock = try FileDescriptor.open(lockPath, .readWrite, options: [.create, .closeOnExec], permissions: [.ownerReadWrite])
+        } catch {
+            throw PipelineError.state(path: lockPath, reason: "cannot open the followed folder's lock file: \(error)")
+        }
+        guard flock(lock.rawValue, LOCK_EX | LOCK_NB) == 0 else {
+            try? lock.close()
+            throw PipelineError.state(path: lockPath, reason: "another producer follows this folder with the same state (the same producer id and data folder); stop it first, or give this one another --producer-id")
         }
         // Spool files no pending file names: left by a crash between writing a spool and the state.
         let kept = Set(watch.pending.map { Self.spoolName(first: $0.first) })
@@ -250,6 +272,42 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
     /// One look at the folder: marks done the pending files the broker has logged, takes the files
     /// that did not change since the last poll (in name order), and notes the others. Never throws:
     /// what goes wrong is logged, and tried again at the next poll where that makes sense.
+    deinit {
+        close()
+    }
+
+    /// Lets go of the state's lock (a producer stopping; a test restarting one). Nothing is
+    /// taken or saved afterwards that another producer could not.
+    public func close() {
+        _ = flock(lock.rawValue, LOCK_UN)
+    }
+
+    /// Goes on from the broker's position. Past what the state file knows (it was lost, or is
+    /// older than the broker's log), new files would be numbered below what the broker logged and
+    /// dropped by it: with nothing held yet the numbering moves up to the broker's position;
+    /// otherwise this throws, naming the way out.
+    public func resume(brokerLogged position: Int) throws {
+        try watch.withLock { watch in
+            guard position > watch.next else { return }
+            let holding = held.withLock { !$0.events.isEmpty }
+            guard !holding, watch.pending.isEmpty else {
+                throw PipelineError.state(path: statePath, reason: "the broker has logged \(position) events of this producer, "
+                    + "more than this state file knows of (\(watch.next)): the state file was lost or is older than the broker's log, "
+                    + "and the files read now would be numbered below what the broker logged and dropped; start the producer with "
+                    + "another --producer-id (it publishes the folder again, and the aggregator counts each event once)")
+            }
+            logger.warning("The broker has logged more events of this producer than the followed folder's state knows of; new files are numbered after them", metadata: [
+                "state.path": "\(statePath)", "state.next": "\(watch.next)", "producer.sequence": "\(position)",
+            ])
+            watch.next = position
+            held.withLock { held in
+                held.firstHeld = position
+                held.logged = position
+            }
+            _ = save(watch)
+        }
+    }
+
     public func poll() {
         let logged = held.withLock { $0.logged }
         watch.withLock { watch in
@@ -278,14 +336,16 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
                 changed = true
             }
             var seen: [String: Stamp] = [:]
+            var taken = 0
             for name in names.sorted() where Self.isSource(name) {
                 guard let stamp = Self.stamp(of: (folder as NSString).appendingPathComponent(name)) else { continue }
                 if watch.done[name] == stamp || watch.pending.contains(where: { $0.name == name && $0.stamp == stamp }) { continue }
-                guard watch.candidates[name] == stamp, held.withLock({ $0.events.count }) < maxHeldEvents else {
+                guard watch.candidates[name] == stamp, taken < Self.maxFilesPerPoll, held.withLock({ $0.events.count }) < maxHeldEvents else {
                     seen[name] = stamp
                     continue
                 }
                 if take(name, stamp: stamp, watch: &watch) {
+                    taken += 1
                     changed = true
                 } else {
                     seen[name] = stamp
@@ -320,6 +380,18 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
             reading = try loader.loadFile(path)
         } catch {
             if Self.stamp(of: path) == nil { return false }
+            if case .unreadable(let why) = error.reason {
+                // Perhaps for a moment (permissions set after the file was made, an I/O error):
+                // tried again at the next polls, told once.
+                if !watch.unreadable.contains(name) {
+                    watch.unreadable.insert(name)
+                    logger.warning("Cannot read a source file of the followed folder yet; it is tried again at each poll", metadata: [
+                        "file.path": "\(path)", "error": "\(why)",
+                    ])
+                }
+                return false
+            }
+            watch.unreadable.remove(name)
             for diagnostic in error.diagnostics { report(diagnostic) }
             report(Diagnostic(.error, file: path, line: nil, "\(error.description); the file is skipped"))
             var rejected = error.diagnostics
@@ -333,18 +405,19 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
             watch.done[name] = stamp
             return true
         }
-        for diagnostic in reading.diagnostics { report(diagnostic) }
-        let rejected = writeRejected(reading.diagnostics)
         var fresh: [TimelineEvent] = []
         var keys: [EventKey] = []
+        var inFile = Set<EventKey>()
         for event in reading.events {
             let key = EventKey(id: event.id)
-            if watch.ids.contains(key) || keys.contains(key) { continue }
+            if watch.ids.contains(key) || !inFile.insert(key).inserted { continue }
             keys.append(key)
             fresh.append(event)
         }
         let repeats = reading.events.count - fresh.count
         if fresh.isEmpty {
+            for diagnostic in reading.diagnostics { report(diagnostic) }
+            let rejected = writeRejected(reading.diagnostics)
             watch.done[name] = stamp
             logger.info("Took a source file from the followed folder", metadata: [
                 "file.path": "\(path)", "events": "0", "repeats": "\(repeats)", "rejected": "\(rejected)",
@@ -369,6 +442,10 @@ public final class FollowedFolderSupply: EventSupply, Sendable {
             ])
             return false
         }
+        // Told and dead-lettered once the file is taken for good: a file taken again after a failed
+        // state write does not repeat its rows.
+        for diagnostic in reading.diagnostics { report(diagnostic) }
+        let rejected = writeRejected(reading.diagnostics)
         for key in keys { _ = try? watch.ids.insert(key) }
         watch.pending.append(pending)
         watch.next += fresh.count

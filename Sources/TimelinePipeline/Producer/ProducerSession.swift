@@ -111,6 +111,7 @@ final class ProducerSession {
             throw PipelineError.noBroker(endpoint: settings.frontends.joined(separator: ", "), seconds: settings.connectTimeout.inSeconds)
         }
         guard let logged = try brokerPosition() else { return false }
+        try supply.resume(brokerLogged: Int(logged))
         if logged > 0 {
             logger.info("Resuming after the broker's last logged event of this producer", metadata: [
                 "producer.id": "\(settings.producerID)", "producer.sequence": "\(logged)",
