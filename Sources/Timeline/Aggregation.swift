@@ -245,7 +245,7 @@ public struct Statistics: Hashable, Sendable {
     // MARK: Storage
 
     /// What a state file keeps of the statistics, and gives back to `init(parts:)`.
-    public struct Parts: Sendable, Equatable {
+    public struct Parts: Sendable {
         public var totalEvents: Int
         public var eventsByKind: [EventKind: Int]
         /// Events of every kind but visits per (year, kind, direction).
@@ -267,13 +267,6 @@ public struct Statistics: Hashable, Sendable {
             self.facts = facts
             self.factsNotKept = factsNotKept
             self.lacksDetail = lacksDetail
-        }
-
-        public static func == (lhs: Parts, rhs: Parts) -> Bool {
-            lhs.totalEvents == rhs.totalEvents && lhs.eventsByKind == rhs.eventsByKind && lhs.cells == rhs.cells
-                && lhs.facts == rhs.facts && lhs.factsNotKept == rhs.factsNotKept && lhs.lacksDetail == rhs.lacksDetail
-                && lhs.visitDays.count == rhs.visitDays.count
-                && zip(lhs.visitDays, rhs.visitDays).allSatisfy { $0.year == $1.year && $0.direction == $1.direction && $0.count == $1.count && $0.days == $1.days }
         }
     }
 

@@ -52,19 +52,4 @@ public struct DayRange: Hashable, Sendable {
 
     /// Entirely before `other`.
     public func isBefore(_ other: DayRange) -> Bool { last < other.first }
-    /// Entirely after `other`.
-    public func isAfter(_ other: DayRange) -> Bool { first > other.last }
-}
-
-extension PartialDate {
-    /// The date whose span is exactly `range` when one of the precisions gives it (a day, a whole
-    /// month, a whole year, a whole decade).
-    init?(exactly range: DayRange) {
-        let (year, month, day) = DayRange.civil(range.first)
-        for candidate in [PartialDate(year: year, month: month, day: day), PartialDate(year: year, month: month),
-                          PartialDate(year: year), month == 1 && day == 1 ? PartialDate(decade: year) : nil] {
-            if let candidate, DayRange(candidate) == range { self = candidate; return }
-        }
-        return nil
-    }
 }
